@@ -1,0 +1,491 @@
+//! A channel's ordering parameters and the config blocks that record them.
+//!
+//! Block 0 of every channel is a CONFIG block built **deterministically** from its
+//! [`ChannelConfig`]: no timestamp, no nonce, sorted maps. Two OSNs with the same
+//! configuration therefore hold byte-identical genesis blocks, and their chains can be
+//! compared header hash by header hash.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message;
+
+use crate::block::{new_block, set_orderer_metadata};
+use crate::blockcutter::BatchSize;
+use crate::consensus::ConsenterKind;
+use crate::duration;
+use crate::envelope::parse_payload;
+use crate::proto::common::{
+    Block, BlockDataHashingStructure, ChannelHeader, Config, ConfigEnvelope, ConfigGroup,
+    ConfigPolicy, ConfigValue, Envelope, HashingAlgorithm, Header, HeaderType, ImplicitMetaPolicy,
+    Payload, Policy, SignatureHeader, implicit_meta_policy::Rule, policy::PolicyType,
+};
+use crate::proto::orderer as ord;
+
+const ORDERER_GROUP: &str = "Orderer";
+const BATCH_SIZE: &str = "BatchSize";
+const BATCH_TIMEOUT: &str = "BatchTimeout";
+const CONSENSUS_TYPE: &str = "ConsensusType";
+const KAFKA_BROKERS: &str = "KafkaBrokers";
+const ADMINS: &str = "Admins";
+
+/// What decides how a channel's blocks are cut: every OSN of a channel must agree on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelConfig {
+    pub channel_id: String,
+    /// `Orderer.OrdererType`.
+    pub consensus_type: ConsenterKind,
+    /// `Orderer.BatchSize`.
+    pub batch_size: BatchSize,
+    /// `Orderer.BatchTimeout`.
+    pub batch_timeout: Duration,
+    /// `Orderer.Kafka.Brokers` (empty unless the consensus type is kafka).
+    pub kafka_brokers: Vec<String>,
+}
+
+/// One key on which two channel configurations disagree, named as in `orderer.yaml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigDifference {
+    pub key: &'static str,
+    pub ours: String,
+    pub theirs: String,
+}
+
+impl std::fmt::Display for ConfigDifference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} vs {}", self.key, self.ours, self.theirs)
+    }
+}
+
+impl ChannelConfig {
+    /// The keys on which `self` and `other` differ (the channel id is not compared).
+    pub fn diff(&self, other: &ChannelConfig) -> Vec<ConfigDifference> {
+        let mut out = Vec::new();
+        let mut cmp = |key: &'static str, a: String, b: String| {
+            if a != b {
+                out.push(ConfigDifference {
+                    key,
+                    ours: a,
+                    theirs: b,
+                });
+            }
+        };
+        cmp(
+            "Orderer.OrdererType",
+            self.consensus_type.to_string(),
+            other.consensus_type.to_string(),
+        );
+        let (a, b) = (&self.batch_size, &other.batch_size);
+        cmp(
+            "Orderer.BatchSize.MaxMessageCount",
+            a.max_message_count.to_string(),
+            b.max_message_count.to_string(),
+        );
+        cmp(
+            "Orderer.BatchSize.AbsoluteMaxBytes",
+            a.absolute_max_bytes.to_string(),
+            b.absolute_max_bytes.to_string(),
+        );
+        cmp(
+            "Orderer.BatchSize.PreferredMaxBytes",
+            a.preferred_max_bytes.to_string(),
+            b.preferred_max_bytes.to_string(),
+        );
+        cmp(
+            "Orderer.BatchTimeout",
+            duration::format(self.batch_timeout),
+            duration::format(other.batch_timeout),
+        );
+        cmp(
+            "Orderer.Kafka.Brokers",
+            format!("{:?}", self.kafka_brokers),
+            format!("{:?}", other.kafka_brokers),
+        );
+        out
+    }
+
+    /// The `Channel` config group: Fabric's layout, with the ordering parameters in
+    /// the `Orderer` sub-group. All versions are 0.
+    fn channel_group(&self) -> ConfigGroup {
+        let mut orderer = ConfigGroup {
+            mod_policy: ADMINS.into(),
+            ..Default::default()
+        };
+        let value = |msg: Vec<u8>| ConfigValue {
+            version: 0,
+            value: msg.into(),
+            mod_policy: ADMINS.into(),
+        };
+        orderer.values.insert(
+            CONSENSUS_TYPE.into(),
+            value(
+                ord::ConsensusType {
+                    r#type: self.consensus_type.to_string(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+        );
+        orderer.values.insert(
+            BATCH_SIZE.into(),
+            value(
+                ord::BatchSize {
+                    max_message_count: self.batch_size.max_message_count,
+                    absolute_max_bytes: self.batch_size.absolute_max_bytes,
+                    preferred_max_bytes: self.batch_size.preferred_max_bytes,
+                }
+                .encode_to_vec(),
+            ),
+        );
+        orderer.values.insert(
+            BATCH_TIMEOUT.into(),
+            value(
+                ord::BatchTimeout {
+                    timeout: duration::format(self.batch_timeout),
+                }
+                .encode_to_vec(),
+            ),
+        );
+        if !self.kafka_brokers.is_empty() {
+            orderer.values.insert(
+                KAFKA_BROKERS.into(),
+                value(
+                    ord::KafkaBrokers {
+                        brokers: self.kafka_brokers.clone(),
+                    }
+                    .encode_to_vec(),
+                ),
+            );
+        }
+        add_standard_policies(&mut orderer);
+        orderer.policies.insert(
+            "BlockValidation".into(),
+            implicit_meta("Writers", Rule::Any),
+        );
+
+        let mut channel = ConfigGroup {
+            mod_policy: ADMINS.into(),
+            ..Default::default()
+        };
+        channel.values.insert(
+            "HashingAlgorithm".into(),
+            value(
+                HashingAlgorithm {
+                    name: "SHA256".into(),
+                }
+                .encode_to_vec(),
+            ),
+        );
+        channel.values.insert(
+            "BlockDataHashingStructure".into(),
+            value(BlockDataHashingStructure { width: u32::MAX }.encode_to_vec()),
+        );
+        add_standard_policies(&mut channel);
+        channel.groups.insert(ORDERER_GROUP.into(), orderer);
+        channel
+    }
+
+    /// Reads the ordering parameters back from a `Channel` config group.
+    fn from_channel_group(channel_id: &str, group: &ConfigGroup) -> Result<Self, String> {
+        let orderer = group
+            .groups
+            .get(ORDERER_GROUP)
+            .ok_or("config has no Orderer group")?;
+        let get = |key: &str| {
+            orderer
+                .values
+                .get(key)
+                .map(|v| v.value.clone())
+                .ok_or_else(|| format!("Orderer group has no {key} value"))
+        };
+        let consensus = ord::ConsensusType::decode(get(CONSENSUS_TYPE)?)
+            .map_err(|e| format!("ConsensusType: {e}"))?;
+        let batch_size =
+            ord::BatchSize::decode(get(BATCH_SIZE)?).map_err(|e| format!("BatchSize: {e}"))?;
+        let batch_timeout = ord::BatchTimeout::decode(get(BATCH_TIMEOUT)?)
+            .map_err(|e| format!("BatchTimeout: {e}"))?;
+        let kafka_brokers = match orderer.values.get(KAFKA_BROKERS) {
+            Some(v) => {
+                ord::KafkaBrokers::decode(v.value.clone())
+                    .map_err(|e| format!("KafkaBrokers: {e}"))?
+                    .brokers
+            }
+            None => Vec::new(),
+        };
+        Ok(ChannelConfig {
+            channel_id: channel_id.to_owned(),
+            consensus_type: consensus
+                .r#type
+                .parse()
+                .map_err(|e| format!("ConsensusType: {e}"))?,
+            batch_size: BatchSize {
+                max_message_count: batch_size.max_message_count,
+                absolute_max_bytes: batch_size.absolute_max_bytes,
+                preferred_max_bytes: batch_size.preferred_max_bytes,
+            },
+            batch_timeout: duration::parse(&batch_timeout.timeout)
+                .map_err(|e| format!("BatchTimeout: {e}"))?,
+            kafka_brokers,
+        })
+    }
+}
+
+fn implicit_meta(sub_policy: &str, rule: Rule) -> ConfigPolicy {
+    ConfigPolicy {
+        version: 0,
+        policy: Some(Policy {
+            r#type: PolicyType::ImplicitMeta as i32,
+            value: ImplicitMetaPolicy {
+                sub_policy: sub_policy.into(),
+                rule: rule as i32,
+            }
+            .encode_to_vec()
+            .into(),
+        }),
+        mod_policy: ADMINS.into(),
+    }
+}
+
+fn add_standard_policies(group: &mut ConfigGroup) {
+    group
+        .policies
+        .insert("Readers".into(), implicit_meta("Readers", Rule::Any));
+    group
+        .policies
+        .insert("Writers".into(), implicit_meta("Writers", Rule::Any));
+    group
+        .policies
+        .insert(ADMINS.into(), implicit_meta(ADMINS, Rule::Majority));
+}
+
+/// Gives every value, policy and group of `new` the version it has in `old`, plus one
+/// where its content changed: Fabric's versioning of config elements.
+fn carry_versions(new: &mut ConfigGroup, old: &ConfigGroup) {
+    let mut changed = new.groups.keys().ne(old.groups.keys())
+        || new.values.keys().ne(old.values.keys())
+        || new.policies.keys().ne(old.policies.keys());
+    for (key, value) in &mut new.values {
+        if let Some(prev) = old.values.get(key) {
+            value.version = prev.version + u64::from(prev.value != value.value);
+        }
+    }
+    for (key, policy) in &mut new.policies {
+        if let Some(prev) = old.policies.get(key) {
+            policy.version = prev.version + u64::from(prev.policy != policy.policy);
+        }
+    }
+    for (key, group) in &mut new.groups {
+        if let Some(prev) = old.groups.get(key) {
+            carry_versions(group, prev);
+        }
+    }
+    changed |= new.mod_policy != old.mod_policy;
+    new.version = old.version + u64::from(changed);
+}
+
+/// A channel configuration as committed in a config block: the parameters, the
+/// config sequence (0 for the genesis block, +1 per config block) and the config tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommittedConfig {
+    pub channel: ChannelConfig,
+    pub sequence: u64,
+    pub channel_group: ConfigGroup,
+}
+
+impl CommittedConfig {
+    /// The configuration block 0 records.
+    pub fn genesis(channel: ChannelConfig) -> Self {
+        let channel_group = channel.channel_group();
+        CommittedConfig {
+            channel,
+            sequence: 0,
+            channel_group,
+        }
+    }
+
+    /// The configuration that replaces `self` with new parameters: sequence + 1, and
+    /// the versions of changed elements bumped.
+    pub fn update(&self, channel: ChannelConfig) -> Self {
+        let mut channel_group = channel.channel_group();
+        carry_versions(&mut channel_group, &self.channel_group);
+        CommittedConfig {
+            channel,
+            sequence: self.sequence + 1,
+            channel_group,
+        }
+    }
+
+    /// The CONFIG envelope that carries this configuration. Unsigned: the ordering
+    /// service's signature goes on the block (metadata), not on the envelope.
+    pub fn envelope(&self) -> Envelope {
+        let channel_header = ChannelHeader {
+            r#type: HeaderType::Config as i32,
+            version: 0,
+            timestamp: None,
+            channel_id: self.channel.channel_id.clone(),
+            tx_id: String::new(),
+            epoch: 0,
+            extension: Bytes::new(),
+            tls_cert_hash: Bytes::new(),
+        };
+        let data = ConfigEnvelope {
+            config: Some(Config {
+                sequence: self.sequence,
+                channel_group: Some(self.channel_group.clone()),
+            }),
+            last_update: None,
+        };
+        let payload = Payload {
+            header: Some(Header {
+                channel_header: channel_header.encode_to_vec().into(),
+                signature_header: SignatureHeader::default().encode_to_vec().into(),
+            }),
+            data: data.encode_to_vec().into(),
+        };
+        Envelope {
+            payload: payload.encode_to_vec().into(),
+            signature: Bytes::new(),
+        }
+    }
+
+    /// Block 0 of the channel: the genesis configuration alone, hash-chained from nothing.
+    pub fn genesis_block(channel: ChannelConfig) -> Block {
+        let config = CommittedConfig::genesis(channel);
+        let env = config.envelope();
+        let mut block = new_block(0, Bytes::new(), vec![env.encode_to_vec().into()]);
+        set_orderer_metadata(&mut block, 0, Bytes::new());
+        block
+    }
+
+    /// Reads a configuration from a CONFIG envelope.
+    pub fn from_envelope(env: &Envelope) -> Result<Self, String> {
+        let parsed = parse_payload(env).map_err(|e| e.to_string())?;
+        if parsed.header_type() != Some(HeaderType::Config) {
+            return Err(format!(
+                "envelope has header type {}, not CONFIG",
+                parsed.channel_header.r#type
+            ));
+        }
+        let config_env =
+            ConfigEnvelope::decode(parsed.data).map_err(|e| format!("ConfigEnvelope: {e}"))?;
+        let config = config_env.config.ok_or("ConfigEnvelope has no config")?;
+        let channel_group = config.channel_group.ok_or("Config has no channel group")?;
+        let channel =
+            ChannelConfig::from_channel_group(&parsed.channel_header.channel_id, &channel_group)?;
+        Ok(CommittedConfig {
+            channel,
+            sequence: config.sequence,
+            channel_group,
+        })
+    }
+
+    /// Reads a configuration from a config block (exactly one CONFIG envelope).
+    pub fn from_block(block: &Block) -> Result<Self, String> {
+        let data = block
+            .data
+            .as_ref()
+            .map(|d| d.data.as_slice())
+            .unwrap_or(&[]);
+        let [env] = data else {
+            return Err(format!(
+                "a config block holds exactly one envelope, this one holds {}",
+                data.len()
+            ));
+        };
+        let env = Envelope::decode(env.clone()).map_err(|e| format!("envelope: {e}"))?;
+        CommittedConfig::from_envelope(&env)
+    }
+}
+
+/// Whether a raw envelope is a CONFIG envelope (which makes its block a config block).
+pub fn is_config_envelope(env: &Envelope) -> bool {
+    parse_payload(env)
+        .map(|p| p.header_type() == Some(HeaderType::Config))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::block_header_hash;
+
+    fn config() -> ChannelConfig {
+        ChannelConfig {
+            channel_id: "mychannel".into(),
+            consensus_type: ConsenterKind::Solo,
+            batch_size: BatchSize::default(),
+            batch_timeout: Duration::from_secs(2),
+            kafka_brokers: vec![],
+        }
+    }
+
+    #[test]
+    fn genesis_block_is_deterministic_and_round_trips() {
+        let a = CommittedConfig::genesis_block(config());
+        let b = CommittedConfig::genesis_block(config());
+        assert_eq!(a.encode_to_vec(), b.encode_to_vec());
+        let ha = block_header_hash(a.header.as_ref().unwrap());
+        let mut other = config();
+        other.batch_size.max_message_count = 10;
+        let c = CommittedConfig::genesis_block(other.clone());
+        assert_ne!(ha, block_header_hash(c.header.as_ref().unwrap()));
+
+        let back = CommittedConfig::from_block(&c).unwrap();
+        assert_eq!(back.channel, other);
+        assert_eq!(back.sequence, 0);
+        crate::block::verify_block(&c, None).unwrap();
+    }
+
+    #[test]
+    fn kafka_brokers_round_trip() {
+        let mut cfg = config();
+        cfg.consensus_type = ConsenterKind::Kafka;
+        cfg.kafka_brokers = vec!["127.0.0.1:9092".into(), "127.0.0.1:9093".into()];
+        let block = CommittedConfig::genesis_block(cfg.clone());
+        assert_eq!(CommittedConfig::from_block(&block).unwrap().channel, cfg);
+    }
+
+    #[test]
+    fn diff_names_the_keys() {
+        let a = config();
+        let mut b = config();
+        assert!(a.diff(&b).is_empty());
+        b.batch_size.max_message_count = 10;
+        b.batch_timeout = Duration::from_millis(200);
+        let keys: Vec<_> = a.diff(&b).iter().map(|d| d.key).collect();
+        assert_eq!(
+            keys,
+            ["Orderer.BatchSize.MaxMessageCount", "Orderer.BatchTimeout"]
+        );
+        assert_eq!(
+            a.diff(&b)[1].to_string(),
+            "Orderer.BatchTimeout: 2s vs 200ms"
+        );
+    }
+
+    #[test]
+    fn update_bumps_sequence_and_changed_versions_only() {
+        let genesis = CommittedConfig::genesis(config());
+        let mut next = config();
+        next.batch_size.max_message_count = 10;
+        let updated = genesis.update(next.clone());
+        assert_eq!(updated.sequence, 1);
+        let orderer = &updated.channel_group.groups["Orderer"];
+        assert_eq!(orderer.values["BatchSize"].version, 1);
+        assert_eq!(orderer.values["BatchTimeout"].version, 0);
+        assert_eq!(orderer.version, 0);
+        let back = CommittedConfig::from_envelope(&updated.envelope()).unwrap();
+        assert_eq!(back, updated);
+        assert!(is_config_envelope(&updated.envelope()));
+    }
+
+    #[test]
+    fn from_block_rejects_non_config_blocks() {
+        let block = new_block(1, Bytes::new(), vec![]);
+        assert!(
+            CommittedConfig::from_block(&block)
+                .unwrap_err()
+                .contains("exactly one")
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! The domain of the ordering service, free of I/O.
+//!
+//! * [`proto`]: Hyperledger Fabric's wire types (`common`, `orderer`, `msp`).
+//! * [`consensus`]: the plugin boundary: [`Consenter`], [`Chain`], [`ConsenterSupport`].
+//! * [`blockcutter`]: Fabric's block cutting rules, pure and synchronous.
+//! * [`block`]: block assembly and Fabric's data and header hashes.
+//! * [`channel`]: a channel's ordering parameters and its deterministic config blocks.
+//! * [`envelope`]: envelopes as raw bytes plus the header parsing Broadcast needs.
+//!
+//! Nothing here opens a socket or a file; consenters and the node build on it.
+
+pub mod block;
+pub mod blockcutter;
+pub mod channel;
+pub mod consensus;
+pub mod duration;
+pub mod envelope;
+pub mod error;
+pub mod proto;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use block::{BlockAssembler, block_data_hash, block_header_hash};
+pub use blockcutter::{BatchSize, BlockCutter, Ordered};
+pub use channel::ChannelConfig;
+pub use consensus::{Chain, ChainState, Consenter, ConsenterKind, ConsenterSupport, Receipt};
+pub use envelope::RawEnvelope;
+pub use error::{ChainError, ConsenterError, EnvelopeError, SupportError};

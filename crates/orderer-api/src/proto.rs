@@ -1,0 +1,23 @@
+//! Fabric's protobuf messages, generated from `proto/` at build time.
+//!
+//! Every `bytes` field is [`bytes::Bytes`], so decoding from a received buffer shares
+//! it instead of copying; every map is a `BTreeMap`, so encoding is deterministic.
+
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::all
+)]
+
+pub mod common {
+    include!(concat!(env!("OUT_DIR"), "/common.rs"));
+}
+
+pub mod orderer {
+    include!(concat!(env!("OUT_DIR"), "/orderer.rs"));
+}
+
+pub mod msp {
+    include!(concat!(env!("OUT_DIR"), "/msp.rs"));
+}

@@ -1,0 +1,213 @@
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::block::{BlockAssembler, orderer_metadata, set_orderer_metadata};
+use crate::channel::{ChannelConfig, CommittedConfig};
+use crate::consensus::ConsenterSupport;
+use crate::envelope::RawEnvelope;
+use crate::error::SupportError;
+use crate::proto::common::Block;
+
+/// A block as a consenter wrote it through [`FakeSupport`].
+#[derive(Clone, Debug)]
+pub struct WrittenBlock {
+    pub block: Block,
+    pub consenter_metadata: Bytes,
+    pub is_config: bool,
+}
+
+impl WrittenBlock {
+    pub fn number(&self) -> u64 {
+        self.block.header.as_ref().map(|h| h.number).unwrap_or(0)
+    }
+
+    /// The marshalled envelopes of the block.
+    pub fn data(&self) -> &[Bytes] {
+        self.block
+            .data
+            .as_ref()
+            .map(|d| d.data.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The tx ids of the block's envelopes (see [`super::tx_id`]).
+    pub fn tx_ids(&self) -> Vec<String> {
+        self.data().iter().map(super::tx_id).collect()
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    assembler: BlockAssembler,
+    config: CommittedConfig,
+    last_config: u64,
+    blocks: Vec<Block>,
+    metadata: Vec<Bytes>,
+}
+
+/// An in-memory ledger behind the [`ConsenterSupport`] trait, with the same checks
+/// the node's support makes.
+#[derive(Debug)]
+pub struct FakeSupport {
+    channel_id: String,
+    state: Mutex<State>,
+    written: mpsc::UnboundedSender<WrittenBlock>,
+    fail_writes: AtomicBool,
+}
+
+impl FakeSupport {
+    /// A channel holding only its genesis block, and the receiver of every block
+    /// written from now on.
+    pub fn new(config: ChannelConfig) -> (Self, mpsc::UnboundedReceiver<WrittenBlock>) {
+        let genesis = CommittedConfig::genesis_block(config.clone());
+        let mut assembler = BlockAssembler::empty();
+        if let Some(h) = genesis.header.as_ref() {
+            assembler.advance(h);
+        }
+        let state = State {
+            assembler,
+            config: CommittedConfig::genesis(config.clone()),
+            last_config: 0,
+            blocks: vec![genesis],
+            metadata: vec![Bytes::new()],
+        };
+        Self::with_state(config.channel_id, state)
+    }
+
+    fn with_state(
+        channel_id: String,
+        state: State,
+    ) -> (Self, mpsc::UnboundedReceiver<WrittenBlock>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let support = FakeSupport {
+            channel_id,
+            state: Mutex::new(state),
+            written: tx,
+            fail_writes: AtomicBool::new(false),
+        };
+        (support, rx)
+    }
+
+    /// A support over the same blocks, as a restarted node would build it: the
+    /// ledger survives, the chain does not.
+    pub fn reopen(&self) -> (Self, mpsc::UnboundedReceiver<WrittenBlock>) {
+        let state = self.lock();
+        let copy = State {
+            assembler: state.assembler.clone(),
+            config: state.config.clone(),
+            last_config: state.last_config,
+            blocks: state.blocks.clone(),
+            metadata: state.metadata.clone(),
+        };
+        drop(state);
+        Self::with_state(self.channel_id.clone(), copy)
+    }
+
+    /// The consenter metadata of the last block, as the node passes it to
+    /// [`Consenter::handle_chain`](crate::Consenter::handle_chain).
+    pub fn last_consenter_metadata(&self) -> Bytes {
+        let state = self.lock();
+        state
+            .blocks
+            .last()
+            .and_then(|b| orderer_metadata(b).ok())
+            .map(|m| m.consenter_metadata)
+            .unwrap_or_default()
+    }
+
+    /// Every block written so far, genesis included.
+    pub fn blocks(&self) -> Vec<Block> {
+        self.lock().blocks.clone()
+    }
+
+    /// Makes every later write fail, as a full disk would.
+    pub fn fail_writes(&self) {
+        self.fail_writes.store(true, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock already failed the test; keep its state.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(
+        &self,
+        mut block: Block,
+        consenter_metadata: Bytes,
+        is_config: bool,
+    ) -> Result<(), SupportError> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(SupportError::Ledger("injected write failure".into()));
+        }
+        let header = block
+            .header
+            .clone()
+            .ok_or_else(|| SupportError::Ledger("block has no header".into()))?;
+        let mut state = self.lock();
+        state.assembler.check_next(&header)?;
+        if is_config {
+            let config =
+                CommittedConfig::from_block(&block).map_err(|reason| SupportError::BadConfig {
+                    number: header.number,
+                    reason,
+                })?;
+            state.config = config;
+            state.last_config = header.number;
+        }
+        set_orderer_metadata(&mut block, state.last_config, consenter_metadata.clone());
+        state.assembler.advance(&header);
+        state.blocks.push(block.clone());
+        state.metadata.push(consenter_metadata.clone());
+        drop(state);
+        // A test that stopped listening does not care about later blocks.
+        let _ = self.written.send(WrittenBlock {
+            block,
+            consenter_metadata,
+            is_config,
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConsenterSupport for FakeSupport {
+    fn channel_id(&self) -> &str {
+        &self.channel_id
+    }
+
+    fn shared_config(&self) -> ChannelConfig {
+        self.lock().config.channel.clone()
+    }
+
+    fn sequence(&self) -> u64 {
+        self.lock().config.sequence
+    }
+
+    fn height(&self) -> u64 {
+        self.lock().assembler.next_number()
+    }
+
+    fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block {
+        self.lock().assembler.next_block(batch)
+    }
+
+    async fn write_block(
+        &self,
+        block: Block,
+        consenter_metadata: Bytes,
+    ) -> Result<(), SupportError> {
+        self.write(block, consenter_metadata, false)
+    }
+
+    async fn write_config_block(
+        &self,
+        block: Block,
+        consenter_metadata: Bytes,
+    ) -> Result<(), SupportError> {
+        self.write(block, consenter_metadata, true)
+    }
+}
