@@ -18,24 +18,46 @@ pub struct BatchSize {
     pub preferred_max_bytes: u32,
 }
 
+/// A `BatchSize` constraint that does not hold, naming the field at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchSizeError {
+    /// `MaxMessageCount`, `AbsoluteMaxBytes` or `PreferredMaxBytes`.
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl std::fmt::Display for BatchSizeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BatchSize.{} {}", self.field, self.reason)
+    }
+}
+
 impl BatchSize {
     /// Fabric's constraints: every limit positive, and preferred <= absolute.
-    /// The error names the offending field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), BatchSizeError> {
+        let err = |field, reason: &str| {
+            Err(BatchSizeError {
+                field,
+                reason: reason.to_owned(),
+            })
+        };
         if self.max_message_count == 0 {
-            return Err("BatchSize.MaxMessageCount must be greater than 0".into());
+            return err("MaxMessageCount", "must be greater than 0");
         }
         if self.absolute_max_bytes == 0 {
-            return Err("BatchSize.AbsoluteMaxBytes must be greater than 0".into());
+            return err("AbsoluteMaxBytes", "must be greater than 0");
         }
         if self.preferred_max_bytes == 0 {
-            return Err("BatchSize.PreferredMaxBytes must be greater than 0".into());
+            return err("PreferredMaxBytes", "must be greater than 0");
         }
         if self.preferred_max_bytes > self.absolute_max_bytes {
-            return Err(format!(
-                "BatchSize.PreferredMaxBytes ({}) must not exceed BatchSize.AbsoluteMaxBytes ({})",
-                self.preferred_max_bytes, self.absolute_max_bytes
-            ));
+            return err(
+                "PreferredMaxBytes",
+                &format!(
+                    "({}) must not exceed BatchSize.AbsoluteMaxBytes ({})",
+                    self.preferred_max_bytes, self.absolute_max_bytes
+                ),
+            );
         }
         Ok(())
     }
@@ -343,7 +365,7 @@ mod tests {
             ),
         ];
         for (bs, needle) in cases {
-            let err = bs.validate().unwrap_err();
+            let err = bs.validate().unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
     }

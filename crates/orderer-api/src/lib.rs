@@ -21,7 +21,7 @@ pub mod proto;
 pub mod testing;
 
 pub use block::{BlockAssembler, block_data_hash, block_header_hash};
-pub use blockcutter::{BatchSize, BlockCutter, Ordered};
+pub use blockcutter::{BatchSize, BatchSizeError, BlockCutter, Ordered};
 pub use channel::ChannelConfig;
 pub use consensus::{Chain, ChainState, Consenter, ConsenterKind, ConsenterSupport, Receipt};
 pub use envelope::RawEnvelope;

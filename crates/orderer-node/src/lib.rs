@@ -1,1 +1,3 @@
+//! The ordering service node.
 
+pub mod config;

@@ -1,0 +1,1258 @@
+//! `orderer.yaml`: Fabric's key names, layered with figment.
+//!
+//! Layers, later wins: built-in defaults, then the YAML file (or the embedded sample
+//! configuration when no file is given), then `ORDERER_*` environment variables. An
+//! environment variable's name is `ORDERER_` plus the key path upper-cased with `.`
+//! replaced by `_` (`ORDERER_GENERAL_LISTENPORT` sets `General.ListenPort`); keys match
+//! case-insensitively in the file and in the environment, as with Fabric's viper.
+//!
+//! Every problem is reported with the key path, the value, where it came from and the
+//! form expected. Unknown keys are errors: a typo never silently falls back to a default.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Yaml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use orderer_api::{BatchSize, ChannelConfig, ConsenterKind, duration};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The sample configuration, used when no file is given.
+pub const SAMPLE_CONFIG: &str = include_str!("../../../sampleconfig/orderer.yaml");
+
+const ENV_PREFIX: &str = "ORDERER_";
+
+/// The whole node configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Config {
+    pub general: General,
+    pub file_ledger: FileLedger,
+    pub operations: Operations,
+    /// Defaults for every channel's ordering parameters (Fabric's configtx `Orderer`).
+    pub orderer: OrdererDefaults,
+    /// The channels this node serves; each may override the `Orderer` defaults.
+    pub channels: Vec<ChannelEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct General {
+    /// Address the gRPC server binds: an IP address or a host name.
+    pub listen_address: String,
+    pub listen_port: u16,
+    /// Largest gRPC message accepted from a client.
+    pub max_recv_msg_size: ByteSize,
+    /// Largest gRPC message sent to a client (a block in Deliver).
+    pub max_send_msg_size: ByteSize,
+    /// A tracing filter: `info`, or `info,orderer_node=debug`.
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct FileLedger {
+    /// Directory of the block store. Relative paths from a file are relative to that
+    /// file's directory; from the environment, to the working directory.
+    pub location: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Operations {
+    /// `host:port` of the operations HTTP server (metrics, health, log level).
+    pub listen_address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct OrdererDefaults {
+    pub orderer_type: ConsenterKind,
+    pub batch_timeout: GoDuration,
+    pub batch_size: BatchSizeConfig,
+    pub kafka: OrdererKafka,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct BatchSizeConfig {
+    pub max_message_count: u32,
+    pub absolute_max_bytes: ByteSize,
+    pub preferred_max_bytes: ByteSize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct OrdererKafka {
+    /// Seed brokers, `host:port`.
+    pub brokers: Vec<String>,
+}
+
+/// A channel: a name, optionally with its own batch parameters.
+///
+/// In YAML either `- mychannel` or `- {Name: fast, BatchTimeout: 200ms}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelEntry {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_timeout: Option<GoDuration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<BatchSizeOverride>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct BatchSizeOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absolute_max_bytes: Option<ByteSize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_max_bytes: Option<ByteSize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ChannelEntryMap {
+    name: String,
+    #[serde(default)]
+    batch_timeout: Option<GoDuration>,
+    #[serde(default)]
+    batch_size: Option<BatchSizeOverride>,
+}
+
+impl<'de> Deserialize<'de> for ChannelEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ChannelEntry;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a channel name, or a map with Name and optional BatchTimeout/BatchSize",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ChannelEntry, E> {
+                Ok(ChannelEntry {
+                    name: v.to_owned(),
+                    batch_timeout: None,
+                    batch_size: None,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ChannelEntry, A::Error> {
+                let m = ChannelEntryMap::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(ChannelEntry {
+                    name: m.name,
+                    batch_timeout: m.batch_timeout,
+                    batch_size: m.batch_size,
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// A duration written the Go way (`500ms`, `2s`, `1m30s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoDuration(pub Duration);
+
+impl Serialize for GoDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&duration::format(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = GoDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration like 500ms, 2s, 1m30s or 1h")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<GoDuration, E> {
+                duration::parse(v).map(GoDuration).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<GoDuration, E> {
+                if v == 0 {
+                    return Ok(GoDuration(Duration::ZERO));
+                }
+                Err(E::custom(format!(
+                    "expected a duration with a unit like 500ms, 2s, 1m30s or 1h, got the bare number {v}"
+                )))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<GoDuration, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format!(
+                        "expected a non-negative duration like 500ms or 2s, got {v}"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// A byte count: a number, or a number with a unit (`512 KB`, `10 MB`, `1 GiB`).
+/// Units are powers of 1024, as in Fabric's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let expected =
+            || format!("expected a size like 1048576, 512 KB, 10 MB or 1 GB, got {text:?}");
+        let s = text.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num.parse().map_err(|_| expected())?;
+        let scale: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+            "" | "B" => 1,
+            "K" | "KB" | "KIB" => 1 << 10,
+            "M" | "MB" | "MIB" => 1 << 20,
+            "G" | "GB" | "GIB" => 1 << 30,
+            _ => return Err(expected()),
+        };
+        n.checked_mul(scale).map(ByteSize).ok_or_else(expected)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (unit, scale) in [("GB", 1u64 << 30), ("MB", 1 << 20), ("KB", 1 << 10)] {
+            if n >= scale && n % scale == 0 {
+                return write!(f, "{} {unit}", n / scale);
+            }
+        }
+        write!(f, "{n}")
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size like 1048576, 512 KB, 10 MB or 1 GB")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                ByteSize::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("expected a non-negative size, got {v}")))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl Default for Config {
+    /// Built-in defaults: Fabric's sample values, a solo orderer on 127.0.0.1:7050.
+    fn default() -> Self {
+        let batch = BatchSize::default();
+        Config {
+            general: General {
+                listen_address: "127.0.0.1".into(),
+                listen_port: 7050,
+                max_recv_msg_size: ByteSize(100 << 20),
+                max_send_msg_size: ByteSize(100 << 20),
+                log_level: "info".into(),
+            },
+            file_ledger: FileLedger {
+                location: PathBuf::from("data/ledger"),
+            },
+            operations: Operations {
+                listen_address: "127.0.0.1:8443".into(),
+            },
+            orderer: OrdererDefaults {
+                orderer_type: ConsenterKind::Solo,
+                batch_timeout: GoDuration(Duration::from_secs(2)),
+                batch_size: BatchSizeConfig {
+                    max_message_count: batch.max_message_count,
+                    absolute_max_bytes: ByteSize(u64::from(batch.absolute_max_bytes)),
+                    preferred_max_bytes: ByteSize(u64::from(batch.preferred_max_bytes)),
+                },
+                kafka: OrdererKafka {
+                    brokers: vec!["127.0.0.1:9092".into()],
+                },
+            },
+            channels: Vec::new(),
+        }
+    }
+}
+
+/// Everything wrong with a configuration, one problem per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration")?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    fn one(problem: impl Into<String>) -> Self {
+        ConfigError {
+            problems: vec![problem.into()],
+        }
+    }
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// The embedded `sampleconfig/orderer.yaml`.
+    Sample,
+    /// A YAML file.
+    File(PathBuf),
+}
+
+/// A loaded, validated configuration and the figment it came from (to name sources).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub source: ConfigSource,
+}
+
+/// Loads the configuration from `source` and the process environment.
+pub fn load(source: ConfigSource) -> Result<Loaded, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    load_with_env(source, &env)
+}
+
+/// Loads the configuration from `source` and the given environment (for tests).
+pub fn load_with_env(
+    source: ConfigSource,
+    env: &[(String, String)],
+) -> Result<Loaded, ConfigError> {
+    let schema = schema();
+    let mut figment = Figment::from(Named {
+        inner: Serialized::defaults(Config::default()),
+        name: DEFAULT_SOURCE.into(),
+    });
+    match &source {
+        ConfigSource::Sample => {
+            figment = figment.merge(CanonicalKeys {
+                inner: Yaml::string(SAMPLE_CONFIG),
+                schema: schema.clone(),
+                name: "embedded sample configuration".into(),
+            });
+        }
+        ConfigSource::File(path) => {
+            if !path.is_file() {
+                return Err(ConfigError::one(format!(
+                    "config file {}: does not exist or is not a file",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(CanonicalKeys {
+                inner: Yaml::file_exact(path),
+                schema: schema.clone(),
+                name: format!("file {}", path.display()),
+            });
+        }
+    }
+    let env_vars = env_overrides(&schema, env)?;
+    figment = figment.merge(env_vars);
+
+    let mut config: Config = figment.extract().map_err(|e| from_figment(e, &figment))?;
+    resolve_paths(&mut config, &figment, &source);
+    let problems = validate(&config, &figment);
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    Ok(Loaded { config, source })
+}
+
+/// Relative `FileLedger.Location` from a file resolves against the file's directory.
+fn resolve_paths(config: &mut Config, figment: &Figment, source: &ConfigSource) {
+    let loc = &mut config.file_ledger.location;
+    if loc.is_absolute() {
+        return;
+    }
+    let from_file = figment
+        .find_metadata("FileLedger.Location")
+        .is_some_and(|m| m.name.starts_with("file "));
+    if let (true, ConfigSource::File(path)) = (from_file, source) {
+        if let Some(dir) = path.parent() {
+            *loc = dir.join(&*loc);
+        }
+    }
+}
+
+/// The known keys, as a tree: the defaults, plus one map-form entry under `Channels`
+/// so that channel entries' keys are known too.
+fn schema() -> Dict {
+    let mut example = Config::default();
+    example.channels.push(ChannelEntry {
+        name: String::new(),
+        batch_timeout: Some(GoDuration(Duration::ZERO)),
+        batch_size: Some(BatchSizeOverride {
+            max_message_count: Some(0),
+            absolute_max_bytes: Some(ByteSize(0)),
+            preferred_max_bytes: Some(ByteSize(0)),
+        }),
+    });
+    Serialized::defaults(example)
+        .data()
+        .ok()
+        .and_then(|mut m| m.remove(&Profile::Default))
+        .unwrap_or_default()
+}
+
+/// Renames keys to their canonical spelling (`listenport` -> `ListenPort`) wherever
+/// the schema knows them; unknown keys stay as written so extraction reports them.
+fn canonicalize(dict: Dict, schema: &Dict) -> Dict {
+    dict.into_iter()
+        .map(|(key, value)| {
+            let Some((canon, sub)) = schema.iter().find(|(k, _)| k.eq_ignore_ascii_case(&key))
+            else {
+                return (key, value);
+            };
+            let value = match (value, sub) {
+                (Value::Dict(tag, d), Value::Dict(_, sd)) => Value::Dict(tag, canonicalize(d, sd)),
+                (Value::Array(tag, items), Value::Array(_, schema_items)) => {
+                    let items = match schema_items.first() {
+                        Some(Value::Dict(_, sd)) => items
+                            .into_iter()
+                            .map(|item| match item {
+                                Value::Dict(t, d) => Value::Dict(t, canonicalize(d, sd)),
+                                other => other,
+                            })
+                            .collect(),
+                        _ => items,
+                    };
+                    Value::Array(tag, items)
+                }
+                (v, _) => v,
+            };
+            (canon.clone(), value)
+        })
+        .collect()
+}
+
+/// A provider whose keys are canonicalized against the schema.
+struct CanonicalKeys<P> {
+    inner: P,
+    schema: Dict,
+    name: String,
+}
+
+impl<P: Provider> Provider for CanonicalKeys<P> {
+    fn metadata(&self) -> Metadata {
+        let mut m = self.inner.metadata();
+        m.name = self.name.clone().into();
+        m
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut data = self.inner.data()?;
+        for dict in data.values_mut() {
+            *dict = canonicalize(std::mem::take(dict), &self.schema);
+        }
+        Ok(data)
+    }
+}
+
+/// The canonical key path for an environment variable's suffix
+/// (`GENERAL_LISTENPORT` -> `General.ListenPort`), or `None` for an unknown key.
+fn env_key_path(schema: &Dict, suffix: &str) -> Option<String> {
+    let mut level = schema;
+    let mut path: Vec<String> = Vec::new();
+    let mut segments = suffix.split('_').peekable();
+    while let Some(seg) = segments.next() {
+        let (canon, value) = level.iter().find(|(k, _)| k.eq_ignore_ascii_case(seg))?;
+        path.push(canon.clone());
+        match value {
+            Value::Dict(_, d) => level = d,
+            // A leaf (or a list, set whole): nothing may follow it.
+            _ if segments.peek().is_some() => return None,
+            _ => {}
+        }
+    }
+    (!path.is_empty()).then(|| path.join("."))
+}
+
+/// `ORDERER_*` variables as a provider; an unknown one is an error naming it.
+fn env_overrides(
+    schema: &Dict,
+    env: &[(String, String)],
+) -> Result<Named<Serialized<Dict>>, ConfigError> {
+    let mut dict = Dict::new();
+    let mut problems = Vec::new();
+    for (name, raw) in env {
+        let Some(suffix) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let Some(path) = env_key_path(schema, suffix) else {
+            problems.push(format!(
+                "environment variable {name}: no configuration key matches {suffix:?}; the name is ORDERER_ plus a key path, like ORDERER_GENERAL_LISTENPORT"
+            ));
+            continue;
+        };
+        let segments: Vec<&str> = path.split('.').collect();
+        let value = match leaf(schema, &segments) {
+            // A string key takes the text as it is: ORDERER_OPERATIONS_LISTENADDRESS=8443
+            // is the string "8443" (which validation then refuses with a reason).
+            Some(Value::String(..)) => Value::from(raw.clone()),
+            Some(Value::Array(..)) => match raw.parse::<Value>() {
+                Ok(v @ Value::Array(..)) => v,
+                // `ORDERER_CHANNELS=mychannel` means a list of one.
+                Ok(v) => Value::from(vec![v]),
+            },
+            // Numbers and booleans parse as such; anything else stays a string and
+            // extraction names the expected type.
+            _ => {
+                let Ok(v) = raw.parse::<Value>();
+                v
+            }
+        };
+        insert_path(&mut dict, &segments, value);
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    Ok(Named {
+        inner: Serialized::defaults(dict),
+        name: ENV_SOURCE.into(),
+    })
+}
+
+/// The schema's value at `path`, if the path names a key.
+fn leaf<'a>(schema: &'a Dict, path: &[&str]) -> Option<&'a Value> {
+    let (last, parents) = path.split_last()?;
+    let mut level = schema;
+    for seg in parents {
+        match level.get(*seg) {
+            Some(Value::Dict(_, d)) => level = d,
+            _ => return None,
+        }
+    }
+    level.get(*last)
+}
+
+fn insert_path(dict: &mut Dict, path: &[&str], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        dict.insert((*first).to_owned(), value);
+        return;
+    }
+    let entry = dict
+        .entry((*first).to_owned())
+        .or_insert_with(|| Value::from(Dict::new()));
+    if !matches!(entry, Value::Dict(..)) {
+        *entry = Value::from(Dict::new());
+    }
+    if let Value::Dict(_, d) = entry {
+        insert_path(d, rest, value);
+    }
+}
+
+const ENV_SOURCE: &str = "environment";
+const DEFAULT_SOURCE: &str = "built-in default";
+
+/// A provider under a name of our choosing, for error messages.
+struct Named<P> {
+    inner: P,
+    name: String,
+}
+
+impl<P: Provider> Provider for Named<P> {
+    fn metadata(&self) -> Metadata {
+        let mut m = self.inner.metadata();
+        m.name = self.name.clone().into();
+        m
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        self.inner.data()
+    }
+}
+
+/// Describes where the value of `key` came from.
+fn source_of(key: &str, figment: &Figment) -> String {
+    describe_metadata(figment.find_metadata(key), key)
+}
+
+fn describe_metadata(meta: Option<&Metadata>, key: &str) -> String {
+    match meta {
+        Some(m) if m.name == ENV_SOURCE => format!("environment variable {}", env_name(key)),
+        Some(m) => m.name.to_string(),
+        None => DEFAULT_SOURCE.into(),
+    }
+}
+
+/// The environment variable that sets `key`.
+pub fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+fn from_figment(err: figment::Error, figment: &Figment) -> ConfigError {
+    let problems = err
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = describe_metadata(e.metadata.as_ref(), &key);
+            let what = match &e.kind {
+                figment::error::Kind::UnknownField(field, expected) => {
+                    let at = if key.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{key}.")
+                    };
+                    return format!(
+                        "unknown key {at}{field} ({source}); valid keys here: {}",
+                        expected.join(", ")
+                    );
+                }
+                figment::error::Kind::InvalidType(actual, expected) => {
+                    format!("found {actual}, expected {expected}")
+                }
+                figment::error::Kind::InvalidValue(actual, expected) => {
+                    format!("invalid value {actual}, expected {expected}")
+                }
+                figment::error::Kind::MissingField(field) => {
+                    return format!("{key}: missing key {field} ({source})");
+                }
+                other => other.to_string(),
+            };
+            let shown = figment
+                .find_value(&key)
+                .ok()
+                .map(|v| format!(" = {}", show_value(&v)))
+                .unwrap_or_default();
+            format!("{key}{shown} ({source}): {what}")
+        })
+        .collect();
+    ConfigError { problems }
+}
+
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::String(_, s) => format!("{s:?}"),
+        Value::Num(_, n) => match n.to_u128() {
+            Some(u) => u.to_string(),
+            None => format!("{n:?}"),
+        },
+        Value::Bool(_, b) => b.to_string(),
+        Value::Array(_, items) => format!(
+            "[{}]",
+            items.iter().map(show_value).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Dict(..) => "{...}".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Checks the relations serde cannot: ranges, consistency, names.
+fn validate(c: &Config, figment: &Figment) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut bad = |key: &str, value: String, expected: String| {
+        problems.push(format!(
+            "{key} = {value} ({}): {expected}",
+            source_of(key, figment)
+        ));
+    };
+
+    if c.general.listen_address.trim().is_empty() {
+        bad(
+            "General.ListenAddress",
+            "\"\"".into(),
+            "expected an IP address or host name".into(),
+        );
+    }
+    if c.general.listen_address.contains(':')
+        && c.general
+            .listen_address
+            .parse::<std::net::Ipv6Addr>()
+            .is_err()
+    {
+        bad(
+            "General.ListenAddress",
+            format!("{:?}", c.general.listen_address),
+            "expected an IP address or host name without a port; the port is General.ListenPort"
+                .into(),
+        );
+    }
+    for (key, size) in [
+        ("General.MaxRecvMsgSize", c.general.max_recv_msg_size),
+        ("General.MaxSendMsgSize", c.general.max_send_msg_size),
+    ] {
+        if size.0 == 0 || size.0 > u64::from(u32::MAX) {
+            bad(
+                key,
+                size.to_string(),
+                "expected a size between 1 byte and 4 GB".into(),
+            );
+        }
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&c.general.log_level) {
+        bad(
+            "General.LogLevel",
+            format!("{:?}", c.general.log_level),
+            format!("expected a tracing filter like info or info,orderer_node=debug: {e}"),
+        );
+    }
+    if parse_socket_addr(&c.operations.listen_address).is_err() {
+        bad(
+            "Operations.ListenAddress",
+            format!("{:?}", c.operations.listen_address),
+            "expected host:port, like 127.0.0.1:8443".into(),
+        );
+    }
+    if c.orderer.orderer_type == ConsenterKind::Kafka {
+        if c.orderer.kafka.brokers.is_empty() {
+            bad(
+                "Orderer.Kafka.Brokers",
+                "[]".into(),
+                "expected at least one broker host:port when Orderer.OrdererType is kafka".into(),
+            );
+        }
+        for b in &c.orderer.kafka.brokers {
+            if let Err(e) = check_host_port(b) {
+                bad("Orderer.Kafka.Brokers", format!("{b:?}"), e);
+            }
+        }
+    }
+
+    if c.channels.is_empty() {
+        problems.push(format!(
+            "Channels = [] ({}): expected at least one channel, like Channels: [mychannel]",
+            source_of("Channels", figment)
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, ch) in c.channels.iter().enumerate() {
+        let key = format!("Channels[{i}]");
+        if let Err(e) = check_channel_name(&ch.name) {
+            problems.push(format!(
+                "{key} = {:?} ({}): {e}",
+                ch.name,
+                source_of("Channels", figment)
+            ));
+        }
+        if !seen.insert(ch.name.clone()) {
+            problems.push(format!(
+                "{key} = {:?} ({}): channel listed twice",
+                ch.name,
+                source_of("Channels", figment)
+            ));
+        }
+    }
+    // Batch parameters, per effective channel configuration, naming the keys.
+    match c.default_channel_params() {
+        Ok((bs, timeout)) => {
+            if let Err(e) = bs.validate() {
+                let key = format!("Orderer.BatchSize.{}", e.field);
+                problems.push(format!("{key} ({}): {e}", source_of(&key, figment)));
+            }
+            if timeout.is_zero() {
+                problems.push(format!(
+                    "Orderer.BatchTimeout = 0s ({}): expected a positive duration like 2s",
+                    source_of("Orderer.BatchTimeout", figment)
+                ));
+            }
+        }
+        Err(e) => problems.push(e),
+    }
+    for (i, ch) in c.channels.iter().enumerate() {
+        if ch.batch_size.is_none() && ch.batch_timeout.is_none() {
+            continue;
+        }
+        match c.channel_config(ch) {
+            Ok(cfg) => {
+                if let Err(e) = cfg.batch_size.validate() {
+                    problems.push(format!("Channels[{i}] ({}): {e}", ch.name));
+                }
+                if cfg.batch_timeout.is_zero() {
+                    problems.push(format!(
+                        "Channels[{i}].BatchTimeout ({}): expected a positive duration like 2s",
+                        ch.name
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("Channels[{i}] ({}): {e}", ch.name)),
+        }
+    }
+    problems
+}
+
+fn to_u32(key: &str, size: ByteSize) -> Result<u32, String> {
+    u32::try_from(size.0).map_err(|_| {
+        format!(
+            "{key} = {size}: expected at most 4 GB (it is a 32-bit field of the channel config)"
+        )
+    })
+}
+
+impl Config {
+    /// `Orderer.BatchSize` and `Orderer.BatchTimeout` as domain values.
+    pub fn default_channel_params(&self) -> Result<(BatchSize, Duration), String> {
+        let b = &self.orderer.batch_size;
+        Ok((
+            BatchSize {
+                max_message_count: b.max_message_count,
+                absolute_max_bytes: to_u32(
+                    "Orderer.BatchSize.AbsoluteMaxBytes",
+                    b.absolute_max_bytes,
+                )?,
+                preferred_max_bytes: to_u32(
+                    "Orderer.BatchSize.PreferredMaxBytes",
+                    b.preferred_max_bytes,
+                )?,
+            },
+            self.orderer.batch_timeout.0,
+        ))
+    }
+
+    /// The ordering parameters of one configured channel: the `Orderer` defaults
+    /// with the entry's overrides applied.
+    pub fn channel_config(&self, entry: &ChannelEntry) -> Result<ChannelConfig, String> {
+        let (mut batch_size, mut timeout) = self.default_channel_params()?;
+        if let Some(t) = entry.batch_timeout {
+            timeout = t.0;
+        }
+        if let Some(o) = &entry.batch_size {
+            if let Some(n) = o.max_message_count {
+                batch_size.max_message_count = n;
+            }
+            if let Some(s) = o.absolute_max_bytes {
+                batch_size.absolute_max_bytes = to_u32("BatchSize.AbsoluteMaxBytes", s)?;
+            }
+            if let Some(s) = o.preferred_max_bytes {
+                batch_size.preferred_max_bytes = to_u32("BatchSize.PreferredMaxBytes", s)?;
+            }
+        }
+        let kafka = self.orderer.orderer_type == ConsenterKind::Kafka;
+        Ok(ChannelConfig {
+            channel_id: entry.name.clone(),
+            consensus_type: self.orderer.orderer_type,
+            batch_size,
+            batch_timeout: timeout,
+            kafka_brokers: if kafka {
+                self.orderer.kafka.brokers.clone()
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// The gRPC listen address as `host:port`.
+    pub fn grpc_address(&self) -> String {
+        let host = &self.general.listen_address;
+        if host.contains(':') {
+            format!("[{host}]:{}", self.general.listen_port)
+        } else {
+            format!("{host}:{}", self.general.listen_port)
+        }
+    }
+}
+
+/// Parses `host:port` where host is an IP address or `localhost`.
+pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
+    check_host_port(s)?;
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let (host, port) = s.rsplit_once(':').ok_or("expected host:port")?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| "port must be 0-65535".to_string())?;
+    match host {
+        "localhost" => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+        "" | "0.0.0.0" => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
+        _ => Err(format!(
+            "expected an IP address or localhost before the port, got {host:?}"
+        )),
+    }
+}
+
+/// Checks `host:port` syntax: a non-empty host and a port number.
+pub fn check_host_port(s: &str) -> Result<(), String> {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err("expected host:port, like 127.0.0.1:9092 (the port is missing)".into());
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() && !s.starts_with(':') {
+        return Err("expected host:port with a host name or IP address".into());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!(
+            "expected host:port with a port 1-65535, got port {port:?}"
+        )),
+    }
+}
+
+/// Fabric's channel name rule: lowercase letters, digits, `.` and `-`, starting with a
+/// letter, shorter than 250 characters (it also names the channel's Kafka topic and
+/// ledger directory).
+pub fn check_channel_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() < 250
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err("expected a channel name of lowercase letters, digits, '.' and '-', starting with a letter, under 250 characters".into())
+    }
+}
+
+/// The path a config file argument or `FABRIC_CFG_PATH` (a directory holding
+/// `orderer.yaml`, as in Fabric) points to, if any.
+pub fn source_from(arg: Option<&Path>, fabric_cfg_path: Option<&Path>) -> ConfigSource {
+    match (arg, fabric_cfg_path) {
+        (Some(p), _) => ConfigSource::File(p.to_path_buf()),
+        (None, Some(dir)) => ConfigSource::File(dir.join("orderer.yaml")),
+        (None, None) => ConfigSource::Sample,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn sample(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        load_with_env(ConfigSource::Sample, &env(pairs)).map(|l| l.config)
+    }
+
+    fn file(yaml: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orderer.yaml");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(yaml.as_bytes())
+            .unwrap();
+        (dir, path)
+    }
+
+    fn from_file(
+        yaml: &str,
+        pairs: &[(&str, &str)],
+    ) -> (tempfile::TempDir, Result<Config, ConfigError>) {
+        let (dir, path) = file(yaml);
+        let r = load_with_env(ConfigSource::File(path), &env(pairs)).map(|l| l.config);
+        (dir, r)
+    }
+
+    /// The one problem reported, which must mention every needle.
+    fn assert_problem(r: Result<Config, ConfigError>, needles: &[&str]) {
+        let err = r.expect_err("configuration should be refused");
+        let text = err.to_string();
+        for n in needles {
+            assert!(text.contains(n), "{n:?} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn sample_is_a_solo_orderer_for_mychannel() {
+        let c = sample(&[]).unwrap();
+        assert_eq!(c.grpc_address(), "127.0.0.1:7050");
+        assert_eq!(c.orderer.orderer_type, ConsenterKind::Solo);
+        assert_eq!(c.channels.len(), 1);
+        assert_eq!(c.channels[0].name, "mychannel");
+        assert_eq!(c.file_ledger.location, PathBuf::from("data/ledger"));
+        let ch = c.channel_config(&c.channels[0]).unwrap();
+        assert_eq!(ch.batch_size, BatchSize::default());
+        assert_eq!(ch.batch_timeout, Duration::from_secs(2));
+        // The sample file spells out exactly the built-in defaults, plus its channel.
+        let mut defaults = Config::default();
+        defaults.channels = c.channels.clone();
+        assert_eq!(c, defaults);
+    }
+
+    #[test]
+    fn environment_overrides_every_kind_of_key() {
+        let c = sample(&[
+            ("ORDERER_GENERAL_LISTENPORT", "7051"),
+            ("ORDERER_FILELEDGER_LOCATION", "/tmp/x"),
+            ("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "10"),
+            ("ORDERER_ORDERER_BATCHTIMEOUT", "200ms"),
+            ("ORDERER_ORDERER_ORDERERTYPE", "solo"),
+            ("ORDERER_ORDERER_BATCHSIZE_PREFERREDMAXBYTES", "512 KB"),
+            ("ORDERER_GENERAL_LOGLEVEL", "info,orderer_node=debug"),
+            ("ORDERER_CHANNELS", "[mychannel,other]"),
+            ("UNRELATED", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(c.general.listen_port, 7051);
+        assert_eq!(c.file_ledger.location, PathBuf::from("/tmp/x"));
+        assert_eq!(c.orderer.batch_size.max_message_count, 10);
+        assert_eq!(
+            c.orderer.batch_timeout,
+            GoDuration(Duration::from_millis(200))
+        );
+        assert_eq!(
+            c.orderer.batch_size.preferred_max_bytes,
+            ByteSize(512 * 1024)
+        );
+        assert_eq!(c.general.log_level, "info,orderer_node=debug");
+        let names: Vec<_> = c.channels.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["mychannel", "other"]);
+    }
+
+    #[test]
+    fn single_channel_from_environment_and_kafka_brokers_list() {
+        let c = sample(&[
+            ("ORDERER_CHANNELS", "solo-only"),
+            ("ORDERER_ORDERER_ORDERERTYPE", "kafka"),
+            (
+                "ORDERER_ORDERER_KAFKA_BROKERS",
+                "[127.0.0.1:9092,127.0.0.1:9093]",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.channels[0].name, "solo-only");
+        assert_eq!(
+            c.orderer.kafka.brokers,
+            ["127.0.0.1:9092", "127.0.0.1:9093"]
+        );
+        let ch = c.channel_config(&c.channels[0]).unwrap();
+        assert_eq!(ch.kafka_brokers.len(), 2);
+    }
+
+    #[test]
+    fn file_then_environment_and_case_insensitive_keys() {
+        let (dir, r) = from_file(
+            "general:\n  listenport: 7060\n  LISTENADDRESS: 0.0.0.0\nfileledger:\n  location: ledger\nchannels: [a, b]\n",
+            &[("ORDERER_GENERAL_LISTENPORT", "7061")],
+        );
+        let c = r.unwrap();
+        assert_eq!(
+            c.general.listen_port, 7061,
+            "environment wins over the file"
+        );
+        assert_eq!(c.general.listen_address, "0.0.0.0");
+        assert_eq!(
+            c.file_ledger.location,
+            dir.path().join("ledger"),
+            "relative to the file"
+        );
+        // Keys the file does not set keep their built-in defaults.
+        assert_eq!(c.orderer.batch_size.max_message_count, 500);
+    }
+
+    #[test]
+    fn channel_entries_may_override_batch_parameters() {
+        let (_d, r) = from_file(
+            "Channels:\n  - plain\n  - name: fast\n    batchtimeout: 200ms\n    BatchSize: {MaxMessageCount: 10, preferredmaxbytes: 1 MB}\n",
+            &[],
+        );
+        let c = r.unwrap();
+        let fast = c.channel_config(&c.channels[1]).unwrap();
+        assert_eq!(fast.batch_timeout, Duration::from_millis(200));
+        assert_eq!(fast.batch_size.max_message_count, 10);
+        assert_eq!(fast.batch_size.preferred_max_bytes, 1 << 20);
+        let plain = c.channel_config(&c.channels[0]).unwrap();
+        assert_eq!(plain.batch_size, BatchSize::default());
+    }
+
+    #[test]
+    fn bad_duration_names_key_value_source_and_form() {
+        let (_d, r) = from_file("Orderer:\n  BatchTimeout: 2x\nChannels: [a]\n", &[]);
+        assert_problem(
+            r,
+            &[
+                "Orderer.BatchTimeout",
+                "\"2x\"",
+                "orderer.yaml",
+                "expected a duration",
+            ],
+        );
+    }
+
+    #[test]
+    fn bad_port_from_environment_names_the_variable() {
+        assert_problem(
+            sample(&[("ORDERER_GENERAL_LISTENPORT", "seventy")]),
+            &[
+                "General.ListenPort",
+                "ORDERER_GENERAL_LISTENPORT",
+                "\"seventy\"",
+                "expected u16",
+            ],
+        );
+        assert_problem(
+            sample(&[("ORDERER_GENERAL_LISTENPORT", "70000")]),
+            &["General.ListenPort", "70000"],
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let (_d, r) = from_file("General:\n  ListenPot: 7050\nChannels: [a]\n", &[]);
+        assert_problem(r, &["unknown key General.ListenPot", "ListenPort"]);
+        assert_problem(
+            sample(&[("ORDERER_GENERAL_LISTENPOT", "7050")]),
+            &["ORDERER_GENERAL_LISTENPOT", "no configuration key"],
+        );
+        assert_problem(
+            sample(&[("ORDERER_GENERAL_LISTENPORT_X", "7050")]),
+            &["ORDERER_GENERAL_LISTENPORT_X"],
+        );
+    }
+
+    #[test]
+    fn unknown_orderer_type_lists_the_valid_ones() {
+        assert_problem(
+            sample(&[("ORDERER_ORDERER_ORDERERTYPE", "etcdraft")]),
+            &[
+                "Orderer.OrdererType",
+                "etcdraft",
+                "expected one of solo, kafka",
+            ],
+        );
+    }
+
+    #[test]
+    fn batch_size_relations_are_checked() {
+        assert_problem(
+            sample(&[("ORDERER_ORDERER_BATCHSIZE_PREFERREDMAXBYTES", "20 MB")]),
+            &[
+                "Orderer.BatchSize.PreferredMaxBytes",
+                "ORDERER_ORDERER_BATCHSIZE_PREFERREDMAXBYTES",
+                "must not exceed",
+                "AbsoluteMaxBytes",
+            ],
+        );
+        assert_problem(
+            sample(&[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "0")]),
+            &["MaxMessageCount must be greater than 0"],
+        );
+        assert_problem(
+            sample(&[("ORDERER_ORDERER_BATCHSIZE_ABSOLUTEMAXBYTES", "ten")]),
+            &[
+                "Orderer.BatchSize.AbsoluteMaxBytes",
+                "\"ten\"",
+                "expected a size",
+            ],
+        );
+        assert_problem(
+            sample(&[("ORDERER_ORDERER_BATCHTIMEOUT", "0s")]),
+            &["Orderer.BatchTimeout", "positive"],
+        );
+        assert_problem(
+            sample(&[("ORDERER_ORDERER_BATCHSIZE_ABSOLUTEMAXBYTES", "8 GB")]),
+            &["AbsoluteMaxBytes", "at most 4 GB"],
+        );
+    }
+
+    #[test]
+    fn channel_names_are_checked() {
+        assert_problem(
+            sample(&[("ORDERER_CHANNELS", "[My_Channel]")]),
+            &["Channels[0]", "My_Channel", "lowercase"],
+        );
+        assert_problem(
+            sample(&[("ORDERER_CHANNELS", "[a,a]")]),
+            &["Channels[1]", "listed twice"],
+        );
+        assert_problem(
+            sample(&[("ORDERER_CHANNELS", "[]")]),
+            &["Channels", "at least one channel"],
+        );
+        let (_d, r) = from_file("Channels:\n  - Name: x\n    Bogus: 1\n", &[]);
+        assert_problem(r, &["Bogus"]);
+    }
+
+    #[test]
+    fn other_values_are_checked() {
+        assert_problem(
+            sample(&[("ORDERER_GENERAL_LOGLEVEL", "info,[[[")]),
+            &["General.LogLevel", "tracing filter"],
+        );
+        assert_problem(
+            sample(&[("ORDERER_OPERATIONS_LISTENADDRESS", "8443")]),
+            &["Operations.ListenAddress", "\"8443\"", "host:port"],
+        );
+        assert_problem(
+            sample(&[("ORDERER_GENERAL_LISTENADDRESS", "127.0.0.1:7050")]),
+            &["General.ListenAddress", "without a port"],
+        );
+        assert_problem(
+            sample(&[
+                ("ORDERER_ORDERER_ORDERERTYPE", "kafka"),
+                ("ORDERER_ORDERER_KAFKA_BROKERS", "[kafka0]"),
+            ]),
+            &["Orderer.Kafka.Brokers", "kafka0", "port is missing"],
+        );
+    }
+
+    #[test]
+    fn unreadable_files_are_reported() {
+        let missing = load_with_env(ConfigSource::File("/nonexistent/orderer.yaml".into()), &[]);
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("/nonexistent/orderer.yaml")
+        );
+        let (_d, r) = from_file("General: [unclosed\n", &[]);
+        assert_problem(r, &["orderer.yaml"]);
+    }
+
+    #[test]
+    fn byte_sizes_parse_and_print() {
+        assert_eq!(ByteSize::parse("10 MB"), Ok(ByteSize(10 << 20)));
+        assert_eq!(ByteSize::parse("512KB"), Ok(ByteSize(512 << 10)));
+        assert_eq!(ByteSize::parse("1 GiB"), Ok(ByteSize(1 << 30)));
+        assert_eq!(ByteSize::parse("42"), Ok(ByteSize(42)));
+        assert!(ByteSize::parse("10 XB").is_err());
+        assert!(ByteSize::parse("").is_err());
+        assert_eq!(ByteSize(10 << 20).to_string(), "10 MB");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
+    }
+
+    #[test]
+    fn fabric_cfg_path_points_at_a_directory() {
+        match source_from(None, Some(Path::new("/etc/hyperledger"))) {
+            ConfigSource::File(p) => assert_eq!(p, PathBuf::from("/etc/hyperledger/orderer.yaml")),
+            ConfigSource::Sample => panic!("expected a file"),
+        }
+        assert!(matches!(source_from(None, None), ConfigSource::Sample));
+    }
+}
