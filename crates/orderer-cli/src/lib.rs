@@ -1,1 +1,25 @@
+//! `orderer-cli`: a client for any Fabric-compatible orderer.
+//!
+//! Library part, so that tests and the benchmark share the envelope builders and the
+//! gRPC client with the binary.
 
+pub mod broadcast;
+pub mod client;
+pub mod deliver;
+pub mod envelopes;
+pub mod inspect;
+
+#[allow(
+    clippy::all,
+    unreachable_pub,
+    missing_debug_implementations,
+    rust_2018_idioms
+)]
+pub mod proto_client {
+    include!(concat!(env!("OUT_DIR"), "/orderer.AtomicBroadcast.rs"));
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

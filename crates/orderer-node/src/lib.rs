@@ -1,3 +1,21 @@
-//! The ordering service node.
+//! The ordering service node: configuration, channel registry, file ledger, the
+//! `orderer.AtomicBroadcast` gRPC service (Broadcast and Deliver), and the consenters
+//! selected by `Orderer.OrdererType`.
+//!
+//! `main.rs` only parses arguments and calls [`node::run`]; everything is here so
+//! that tests can start a node in-process.
 
+pub mod broadcast;
 pub mod config;
+pub mod consenters;
+pub mod deliver;
+pub mod ingress;
+pub mod ledger;
+pub mod node;
+pub mod registry;
+pub mod server;
+pub mod shutdown;
+pub mod support;
+pub mod telemetry;
+
+pub use node::{RunningNode, run, start};

@@ -1,0 +1,302 @@
+//! `Deliver`: streams blocks of a channel for each SeekInfo, with Fabric's semantics.
+//!
+//! * start/stop: oldest, newest, a number, or (start only) the next block to commit;
+//!   stop = `u64::MAX` streams forever.
+//! * `BLOCK_UNTIL_READY` waits for blocks not yet written (woken by the ledger, no
+//!   polling); `FAIL_IF_NOT_READY` answers NOT_FOUND instead.
+//! * After the stop block: a SUCCESS status, then the next SeekInfo on the same
+//!   stream. After any other status the stream ends (as in Fabric); the reason is in
+//!   the log and in the `grpc-message` of the final (OK) gRPC status.
+//! * Unless `BEST_EFFORT` is asked, a chain that is not ready (starting, errored,
+//!   halted) answers SERVICE_UNAVAILABLE.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use orderer_api::channel::is_config_envelope;
+use orderer_api::envelope::parse_payload;
+use orderer_api::proto::common::{Block, Envelope, Status as FabricStatus};
+use orderer_api::proto::orderer::seek_info::{SeekBehavior, SeekContentType, SeekErrorResponse};
+use orderer_api::proto::orderer::{SeekInfo, seek_position};
+use orderer_api::{ChainState, RawEnvelope};
+use prost::Message;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::debug;
+
+use crate::ingress::IngressError;
+use crate::registry::{Channel, Registry};
+use crate::server::codec::DeliverFrame;
+use crate::shutdown::Shutdown;
+
+/// Responses buffered per stream: bounds memory when a client reads slowly.
+const STREAM_BUFFER: usize = 16;
+/// Blocks read from the ledger at a time.
+const READ_BATCH: usize = 64;
+
+pub type DeliverStream = Pin<Box<dyn Stream<Item = Result<DeliverFrame, tonic::Status>> + Send>>;
+
+/// How one SeekInfo ended.
+enum Outcome {
+    /// The stop block was sent.
+    Success,
+    /// A status other than SUCCESS, with its reason.
+    Failed(IngressError),
+    /// The client went away or the node is shutting down: send nothing more.
+    Gone,
+}
+
+/// The Deliver side of the service.
+#[derive(Debug)]
+pub struct DeliverHandler {
+    registry: Arc<Registry>,
+    shutdown: Shutdown,
+}
+
+type Tx = mpsc::Sender<Result<DeliverFrame, tonic::Status>>;
+
+impl DeliverHandler {
+    pub fn new(registry: Arc<Registry>, shutdown: Shutdown) -> Self {
+        DeliverHandler { registry, shutdown }
+    }
+
+    /// Serves one Deliver stream.
+    pub fn handle<S>(self: &Arc<Self>, requests: S) -> DeliverStream
+    where
+        S: Stream<Item = Result<Bytes, tonic::Status>> + Send + Unpin + 'static,
+    {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.serve(requests, tx).await });
+        Box::pin(ReceiverStream::new(rx))
+    }
+
+    async fn serve<S>(&self, mut requests: S, tx: Tx)
+    where
+        S: Stream<Item = Result<Bytes, tonic::Status>> + Send + Unpin,
+    {
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = shutdown.wait() => return shutting_down(&tx).await,
+                next = requests.next() => next,
+            };
+            let bytes = match next {
+                None => return,
+                Some(Err(status)) => {
+                    let _ = tx.send(Err(status)).await;
+                    return;
+                }
+                Some(Ok(bytes)) => bytes,
+            };
+            match self.deliver_blocks(bytes, &tx).await {
+                Outcome::Gone => {
+                    if self.shutdown.is_triggered() {
+                        shutting_down(&tx).await;
+                    }
+                    return;
+                }
+                Outcome::Success => {
+                    if tx
+                        .send(Ok(DeliverFrame::Status(FabricStatus::Success)))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Outcome::Failed(e) => {
+                    debug!(error = %e, status = ?e.status(), "deliver request ended");
+                    if tx.send(Ok(DeliverFrame::Status(e.status()))).await.is_ok() {
+                        // Fabric ends the stream after a failure; the reason rides in
+                        // the final gRPC status message, which Fabric clients ignore.
+                        let _ = tx.send(Err(tonic::Status::ok(e.to_string()))).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles one seek envelope: sends its blocks and says how it ended.
+    async fn deliver_blocks(&self, bytes: Bytes, tx: &Tx) -> Outcome {
+        let request = match self.parse(bytes) {
+            Ok(r) => r,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let Request {
+            channel,
+            seek,
+            start,
+            stop,
+        } = request;
+        let best_effort = seek.error_response == SeekErrorResponse::BestEffort as i32;
+        let fail_if_not_ready = seek.behavior == SeekBehavior::FailIfNotReady as i32;
+        let headers_only = seek.content_type == SeekContentType::HeaderWithSig as i32;
+        let mut state = channel.chain.state();
+        if !best_effort {
+            if let Some(e) = state.borrow().to_error(&channel.id) {
+                return Outcome::Failed(e.into());
+            }
+        }
+        let ledger = channel.ledger();
+        let mut height = ledger.subscribe();
+        let mut shutdown = self.shutdown.clone();
+        let mut next = start;
+        loop {
+            // Wait until block `next` is durable.
+            loop {
+                let h = *height.borrow_and_update();
+                if next < h {
+                    break;
+                }
+                if fail_if_not_ready {
+                    return Outcome::Failed(IngressError::NotReadyYet {
+                        channel: channel.id.clone(),
+                        number: next,
+                        height: h,
+                    });
+                }
+                if let Some(reason) = ledger.failure() {
+                    return Outcome::Failed(IngressError::Ledger(reason));
+                }
+                tokio::select! {
+                    changed = height.changed() => {
+                        if changed.is_err() {
+                            return Outcome::Failed(IngressError::Ledger("the ledger was closed".into()));
+                        }
+                    }
+                    e = not_ready(&mut state, &channel.id), if !best_effort => return Outcome::Failed(e),
+                    _ = tx.closed() => return Outcome::Gone,
+                    _ = shutdown.wait() => return Outcome::Gone,
+                }
+            }
+            let want = usize::try_from(stop.saturating_sub(next).saturating_add(1))
+                .unwrap_or(usize::MAX)
+                .min(READ_BATCH);
+            let blocks = match ledger.read_range(next, want).await {
+                Ok(b) => b,
+                Err(e) => return Outcome::Failed(IngressError::Ledger(e.to_string())),
+            };
+            for block in blocks {
+                let block = if headers_only {
+                    strip_data(block)
+                } else {
+                    block
+                };
+                if tx.send(Ok(DeliverFrame::Block(block))).await.is_err() {
+                    return Outcome::Gone;
+                }
+                if next == stop {
+                    return Outcome::Success;
+                }
+                next += 1;
+            }
+        }
+    }
+
+    /// Parses a seek envelope and resolves its start and stop block numbers.
+    fn parse(&self, bytes: Bytes) -> Result<Request, IngressError> {
+        let (_, env) = RawEnvelope::parse(bytes)?;
+        let payload = parse_payload(&env)?;
+        let channel_id = &payload.channel_header.channel_id;
+        let channel = self
+            .registry
+            .get(channel_id)
+            .ok_or_else(|| IngressError::UnknownChannel(channel_id.clone()))?
+            .clone();
+        // Reader policy checks (Fabric's session access control) belong here, with the
+        // Broadcast validation stage's signature checks.
+        let seek = SeekInfo::decode(payload.data)
+            .map_err(|e| IngressError::MalformedSeekInfo(e.to_string()))?;
+        let start_pos = seek
+            .start
+            .as_ref()
+            .and_then(|p| p.r#type.as_ref())
+            .ok_or(IngressError::MissingSeekPosition("start"))?;
+        let stop_pos = seek
+            .stop
+            .as_ref()
+            .and_then(|p| p.r#type.as_ref())
+            .ok_or(IngressError::MissingSeekPosition("stop"))?;
+        let height = channel.ledger().height();
+        let newest = height.saturating_sub(1);
+        let start = match start_pos {
+            seek_position::Type::Oldest(_) => 0,
+            seek_position::Type::Newest(_) => newest,
+            seek_position::Type::Specified(s) => s.number,
+            seek_position::Type::NextCommit(_) => height,
+        };
+        let stop = match stop_pos {
+            seek_position::Type::Oldest(_) | seek_position::Type::NextCommit(_) => start,
+            // Newest..newest is one block, even if another is written meanwhile.
+            seek_position::Type::Newest(_) if seek.start == seek.stop => start,
+            seek_position::Type::Newest(_) => newest.max(start),
+            seek_position::Type::Specified(s) => {
+                if s.number < start {
+                    return Err(IngressError::StopBeforeStart {
+                        start,
+                        stop: s.number,
+                    });
+                }
+                s.number
+            }
+        };
+        Ok(Request {
+            channel,
+            seek,
+            start,
+            stop,
+        })
+    }
+}
+
+struct Request {
+    channel: Arc<Channel>,
+    seek: SeekInfo,
+    start: u64,
+    stop: u64,
+}
+
+/// Resolves when the chain stops being ready.
+async fn not_ready(state: &mut watch::Receiver<ChainState>, channel: &str) -> IngressError {
+    loop {
+        if let Some(e) = state.borrow_and_update().to_error(channel) {
+            return e.into();
+        }
+        if state.changed().await.is_err() {
+            return IngressError::Chain(orderer_api::ChainError::Halted {
+                channel: channel.to_owned(),
+            });
+        }
+    }
+}
+
+async fn shutting_down(tx: &Tx) {
+    let _ = tx
+        .send(Err(tonic::Status::unavailable(
+            "the orderer is shutting down",
+        )))
+        .await;
+}
+
+/// HEADER_WITH_SIG: the block without its data, except config blocks (as Fabric).
+fn strip_data(bytes: Bytes) -> Bytes {
+    let Ok(mut block) = Block::decode(bytes.clone()) else {
+        return bytes;
+    };
+    let is_config = match block.data.as_ref().map(|d| d.data.as_slice()) {
+        Some([only]) => Envelope::decode(only.clone())
+            .map(|e| is_config_envelope(&e))
+            .unwrap_or(false),
+        _ => false,
+    };
+    if is_config {
+        return bytes;
+    }
+    block.data = None;
+    Bytes::from(block.encode_to_vec())
+}

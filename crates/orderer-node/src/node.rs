@@ -1,0 +1,214 @@
+//! Starting and stopping the node.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use orderer_api::channel::CommittedConfig;
+use orderer_api::{ChainState, ChannelConfig, RawEnvelope};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::{error, info, warn};
+
+use crate::broadcast::BroadcastHandler;
+use crate::config::Config;
+use crate::consenters::Consenters;
+use crate::deliver::DeliverHandler;
+use crate::ledger::Ledger;
+use crate::registry::{Channel, Registry};
+use crate::server::{AtomicBroadcastServer, Service};
+use crate::shutdown::{ShutdownTrigger, shutdown_pair};
+use crate::support::ChannelSupport;
+
+/// How long a graceful stop waits for open streams before closing them anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the start waits for a configuration change to be committed.
+const CONFIG_APPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A started node.
+#[derive(Debug)]
+pub struct RunningNode {
+    /// The address the gRPC server listens on.
+    pub grpc_addr: SocketAddr,
+    registry: Arc<Registry>,
+    trigger: ShutdownTrigger,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+/// Opens every channel, starts its chain and the gRPC server.
+pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<RunningNode> {
+    let ledger_root = config.file_ledger.location.clone();
+    std::fs::create_dir_all(&ledger_root).with_context(|| {
+        format!(
+            "FileLedger.Location {}: cannot create the ledger directory",
+            ledger_root.display()
+        )
+    })?;
+    let consenter = consenters
+        .get(config.orderer.orderer_type)
+        .map_err(anyhow::Error::msg)?;
+
+    let mut registry = Registry::default();
+    let mut updates = Vec::new();
+    for entry in &config.channels {
+        let configured = config.channel_config(entry).map_err(anyhow::Error::msg)?;
+        let (ledger, recovery) = Ledger::open(&ledger_root, &entry.name)
+            .await
+            .with_context(|| format!("channel {}: opening the ledger", entry.name))?;
+        if recovery.truncated_bytes > 0 {
+            warn!(channel = %entry.name, bytes = recovery.truncated_bytes, "recovered from a torn write");
+        }
+        let support = Arc::new(
+            ChannelSupport::open(ledger, &configured)
+                .await
+                .with_context(|| format!("channel {}: reading the ledger", entry.name))?,
+        );
+        let committed = support.committed_config();
+        let differences = committed.channel.diff(&configured);
+        if committed.channel.consensus_type != configured.consensus_type {
+            bail!(
+                "channel {}: its ledger was ordered by {} but Orderer.OrdererType is {}; changing the consensus type of an existing channel is not supported",
+                entry.name,
+                committed.channel.consensus_type,
+                configured.consensus_type
+            );
+        }
+        let chain = consenter
+            .handle_chain(support.clone(), support.last_consenter_metadata())
+            .with_context(|| format!("channel {}: creating the chain", entry.name))?;
+        chain.start();
+        if !differences.is_empty() {
+            updates.push((entry.name.clone(), committed, configured, differences));
+        }
+        info!(
+            channel = %entry.name,
+            height = support.ledger().height(),
+            orderer_type = %config.orderer.orderer_type,
+            "channel opened"
+        );
+        registry.insert(Channel {
+            id: entry.name.clone(),
+            support,
+            chain,
+        });
+    }
+    let registry = Arc::new(registry);
+    for (name, committed, configured, differences) in updates {
+        apply_config_change(&registry, &name, &committed, configured, &differences).await?;
+    }
+
+    let addr = config.grpc_address();
+    let listener = TcpListener::bind(&addr).await.with_context(|| {
+        format!("General.ListenAddress/General.ListenPort {addr}: cannot listen")
+    })?;
+    let grpc_addr = listener.local_addr()?;
+    let (trigger, shutdown) = shutdown_pair();
+    let service = Service::new(
+        Arc::new(BroadcastHandler::new(registry.clone(), shutdown.clone())),
+        Arc::new(DeliverHandler::new(registry.clone(), shutdown.clone())),
+    );
+    let server = AtomicBroadcastServer::new(service)
+        .max_decoding_message_size(config.general.max_recv_msg_size.0 as usize)
+        .max_encoding_message_size(config.general.max_send_msg_size.0 as usize);
+    let mut stop = shutdown.clone();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(server)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                stop.wait().await
+            }),
+    );
+    info!(address = %grpc_addr, "orderer serving AtomicBroadcast");
+    Ok(RunningNode {
+        grpc_addr,
+        registry,
+        trigger,
+        server,
+    })
+}
+
+/// Orders a config block that records the channel parameters now configured, because
+/// they differ from the ones in the channel's last config block.
+async fn apply_config_change(
+    registry: &Registry,
+    name: &str,
+    committed: &CommittedConfig,
+    configured: ChannelConfig,
+    differences: &[orderer_api::channel::ConfigDifference],
+) -> anyhow::Result<()> {
+    let Some(channel) = registry.get(name) else {
+        return Ok(());
+    };
+    let changes: Vec<String> = differences
+        .iter()
+        .map(|d| format!("{} {} -> {}", d.key, d.ours, d.theirs))
+        .collect();
+    info!(channel = name, changes = %changes.join(", "), "configuration changed; ordering a config block");
+    let update = committed.update(configured);
+    let sequence = update.sequence;
+    let mut config_rx = channel.support.config();
+    let mut state = channel.chain.state();
+    tokio::time::timeout(CONFIG_APPLY_TIMEOUT, state.wait_for(ChainState::is_ready))
+        .await
+        .with_context(|| format!("channel {name}: chain not ready to take the config change"))?
+        .with_context(|| format!("channel {name}: chain stopped"))?;
+    let receipt = channel
+        .chain
+        .configure(
+            RawEnvelope::from_envelope(&update.envelope()),
+            committed.sequence,
+        )
+        .await
+        .with_context(|| format!("channel {name}: ordering the config change"))?;
+    receipt
+        .await
+        .with_context(|| format!("channel {name}: the config change was not accepted"))?;
+    tokio::time::timeout(
+        CONFIG_APPLY_TIMEOUT,
+        config_rx.wait_for(|c| c.sequence >= sequence),
+    )
+    .await
+    .with_context(|| format!("channel {name}: the config block was not written in time"))?
+    .with_context(|| format!("channel {name}: chain stopped"))?;
+    Ok(())
+}
+
+impl RunningNode {
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Graceful stop: stop accepting, let open streams end, halt every chain (which
+    /// writes every block already cut, and for solo the pending batch), make every
+    /// ledger durable.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        info!("shutting down");
+        self.trigger.trigger();
+        for channel in self.registry.channels() {
+            channel.chain.halt().await;
+        }
+        for channel in self.registry.channels() {
+            channel.ledger().close().await;
+            info!(channel = %channel.id, height = channel.ledger().height(), "channel closed");
+        }
+        match tokio::time::timeout(DRAIN_TIMEOUT, self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => error!(error = %e, "gRPC server ended with an error"),
+            Ok(Err(e)) => error!(error = %e, "gRPC server task failed"),
+            Err(_) => warn!("open streams did not end within {DRAIN_TIMEOUT:?}; closing anyway"),
+        }
+        Ok(())
+    }
+}
+
+/// Runs a node until `stop` resolves, then stops it gracefully.
+pub async fn run(
+    config: Config,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let node = start(config, Consenters::builtin()).await?;
+    stop.await;
+    node.shutdown().await
+}

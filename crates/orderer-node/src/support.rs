@@ -1,0 +1,191 @@
+//! The node's [`ConsenterSupport`]: the one way a chain writes blocks.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use orderer_api::block::{orderer_metadata, set_orderer_metadata};
+use orderer_api::channel::CommittedConfig;
+use orderer_api::proto::common::Block;
+use orderer_api::{BlockAssembler, ChannelConfig, ConsenterSupport, RawEnvelope, SupportError};
+use prost::Message;
+use tokio::sync::watch;
+
+use crate::ledger::Ledger;
+
+#[derive(Debug)]
+struct State {
+    assembler: BlockAssembler,
+    last_config: u64,
+}
+
+/// Support of one channel: block assembly on top of its [`Ledger`].
+#[derive(Debug)]
+pub struct ChannelSupport {
+    channel_id: String,
+    ledger: Ledger,
+    state: Mutex<State>,
+    config: watch::Sender<Arc<CommittedConfig>>,
+    last_consenter_metadata: Bytes,
+}
+
+/// Why a channel's ledger could not be turned into a support.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error("channel {channel}: block {number}: {reason}")]
+    BadBlock {
+        channel: String,
+        number: u64,
+        reason: String,
+    },
+}
+
+impl ChannelSupport {
+    /// Opens a channel on its ledger, writing the genesis block built from `configured`
+    /// first if the ledger is empty. The configuration in force is read from the
+    /// ledger's last config block, which may differ from `configured`.
+    pub async fn open(ledger: Ledger, configured: &ChannelConfig) -> Result<Self, OpenError> {
+        let channel = ledger.channel().to_owned();
+        if ledger.height() == 0 {
+            let genesis = CommittedConfig::genesis_block(configured.clone());
+            ledger
+                .append_durable(0, Bytes::from(genesis.encode_to_vec()))
+                .await?;
+        }
+        let bad = |number: u64, reason: String| OpenError::BadBlock {
+            channel: channel.clone(),
+            number,
+            reason,
+        };
+        let last_number = ledger.height() - 1;
+        let last = ledger.block(last_number).await?;
+        let header = last
+            .header
+            .as_ref()
+            .ok_or_else(|| bad(last_number, "no header".into()))?;
+        let meta = orderer_metadata(&last)
+            .map_err(|e| bad(last_number, format!("unreadable orderer metadata: {e}")))?;
+        let last_config = meta.last_config.map(|c| c.index).unwrap_or(0);
+        let config_block = ledger.block(last_config).await?;
+        let config = CommittedConfig::from_block(&config_block)
+            .map_err(|e| bad(last_config, format!("not a readable config block: {e}")))?;
+        if config.channel.channel_id != channel {
+            return Err(bad(
+                last_config,
+                format!(
+                    "config block is for channel {:?}",
+                    config.channel.channel_id
+                ),
+            ));
+        }
+        let (config, _) = watch::channel(Arc::new(config));
+        Ok(ChannelSupport {
+            channel_id: channel,
+            state: Mutex::new(State {
+                assembler: BlockAssembler::after(header),
+                last_config,
+            }),
+            ledger,
+            config,
+            last_consenter_metadata: meta.consenter_metadata,
+        })
+    }
+
+    /// The consenter metadata of the last block at open, for `handle_chain`.
+    pub fn last_consenter_metadata(&self) -> Bytes {
+        self.last_consenter_metadata.clone()
+    }
+
+    /// The committed configuration in force, and every change.
+    pub fn config(&self) -> watch::Receiver<Arc<CommittedConfig>> {
+        self.config.subscribe()
+    }
+
+    /// The committed configuration in force.
+    pub fn committed_config(&self) -> Arc<CommittedConfig> {
+        self.config.borrow().clone()
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Held only for in-memory updates that cannot panic halfway.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn write(
+        &self,
+        mut block: Block,
+        consenter_metadata: Bytes,
+        is_config: bool,
+    ) -> Result<(), SupportError> {
+        let header = block
+            .header
+            .clone()
+            .ok_or_else(|| SupportError::Ledger("block has no header".into()))?;
+        let bytes = {
+            let mut state = self.lock();
+            state.assembler.check_next(&header)?;
+            if is_config {
+                let config = CommittedConfig::from_block(&block).map_err(|reason| {
+                    SupportError::BadConfig {
+                        number: header.number,
+                        reason,
+                    }
+                })?;
+                state.last_config = header.number;
+                self.config.send_replace(Arc::new(config));
+            }
+            set_orderer_metadata(&mut block, state.last_config, consenter_metadata);
+            state.assembler.advance(&header);
+            Bytes::from(block.encode_to_vec())
+        };
+        self.ledger
+            .append(header.number, bytes)
+            .await
+            .map_err(|e| SupportError::Ledger(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl ConsenterSupport for ChannelSupport {
+    fn channel_id(&self) -> &str {
+        &self.channel_id
+    }
+
+    fn shared_config(&self) -> ChannelConfig {
+        self.config.borrow().channel.clone()
+    }
+
+    fn sequence(&self) -> u64 {
+        self.config.borrow().sequence
+    }
+
+    fn height(&self) -> u64 {
+        self.lock().assembler.next_number()
+    }
+
+    fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block {
+        self.lock().assembler.next_block(batch)
+    }
+
+    async fn write_block(
+        &self,
+        block: Block,
+        consenter_metadata: Bytes,
+    ) -> Result<(), SupportError> {
+        self.write(block, consenter_metadata, false).await
+    }
+
+    async fn write_config_block(
+        &self,
+        block: Block,
+        consenter_metadata: Bytes,
+    ) -> Result<(), SupportError> {
+        self.write(block, consenter_metadata, true).await
+    }
+}

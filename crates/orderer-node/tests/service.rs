@@ -1,0 +1,578 @@
+//! Broadcast and Deliver against an in-process node: Fabric's semantics, every
+//! rejection with its reason, and the node serving on after each.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use common::{EVENT_TIMEOUT, TestNode, broadcast_raw};
+use orderer_api::block::block_header_hash;
+use orderer_api::proto::common::{
+    Block, ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader, Status,
+};
+use orderer_api::proto::orderer::{
+    DeliverResponse, SeekInfo, deliver_response, seek_info::SeekContentType,
+};
+use orderer_cli::broadcast::broadcast;
+use orderer_cli::deliver::{ChainChecker, DeliverRequest, deliver};
+use orderer_cli::envelopes::{Position, seek, transaction};
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+fn bytes_of(e: &Envelope) -> Bytes {
+    Bytes::from(e.encode_to_vec())
+}
+
+fn envelope_with(header: Option<Header>, data: &[u8]) -> Envelope {
+    Envelope {
+        payload: Payload {
+            header,
+            data: Bytes::copy_from_slice(data),
+        }
+        .encode_to_vec()
+        .into(),
+        signature: Bytes::new(),
+    }
+}
+
+fn header(channel: &str, t: HeaderType) -> Header {
+    Header {
+        channel_header: ChannelHeader {
+            r#type: t as i32,
+            channel_id: channel.into(),
+            tx_id: "t".into(),
+            ..Default::default()
+        }
+        .encode_to_vec()
+        .into(),
+        signature_header: SignatureHeader::default().encode_to_vec().into(),
+    }
+}
+
+/// Delivers `start..=stop` and returns the blocks and the final status.
+async fn fetch(
+    node: &TestNode,
+    start: Position,
+    stop: Position,
+) -> (Vec<Block>, Option<Status>, Option<String>) {
+    let mut client = node.client().await;
+    let req = DeliverRequest {
+        channel: "mychannel".into(),
+        start,
+        stop,
+        fail_if_not_ready: false,
+    };
+    let mut blocks = Vec::new();
+    let outcome = tokio::time::timeout(
+        EVENT_TIMEOUT,
+        deliver(&mut client, &req, |b| {
+            blocks.push(b);
+            Ok(())
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    (blocks, outcome.status, outcome.reason)
+}
+
+async fn send(node: &TestNode, count: u64, size: usize) {
+    let mut client = node.client().await;
+    let report = broadcast(&mut client, count, 100, move |i| {
+        transaction("mychannel", i, size)
+    })
+    .await
+    .unwrap();
+    assert!(report.all_succeeded(), "{:?}", report.lines());
+}
+
+fn seqs(blocks: &[Block]) -> Vec<u64> {
+    blocks
+        .iter()
+        .flat_map(|b| b.data.as_ref().unwrap().data.clone())
+        .filter_map(|raw| {
+            let env = Envelope::decode(raw).unwrap();
+            let p = orderer_api::envelope::parse_payload(&env).unwrap();
+            (p.header_type() == Some(HeaderType::EndorserTransaction))
+                .then(|| u64::from_be_bytes(p.data[..8].try_into().unwrap()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rejection_has_a_status_and_a_reason_and_the_stream_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(
+        dir.path(),
+        &[
+            ("ORDERER_ORDERER_BATCHSIZE_ABSOLUTEMAXBYTES", "4 KB"),
+            ("ORDERER_ORDERER_BATCHSIZE_PREFERREDMAXBYTES", "4 KB"),
+        ],
+    )
+    .await;
+    let good = bytes_of(&transaction("mychannel", 1, 200));
+    let no_channel_header = Header {
+        channel_header: Bytes::new(),
+        signature_header: Bytes::new(),
+    };
+    let cases: Vec<(&str, Bytes, Status, &str)> = vec![
+        (
+            "garbage",
+            Bytes::from_static(&[0xff, 0xff, 0xff, 0xff]),
+            Status::BadRequest,
+            "not a valid common.Envelope",
+        ),
+        (
+            "empty envelope",
+            Bytes::new(),
+            Status::BadRequest,
+            "empty payload",
+        ),
+        (
+            "payload garbage",
+            bytes_of(&Envelope {
+                payload: Bytes::from_static(&[0x0a, 0x09, 0x01]),
+                signature: Bytes::new(),
+            }),
+            Status::BadRequest,
+            "not a valid common.Payload",
+        ),
+        (
+            "no header",
+            bytes_of(&envelope_with(None, b"x")),
+            Status::BadRequest,
+            "no header",
+        ),
+        (
+            "no channel header",
+            bytes_of(&envelope_with(Some(no_channel_header), b"x")),
+            Status::BadRequest,
+            "no channel header",
+        ),
+        (
+            "unknown channel",
+            bytes_of(&envelope_with(
+                Some(header("nosuchchannel", HeaderType::EndorserTransaction)),
+                b"x",
+            )),
+            Status::NotFound,
+            "\"nosuchchannel\" does not exist",
+        ),
+        (
+            "config",
+            bytes_of(&envelope_with(
+                Some(header("mychannel", HeaderType::Config)),
+                b"x",
+            )),
+            Status::BadRequest,
+            "CONFIG envelopes cannot be broadcast directly",
+        ),
+        (
+            "orderer transaction",
+            bytes_of(&envelope_with(
+                Some(header("mychannel", HeaderType::OrdererTransaction)),
+                b"x",
+            )),
+            Status::BadRequest,
+            "ORDERER_TRANSACTION",
+        ),
+        (
+            "config update",
+            bytes_of(&envelope_with(
+                Some(header("mychannel", HeaderType::ConfigUpdate)),
+                b"x",
+            )),
+            Status::BadRequest,
+            "CONFIG_UPDATE envelopes are not supported",
+        ),
+        (
+            "oversized",
+            bytes_of(&transaction("mychannel", 2, 8000)),
+            Status::BadRequest,
+            "larger than the channel's Orderer.BatchSize.AbsoluteMaxBytes of 4096 bytes",
+        ),
+        ("good", good.clone(), Status::Success, ""),
+    ];
+    let mut raw = node.raw_client().await;
+    let requests: Vec<Bytes> = cases.iter().map(|c| c.1.clone()).collect();
+    let responses = broadcast_raw(&mut raw, requests).await.unwrap();
+    assert_eq!(responses.len(), cases.len(), "one response per envelope");
+    for ((name, _, status, needle), r) in cases.iter().zip(&responses) {
+        assert_eq!(r.status, *status as i32, "{name}: {}", r.info);
+        assert!(
+            r.info.contains(needle),
+            "{name}: {:?} lacks {needle:?}",
+            r.info
+        );
+    }
+    // Another stream is served as usual, and the good envelope was ordered.
+    send(&node, 5, 200).await;
+    let (blocks, status, _) = fetch(&node, Position::Oldest, Position::Number(1)).await;
+    assert_eq!(status, Some(Status::Success));
+    assert_eq!(seqs(&blocks)[0], 1);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_envelopes_come_back_in_order_in_blocks_of_at_most_max_message_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "10")],
+    )
+    .await;
+    send(&node, 10_000, 300).await;
+    let (blocks, status, _) = fetch(&node, Position::Oldest, Position::Number(1000)).await;
+    assert_eq!(status, Some(Status::Success));
+    let mut checker = ChainChecker::default();
+    for b in &blocks {
+        checker.check(b).unwrap();
+        assert!(b.data.as_ref().unwrap().data.len() <= 10);
+    }
+    assert_eq!(seqs(&blocks), (0..10_000).collect::<Vec<_>>());
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliver_seek_positions_and_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "10")],
+    )
+    .await;
+    send(&node, 30, 200).await;
+    // Blocks 1..=3 are cut by count; wait for the last one.
+    let (blocks, ..) = fetch(&node, Position::Number(3), Position::Number(3)).await;
+    assert_eq!(blocks.len(), 1);
+
+    let numbers = |bs: &[Block]| {
+        bs.iter()
+            .map(|b| b.header.as_ref().unwrap().number)
+            .collect::<Vec<_>>()
+    };
+    let (all, st, _) = fetch(&node, Position::Oldest, Position::Newest).await;
+    assert_eq!(
+        (numbers(&all), st),
+        (vec![0, 1, 2, 3], Some(Status::Success))
+    );
+    let (newest, _, _) = fetch(&node, Position::Newest, Position::Newest).await;
+    assert_eq!(numbers(&newest), vec![3]);
+    let (some, _, _) = fetch(&node, Position::Number(1), Position::Number(2)).await;
+    assert_eq!(numbers(&some), vec![1, 2]);
+    let (oldest, _, _) = fetch(&node, Position::Oldest, Position::Oldest).await;
+    assert_eq!(numbers(&oldest), vec![0]);
+
+    let (none, st, reason) = fetch(&node, Position::Number(3), Position::Number(1)).await;
+    assert!(none.is_empty());
+    assert_eq!(st, Some(Status::BadRequest));
+    assert!(reason.unwrap().contains("before the start"));
+
+    let mut client = node.client().await;
+    let req = DeliverRequest {
+        channel: "mychannel".into(),
+        start: Position::Number(50),
+        stop: Position::Number(50),
+        fail_if_not_ready: true,
+    };
+    let out = deliver(&mut client, &req, |_| Ok(())).await.unwrap();
+    assert_eq!(out.status, Some(Status::NotFound));
+    assert!(
+        out.reason
+            .unwrap()
+            .contains("block 50 is not yet in channel mychannel")
+    );
+
+    let req = DeliverRequest {
+        channel: "nosuch".into(),
+        ..req
+    };
+    let out = deliver(&mut client, &req, |_| Ok(())).await.unwrap();
+    assert_eq!(out.status, Some(Status::NotFound));
+
+    // Malformed seek requests.
+    let seek_with = |info: Bytes| {
+        let mut e = seek("mychannel", Position::Oldest, Position::Oldest, false);
+        let mut p = Payload::decode(e.payload.clone()).unwrap();
+        p.data = info;
+        e.payload = p.encode_to_vec().into();
+        e
+    };
+    let no_start = SeekInfo::default();
+    for (env, needle) in [
+        (
+            seek_with(Bytes::from_static(&[0xff, 0xff])),
+            "not a valid orderer.SeekInfo",
+        ),
+        (
+            seek_with(no_start.encode_to_vec().into()),
+            "no start position",
+        ),
+    ] {
+        let mut s = client
+            .deliver(tokio_stream::iter(vec![env]))
+            .await
+            .unwrap()
+            .into_inner();
+        let first = s.message().await.unwrap().unwrap();
+        assert_eq!(
+            first.r#type,
+            Some(deliver_response::Type::Status(Status::BadRequest as i32))
+        );
+        assert!(
+            s.message().await.unwrap().is_none(),
+            "the stream ends after a failure"
+        );
+        let trailers = s.trailers().await.unwrap().unwrap();
+        let msg = trailers
+            .get("grpc-message")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(msg.replace("%20", " ").contains(needle), "{msg}");
+    }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliver_waits_for_blocks_and_takes_the_next_seek_on_the_same_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "5")],
+    )
+    .await;
+    let mut client = node.client().await;
+    let (tx, rx) = mpsc::channel(4);
+    let mut stream = client
+        .deliver(ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // First request: block 0 only.
+    tx.send(seek("mychannel", Position::Oldest, Position::Oldest, false))
+        .await
+        .unwrap();
+    let r = stream.message().await.unwrap().unwrap();
+    assert!(
+        matches!(r.r#type, Some(deliver_response::Type::Block(ref b)) if b.header.as_ref().unwrap().number == 0)
+    );
+    let r = stream.message().await.unwrap().unwrap();
+    assert_eq!(
+        r.r#type,
+        Some(deliver_response::Type::Status(Status::Success as i32))
+    );
+
+    // Second request on the same stream: block 1, which does not exist yet.
+    tx.send(seek(
+        "mychannel",
+        Position::Number(1),
+        Position::Number(1),
+        false,
+    ))
+    .await
+    .unwrap();
+    let waiting = tokio::spawn(async move {
+        let block = stream.message().await.unwrap().unwrap();
+        let status = stream.message().await.unwrap().unwrap();
+        (block, status)
+    });
+    send(&node, 5, 100).await;
+    let (block, status) = tokio::time::timeout(EVENT_TIMEOUT, waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    match block.r#type {
+        Some(deliver_response::Type::Block(b)) => {
+            assert_eq!(b.header.unwrap().number, 1);
+            assert_eq!(b.data.unwrap().data.len(), 5);
+        }
+        other => panic!("expected block 1, got {other:?}"),
+    }
+    assert_eq!(
+        status.r#type,
+        Some(deliver_response::Type::Status(Status::Success as i32))
+    );
+    drop(tx);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_followers_each_see_every_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "10")],
+    )
+    .await;
+    let followers = 32;
+    let last_block = 20u64; // 200 envelopes in blocks of 10 after the genesis block
+    let mut tasks = Vec::new();
+    for _ in 0..followers {
+        let mut client = node.client().await;
+        tasks.push(tokio::spawn(async move {
+            let env = seek(
+                "mychannel",
+                Position::Oldest,
+                Position::Number(u64::MAX),
+                false,
+            );
+            let mut s = client
+                .deliver(tokio_stream::iter(vec![env]))
+                .await
+                .unwrap()
+                .into_inner();
+            let mut checker = ChainChecker::default();
+            let mut hashes = Vec::new();
+            while let Some(DeliverResponse {
+                r#type: Some(deliver_response::Type::Block(b)),
+            }) = s.message().await.unwrap()
+            {
+                checker.check(&b).unwrap();
+                let h = b.header.unwrap();
+                hashes.push(block_header_hash(&h));
+                if h.number == last_block {
+                    break;
+                }
+            }
+            hashes
+        }));
+    }
+    send(&node, 200, 200).await;
+    let mut distinct = BTreeSet::new();
+    for t in tasks {
+        let hashes = tokio::time::timeout(EVENT_TIMEOUT, t)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(hashes.len() as u64, last_block + 1);
+        distinct.insert(hashes);
+    }
+    assert_eq!(distinct.len(), 1, "every follower saw the same chain");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_with_sig_omits_data_except_for_config_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "2")],
+    )
+    .await;
+    send(&node, 2, 100).await;
+    let mut client = node.client().await;
+    let mut env = seek("mychannel", Position::Oldest, Position::Number(1), false);
+    let mut p = Payload::decode(env.payload.clone()).unwrap();
+    let mut info = SeekInfo::decode(p.data.clone()).unwrap();
+    info.content_type = SeekContentType::HeaderWithSig as i32;
+    p.data = info.encode_to_vec().into();
+    env.payload = p.encode_to_vec().into();
+    let mut s = client
+        .deliver(tokio_stream::iter(vec![env]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut blocks = Vec::new();
+    while let Some(DeliverResponse {
+        r#type: Some(deliver_response::Type::Block(b)),
+    }) = s.message().await.unwrap()
+    {
+        blocks.push(b);
+    }
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(
+        blocks[0].data.as_ref().unwrap().data.len(),
+        1,
+        "config block keeps its data"
+    );
+    assert!(blocks[1].data.is_none(), "data omitted");
+    assert!(blocks[1].header.is_some() && blocks[1].metadata.is_some());
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_stop_writes_every_accepted_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    // A timer that never fires during the test: only the stop can cut the batch.
+    let env = [("ORDERER_ORDERER_BATCHTIMEOUT", "10m")];
+    let node = TestNode::start(dir.path(), &env).await;
+    send(&node, 7, 100).await;
+    node.stop().await;
+    let node = TestNode::start(dir.path(), &env).await;
+    let (blocks, ..) = fetch(&node, Position::Oldest, Position::Newest).await;
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(seqs(&blocks), (0..7).collect::<Vec<_>>());
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_with_new_batch_parameters_appends_a_config_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path(), &[]).await;
+    send(&node, 20, 100).await;
+    node.stop().await;
+    let node = TestNode::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "5")],
+    )
+    .await;
+    send(&node, 12, 100).await;
+    let (blocks, ..) = fetch(&node, Position::Oldest, Position::Number(5)).await;
+    // 0 genesis, 1 the 20 cut at stop, 2 config, 3..=5 the 12 under MaxMessageCount 5.
+    let config = orderer_api::channel::CommittedConfig::from_block(&blocks[2]).unwrap();
+    assert_eq!(config.sequence, 1);
+    assert_eq!(config.channel.batch_size.max_message_count, 5);
+    let sizes: Vec<usize> = blocks[3..]
+        .iter()
+        .map(|b| b.data.as_ref().unwrap().data.len())
+        .collect();
+    assert_eq!(sizes, [5, 5, 2]);
+    let meta = orderer_api::block::orderer_metadata(&blocks[4]).unwrap();
+    assert_eq!(
+        meta.last_config.unwrap().index,
+        2,
+        "later blocks point at the config block"
+    );
+    node.stop().await;
+    // The new parameters are now the committed ones: no further config block.
+    let node = TestNode::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "5")],
+    )
+    .await;
+    let (blocks, ..) = fetch(&node, Position::Oldest, Position::Newest).await;
+    assert_eq!(blocks.len(), 6);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_with_the_same_config_have_identical_genesis_blocks() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let na = TestNode::start(a.path(), &[]).await;
+    let nb = TestNode::start(b.path(), &[]).await;
+    let (ga, ..) = fetch(&na, Position::Oldest, Position::Oldest).await;
+    let (gb, ..) = fetch(&nb, Position::Oldest, Position::Oldest).await;
+    assert_eq!(ga[0].encode_to_vec(), gb[0].encode_to_vec());
+    na.stop().await;
+    nb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consenter_not_in_the_build_stops_the_start_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::test_config(dir.path(), &[("ORDERER_ORDERER_ORDERERTYPE", "kafka")]);
+    let consenters = orderer_node::consenters::Consenters::default();
+    let err = orderer_node::start(config, consenters).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Orderer.OrdererType kafka is not compiled"),
+        "{err}"
+    );
+}
