@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn transactions_have_the_requested_size_and_unique_tx_ids() {
-        for size in [100, 1024, 4096, 70_000] {
+        for size in [200, 1024, 4096, 70_000] {
             let e = transaction("mychannel", 1, size);
             assert_eq!(e.payload.len() + e.signature.len(), size, "size {size}");
         }

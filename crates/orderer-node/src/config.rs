@@ -1000,8 +1000,10 @@ mod tests {
         assert_eq!(ch.batch_size, BatchSize::default());
         assert_eq!(ch.batch_timeout, Duration::from_secs(2));
         // The sample file spells out exactly the built-in defaults, plus its channel.
-        let mut defaults = Config::default();
-        defaults.channels = c.channels.clone();
+        let defaults = Config {
+            channels: c.channels.clone(),
+            ..Config::default()
+        };
         assert_eq!(c, defaults);
     }
 
@@ -1245,6 +1247,39 @@ mod tests {
         assert!(ByteSize::parse("").is_err());
         assert_eq!(ByteSize(10 << 20).to_string(), "10 MB");
         assert_eq!(ByteSize(1000).to_string(), "1000");
+    }
+
+    /// Every leaf key path of the schema, `General.ListenPort` style.
+    fn leaf_keys(dict: &Dict, prefix: &str, out: &mut Vec<String>) {
+        for (k, v) in dict {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                Value::Dict(_, d) => leaf_keys(d, &path, out),
+                _ => out.push(path),
+            }
+        }
+    }
+
+    #[test]
+    fn readme_documents_every_key_with_its_environment_variable() {
+        let readme = include_str!("../../../README.md");
+        let mut keys = Vec::new();
+        leaf_keys(&schema(), "", &mut keys);
+        assert!(keys.len() > 10);
+        for key in keys {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{key}` |")))
+                .unwrap_or_else(|| panic!("README's configuration table lacks {key}"));
+            assert!(
+                row.contains(&format!("`{}`", env_name(&key))),
+                "{key}: {row}"
+            );
+        }
     }
 
     #[test]

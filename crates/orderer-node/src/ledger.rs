@@ -240,7 +240,7 @@ impl Ledger {
                 height,
             });
         }
-        if let Some(hit) = self.from_recent(start, max_blocks) {
+        if let Some(hit) = self.recent_range(start, max_blocks) {
             return Ok(hit);
         }
         let inner = Arc::clone(&self.inner);
@@ -274,7 +274,7 @@ impl Ledger {
         })
     }
 
-    fn from_recent(&self, start: u64, max_blocks: usize) -> Option<Vec<Bytes>> {
+    fn recent_range(&self, start: u64, max_blocks: usize) -> Option<Vec<Bytes>> {
         let recent = read(&self.inner.recent);
         let first = recent.front()?.0;
         if start < first {

@@ -1,0 +1,203 @@
+//! Starting the real `orderer` binary on free ports with a temporary ledger, and
+//! running the real `orderer-cli`.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Bound on waiting for a process event; only a broken build hits it.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The `orderer` binary next to this package's `orderer-cli` (both are built by
+/// `cargo build --workspace` and by `cargo test --workspace`).
+pub fn orderer_bin() -> PathBuf {
+    let cli = PathBuf::from(env!("CARGO_BIN_EXE_orderer-cli"));
+    let bin = cli.with_file_name("orderer");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build --workspace` (the README's test command does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn cli_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_orderer-cli"))
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `orderer` process.
+pub struct Orderer {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Orderer {
+    /// Starts an orderer with its ledger in `dir` and the given `ORDERER_*` overrides,
+    /// and waits until it serves.
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> Orderer {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut o = Orderer {
+            child: None,
+            port: free_port(),
+            dir: dir.to_path_buf(),
+            log: dir.join("orderer.log"),
+            env,
+        };
+        o.spawn();
+        o
+    }
+
+    /// Starts the process again, on the same port, ledger and settings.
+    pub fn restart(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "stop the orderer before restarting it"
+        );
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(orderer_bin());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ORDERER_") || k == "FABRIC_CFG_PATH" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("ORDERER_GENERAL_LISTENPORT", self.port.to_string())
+            .env("ORDERER_FILELEDGER_LOCATION", self.dir.join("ledger"))
+            .env(
+                "ORDERER_OPERATIONS_LISTENADDRESS",
+                format!("127.0.0.1:{}", free_port()),
+            )
+            .env("ORDERER_ORDERER_BATCHTIMEOUT", "200ms");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let log_path = self.log.clone();
+        std::thread::spawn(move || {
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path)
+                .unwrap();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(log, "{line}");
+                if line.contains("orderer serving AtomicBroadcast") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        if ready_rx.recv_timeout(EVENT_TIMEOUT).is_err() {
+            let status = child.try_wait().ok().flatten();
+            panic!(
+                "orderer did not start ({status:?}); log:\n{}",
+                self.log_text()
+            );
+        }
+        self.child = Some(child);
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        child.wait().unwrap()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Runs `orderer-cli` against this orderer: `args` then `--server`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        let addr = self.addr();
+        all.extend(["--server", &addr]);
+        cli(&all)
+    }
+}
+
+impl Drop for Orderer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs `orderer-cli` with `args`.
+pub fn cli(args: &[&str]) -> Output {
+    Command::new(cli_bin()).args(args).output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "orderer-cli failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// The `block N: ...` lines of `orderer-cli deliver` output.
+pub fn block_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.starts_with("block "))
+        .map(str::to_owned)
+        .collect()
+}
