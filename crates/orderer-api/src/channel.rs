@@ -26,10 +26,12 @@ const ORDERER_GROUP: &str = "Orderer";
 const BATCH_SIZE: &str = "BatchSize";
 const BATCH_TIMEOUT: &str = "BatchTimeout";
 const CONSENSUS_TYPE: &str = "ConsensusType";
-const KAFKA_BROKERS: &str = "KafkaBrokers";
 const ADMINS: &str = "Admins";
 
 /// What decides how a channel's blocks are cut: every OSN of a channel must agree on it.
+///
+/// Kafka broker addresses are deliberately not part of it: they are how one node
+/// reaches the cluster, and two nodes may list different seed brokers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelConfig {
     pub channel_id: String,
@@ -39,8 +41,6 @@ pub struct ChannelConfig {
     pub batch_size: BatchSize,
     /// `Orderer.BatchTimeout`.
     pub batch_timeout: Duration,
-    /// `Orderer.Kafka.Brokers` (empty unless the consensus type is kafka).
-    pub kafka_brokers: Vec<String>,
 }
 
 /// One key on which two channel configurations disagree, named as in `orderer.yaml`.
@@ -96,11 +96,6 @@ impl ChannelConfig {
             duration::format(self.batch_timeout),
             duration::format(other.batch_timeout),
         );
-        cmp(
-            "Orderer.Kafka.Brokers",
-            format!("{:?}", self.kafka_brokers),
-            format!("{:?}", other.kafka_brokers),
-        );
         out
     }
 
@@ -146,17 +141,6 @@ impl ChannelConfig {
                 .encode_to_vec(),
             ),
         );
-        if !self.kafka_brokers.is_empty() {
-            orderer.values.insert(
-                KAFKA_BROKERS.into(),
-                value(
-                    ord::KafkaBrokers {
-                        brokers: self.kafka_brokers.clone(),
-                    }
-                    .encode_to_vec(),
-                ),
-            );
-        }
         add_standard_policies(&mut orderer);
         orderer.policies.insert(
             "BlockValidation".into(),
@@ -204,14 +188,6 @@ impl ChannelConfig {
             ord::BatchSize::decode(get(BATCH_SIZE)?).map_err(|e| format!("BatchSize: {e}"))?;
         let batch_timeout = ord::BatchTimeout::decode(get(BATCH_TIMEOUT)?)
             .map_err(|e| format!("BatchTimeout: {e}"))?;
-        let kafka_brokers = match orderer.values.get(KAFKA_BROKERS) {
-            Some(v) => {
-                ord::KafkaBrokers::decode(v.value.clone())
-                    .map_err(|e| format!("KafkaBrokers: {e}"))?
-                    .brokers
-            }
-            None => Vec::new(),
-        };
         Ok(ChannelConfig {
             channel_id: channel_id.to_owned(),
             consensus_type: consensus
@@ -225,7 +201,6 @@ impl ChannelConfig {
             },
             batch_timeout: duration::parse(&batch_timeout.timeout)
                 .map_err(|e| format!("BatchTimeout: {e}"))?,
-            kafka_brokers,
         })
     }
 }
@@ -415,7 +390,6 @@ mod tests {
             consensus_type: ConsenterKind::Solo,
             batch_size: BatchSize::default(),
             batch_timeout: Duration::from_secs(2),
-            kafka_brokers: vec![],
         }
     }
 
@@ -437,10 +411,9 @@ mod tests {
     }
 
     #[test]
-    fn kafka_brokers_round_trip() {
+    fn kafka_type_round_trips() {
         let mut cfg = config();
         cfg.consensus_type = ConsenterKind::Kafka;
-        cfg.kafka_brokers = vec!["127.0.0.1:9092".into(), "127.0.0.1:9093".into()];
         let block = CommittedConfig::genesis_block(cfg.clone());
         assert_eq!(CommittedConfig::from_block(&block).unwrap().channel, cfg);
     }

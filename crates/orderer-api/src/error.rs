@@ -36,6 +36,10 @@ pub enum ChainError {
     /// The consenter's backend refused or lost the envelope (e.g. a Kafka produce error).
     #[error("chain for channel {channel} could not order the envelope: {reason}")]
     Backend { channel: String, reason: String },
+    /// The backend refused this envelope for its size (e.g. above the Kafka brokers'
+    /// `message.max.bytes`): retrying the same envelope cannot succeed.
+    #[error("chain for channel {channel} refused the envelope as too large: {reason}")]
+    TooLarge { channel: String, reason: String },
 }
 
 /// Why a consenter could not create a chain.

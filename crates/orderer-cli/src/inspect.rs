@@ -77,7 +77,6 @@ fn envelope_json(raw: &Bytes) -> Value {
                             "absolute_max_bytes": c.channel.batch_size.absolute_max_bytes,
                             "preferred_max_bytes": c.channel.batch_size.preferred_max_bytes,
                         },
-                        "kafka_brokers": c.channel.kafka_brokers,
                     }),
                     Err(e) => json!({ "error": e }),
                 };
@@ -143,7 +142,6 @@ mod tests {
             consensus_type: ConsenterKind::Solo,
             batch_size: BatchSize::default(),
             batch_timeout: Duration::from_secs(2),
-            kafka_brokers: vec![],
         });
         let v = block_json(&block);
         assert_eq!(v["header"]["number"], 0);

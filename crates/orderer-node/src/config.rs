@@ -31,6 +31,8 @@ const ENV_PREFIX: &str = "ORDERER_";
 pub struct Config {
     pub general: General,
     pub file_ledger: FileLedger,
+    /// How this node talks to Kafka (used when `Orderer.OrdererType` is kafka).
+    pub kafka: Kafka,
     pub operations: Operations,
     /// Defaults for every channel's ordering parameters (Fabric's configtx `Orderer`).
     pub orderer: OrdererDefaults,
@@ -58,6 +60,103 @@ pub struct FileLedger {
     /// Directory of the block store. Relative paths from a file are relative to that
     /// file's directory; from the environment, to the working directory.
     pub location: PathBuf,
+}
+
+/// Fabric's `Kafka` section of orderer.yaml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Kafka {
+    pub retry: KafkaRetry,
+    pub topic: KafkaTopic,
+    /// Log librdkafka's debug output (broker, topic, metadata, msg) through tracing.
+    pub verbose: bool,
+    #[serde(rename = "TLS")]
+    pub tls: KafkaTls,
+    #[serde(rename = "SASLPlain")]
+    pub sasl_plain: KafkaSaslPlain,
+    /// The brokers' Kafka version, e.g. `2.8.1`. librdkafka negotiates protocol
+    /// versions with the brokers itself; this is only its fallback
+    /// (`broker.version.fallback`) for brokers too old to answer (before 0.10).
+    /// Empty: negotiate.
+    #[serde(deserialize_with = "null_as_default")]
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KafkaRetry {
+    /// A chain's start steps (create topic, post CONNECT, assign the consumer) are
+    /// retried every ShortInterval for ShortTotal, then every LongInterval for
+    /// LongTotal; after that the chain halts.
+    pub short_interval: GoDuration,
+    pub short_total: GoDuration,
+    pub long_interval: GoDuration,
+    pub long_total: GoDuration,
+    pub network_timeouts: KafkaNetworkTimeouts,
+    pub metadata: KafkaRetryPolicy,
+    pub producer: KafkaRetryPolicy,
+    pub consumer: KafkaConsumerRetry,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KafkaNetworkTimeouts {
+    pub dial_timeout: GoDuration,
+    pub read_timeout: GoDuration,
+    pub write_timeout: GoDuration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KafkaRetryPolicy {
+    pub retry_backoff: GoDuration,
+    pub retry_max: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KafkaConsumerRetry {
+    pub retry_backoff: GoDuration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KafkaTopic {
+    /// Replicas of each channel's topic when this node creates it.
+    pub replication_factor: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KafkaTls {
+    pub enabled: bool,
+    /// PEM files: this node's key and certificate (client authentication) and the
+    /// CAs that sign the brokers' certificates.
+    #[serde(deserialize_with = "null_as_default")]
+    pub private_key: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub certificate: String,
+    #[serde(rename = "RootCAs", deserialize_with = "null_as_default")]
+    pub root_cas: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KafkaSaslPlain {
+    pub enabled: bool,
+    #[serde(deserialize_with = "null_as_default")]
+    pub user: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub password: String,
+}
+
+/// A key written without a value (`User:`), as Fabric's sample leaves them, is empty.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,6 +381,46 @@ impl Default for Config {
             },
             file_ledger: FileLedger {
                 location: PathBuf::from("data/ledger"),
+            },
+            kafka: Kafka {
+                retry: KafkaRetry {
+                    short_interval: GoDuration(Duration::from_secs(5)),
+                    short_total: GoDuration(Duration::from_secs(600)),
+                    long_interval: GoDuration(Duration::from_secs(300)),
+                    long_total: GoDuration(Duration::from_secs(12 * 3600)),
+                    network_timeouts: KafkaNetworkTimeouts {
+                        dial_timeout: GoDuration(Duration::from_secs(10)),
+                        read_timeout: GoDuration(Duration::from_secs(10)),
+                        write_timeout: GoDuration(Duration::from_secs(10)),
+                    },
+                    metadata: KafkaRetryPolicy {
+                        retry_backoff: GoDuration(Duration::from_millis(250)),
+                        retry_max: 3,
+                    },
+                    producer: KafkaRetryPolicy {
+                        retry_backoff: GoDuration(Duration::from_millis(100)),
+                        retry_max: 3,
+                    },
+                    consumer: KafkaConsumerRetry {
+                        retry_backoff: GoDuration(Duration::from_secs(2)),
+                    },
+                },
+                topic: KafkaTopic {
+                    replication_factor: 3,
+                },
+                verbose: false,
+                tls: KafkaTls {
+                    enabled: false,
+                    private_key: String::new(),
+                    certificate: String::new(),
+                    root_cas: Vec::new(),
+                },
+                sasl_plain: KafkaSaslPlain {
+                    enabled: false,
+                    user: String::new(),
+                    password: String::new(),
+                },
+                version: String::new(),
             },
             operations: Operations {
                 listen_address: "127.0.0.1:8443".into(),
@@ -733,7 +872,8 @@ fn validate(c: &Config, figment: &Figment) -> Vec<String> {
             "expected host:port, like 127.0.0.1:8443".into(),
         );
     }
-    if c.orderer.orderer_type == ConsenterKind::Kafka {
+    let kafka_mode = c.orderer.orderer_type == ConsenterKind::Kafka;
+    if kafka_mode {
         if c.orderer.kafka.brokers.is_empty() {
             bad(
                 "Orderer.Kafka.Brokers",
@@ -748,6 +888,9 @@ fn validate(c: &Config, figment: &Figment) -> Vec<String> {
         }
     }
 
+    if kafka_mode {
+        validate_kafka(&c.kafka, figment, &mut problems);
+    }
     if c.channels.is_empty() {
         problems.push(format!(
             "Channels = [] ({}): expected at least one channel, like Channels: [mychannel]",
@@ -810,6 +953,142 @@ fn validate(c: &Config, figment: &Figment) -> Vec<String> {
     problems
 }
 
+/// The `Kafka` section, checked only when the node uses Kafka.
+fn validate_kafka(k: &Kafka, figment: &Figment, problems: &mut Vec<String>) {
+    let mut bad = |key: &str, value: String, expected: &str| {
+        problems.push(format!(
+            "{key} = {value} ({}): {expected}",
+            source_of(key, figment)
+        ));
+    };
+    let r = &k.retry;
+    for (key, d) in [
+        ("Kafka.Retry.ShortInterval", r.short_interval),
+        ("Kafka.Retry.ShortTotal", r.short_total),
+        ("Kafka.Retry.LongInterval", r.long_interval),
+        ("Kafka.Retry.LongTotal", r.long_total),
+        (
+            "Kafka.Retry.NetworkTimeouts.DialTimeout",
+            r.network_timeouts.dial_timeout,
+        ),
+        (
+            "Kafka.Retry.NetworkTimeouts.ReadTimeout",
+            r.network_timeouts.read_timeout,
+        ),
+        (
+            "Kafka.Retry.NetworkTimeouts.WriteTimeout",
+            r.network_timeouts.write_timeout,
+        ),
+        (
+            "Kafka.Retry.Metadata.RetryBackoff",
+            r.metadata.retry_backoff,
+        ),
+        (
+            "Kafka.Retry.Producer.RetryBackoff",
+            r.producer.retry_backoff,
+        ),
+        (
+            "Kafka.Retry.Consumer.RetryBackoff",
+            r.consumer.retry_backoff,
+        ),
+    ] {
+        if d.0.is_zero() {
+            bad(key, "0s".into(), "expected a positive duration");
+        }
+    }
+    if r.short_total.0 < r.short_interval.0 {
+        bad(
+            "Kafka.Retry.ShortTotal",
+            duration::format(r.short_total.0),
+            "expected at least Kafka.Retry.ShortInterval",
+        );
+    }
+    if r.long_total.0 < r.long_interval.0 {
+        bad(
+            "Kafka.Retry.LongTotal",
+            duration::format(r.long_total.0),
+            "expected at least Kafka.Retry.LongInterval",
+        );
+    }
+    if k.topic.replication_factor == 0 {
+        bad(
+            "Kafka.Topic.ReplicationFactor",
+            "0".into(),
+            "expected at least 1 (3 or more in production)",
+        );
+    }
+    if k.tls.enabled {
+        for (key, path) in [
+            ("Kafka.TLS.PrivateKey", &k.tls.private_key),
+            ("Kafka.TLS.Certificate", &k.tls.certificate),
+        ] {
+            if let Err(e) = check_pem_file(path) {
+                bad(
+                    key,
+                    format!("{path:?}"),
+                    &format!("Kafka.TLS.Enabled is true, so expected {e}"),
+                );
+            }
+        }
+        if k.tls.root_cas.is_empty() {
+            bad(
+                "Kafka.TLS.RootCAs",
+                "[]".into(),
+                "Kafka.TLS.Enabled is true, so expected at least one PEM file of the brokers' CA",
+            );
+        }
+        for path in &k.tls.root_cas {
+            if let Err(e) = check_pem_file(path) {
+                bad(
+                    "Kafka.TLS.RootCAs",
+                    format!("{path:?}"),
+                    &format!("expected {e}"),
+                );
+            }
+        }
+    }
+    if k.sasl_plain.enabled {
+        if k.sasl_plain.user.is_empty() {
+            bad(
+                "Kafka.SASLPlain.User",
+                "\"\"".into(),
+                "Kafka.SASLPlain.Enabled is true, so expected a user name",
+            );
+        }
+        if k.sasl_plain.password.is_empty() {
+            bad(
+                "Kafka.SASLPlain.Password",
+                "\"\"".into(),
+                "Kafka.SASLPlain.Enabled is true, so expected a password",
+            );
+        }
+    }
+    let v = &k.version;
+    let version_ok = v.is_empty()
+        || (v.split('.').count() >= 2
+            && v.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())));
+    if !version_ok {
+        bad(
+            "Kafka.Version",
+            format!("{v:?}"),
+            "expected a Kafka version like 2.8.1 or 0.10.2.0, or empty to negotiate",
+        );
+    }
+}
+
+/// A readable file holding PEM data; the error says what is wrong with it.
+fn check_pem_file(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("the path of a PEM file".into());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("a readable PEM file ({e})"))?;
+    if !text.contains("-----BEGIN ") {
+        return Err("a PEM file (no -----BEGIN line found)".into());
+    }
+    Ok(())
+}
+
 fn to_u32(key: &str, size: ByteSize) -> Result<u32, String> {
     u32::try_from(size.0).map_err(|_| {
         format!(
@@ -856,17 +1135,11 @@ impl Config {
                 batch_size.preferred_max_bytes = to_u32("BatchSize.PreferredMaxBytes", s)?;
             }
         }
-        let kafka = self.orderer.orderer_type == ConsenterKind::Kafka;
         Ok(ChannelConfig {
             channel_id: entry.name.clone(),
             consensus_type: self.orderer.orderer_type,
             batch_size,
             batch_timeout: timeout,
-            kafka_brokers: if kafka {
-                self.orderer.kafka.brokers.clone()
-            } else {
-                Vec::new()
-            },
         })
     }
 
@@ -1053,8 +1326,6 @@ mod tests {
             c.orderer.kafka.brokers,
             ["127.0.0.1:9092", "127.0.0.1:9093"]
         );
-        let ch = c.channel_config(&c.channels[0]).unwrap();
-        assert_eq!(ch.kafka_brokers.len(), 2);
     }
 
     #[test]
@@ -1221,6 +1492,107 @@ mod tests {
                 ("ORDERER_ORDERER_KAFKA_BROKERS", "[kafka0]"),
             ]),
             &["Orderer.Kafka.Brokers", "kafka0", "port is missing"],
+        );
+    }
+
+    #[test]
+    fn kafka_keys_from_the_environment() {
+        let c = sample(&[
+            ("ORDERER_ORDERER_ORDERERTYPE", "kafka"),
+            ("ORDERER_ORDERER_KAFKA_BROKERS", "[127.0.0.1:9092]"),
+            ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "1s"),
+            ("ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_DIALTIMEOUT", "3s"),
+            ("ORDERER_KAFKA_RETRY_PRODUCER_RETRYMAX", "7"),
+            ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "1"),
+            ("ORDERER_KAFKA_VERBOSE", "true"),
+            ("ORDERER_KAFKA_VERSION", "2.8.1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.kafka.retry.short_interval,
+            GoDuration(Duration::from_secs(1))
+        );
+        assert_eq!(
+            c.kafka.retry.network_timeouts.dial_timeout,
+            GoDuration(Duration::from_secs(3))
+        );
+        assert_eq!(c.kafka.retry.producer.retry_max, 7);
+        assert_eq!(c.kafka.topic.replication_factor, 1);
+        assert!(c.kafka.verbose);
+        assert_eq!(c.kafka.version, "2.8.1");
+        assert_eq!(c.orderer.kafka.brokers, ["127.0.0.1:9092"]);
+    }
+
+    #[test]
+    fn inconsistent_kafka_settings_name_the_key() {
+        let kafka = ("ORDERER_ORDERER_ORDERERTYPE", "kafka");
+        assert_problem(
+            sample(&[kafka, ("ORDERER_KAFKA_TLS_ENABLED", "true")]),
+            &[
+                "Kafka.TLS.PrivateKey",
+                "Kafka.TLS.Certificate",
+                "Kafka.TLS.RootCAs",
+                "Kafka.TLS.Enabled is true",
+            ],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("key.txt");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let path = not_pem.to_str().unwrap();
+        assert_problem(
+            sample(&[
+                kafka,
+                ("ORDERER_KAFKA_TLS_ENABLED", "true"),
+                ("ORDERER_KAFKA_TLS_PRIVATEKEY", path),
+            ]),
+            &["Kafka.TLS.PrivateKey", "no -----BEGIN line"],
+        );
+        assert_problem(
+            sample(&[
+                kafka,
+                ("ORDERER_KAFKA_SASLPLAIN_ENABLED", "true"),
+                ("ORDERER_KAFKA_SASLPLAIN_PASSWORD", "pw"),
+            ]),
+            &["Kafka.SASLPlain.User", "expected a user name"],
+        );
+        assert_problem(
+            sample(&[
+                kafka,
+                ("ORDERER_ORDERER_KAFKA_BROKERS", "[127.0.0.1:9092, kafka1]"),
+            ]),
+            &["Orderer.Kafka.Brokers", "\"kafka1\"", "port is missing"],
+        );
+        assert_problem(
+            sample(&[kafka, ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "0")]),
+            &["Kafka.Topic.ReplicationFactor", "at least 1"],
+        );
+        assert_problem(
+            sample(&[kafka, ("ORDERER_KAFKA_RETRY_SHORTTOTAL", "1s")]),
+            &[
+                "Kafka.Retry.ShortTotal",
+                "at least Kafka.Retry.ShortInterval",
+            ],
+        );
+        assert_problem(
+            sample(&[kafka, ("ORDERER_KAFKA_VERSION", "latest")]),
+            &["Kafka.Version", "\"latest\""],
+        );
+        // The same settings are not checked for a solo orderer, which ignores them.
+        assert!(sample(&[("ORDERER_KAFKA_TLS_ENABLED", "true")]).is_ok());
+    }
+
+    #[test]
+    fn kafka_sample_configuration_loads() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sampleconfig/orderer-kafka.yaml");
+        let c = load_with_env(ConfigSource::File(path), &[]).unwrap().config;
+        assert_eq!(c.orderer.orderer_type, ConsenterKind::Kafka);
+        assert_eq!(c.kafka.topic.replication_factor, 1);
+        assert_eq!(c.orderer.kafka.brokers, ["127.0.0.1:9092"]);
+        // Keys it leaves out keep the defaults.
+        assert_eq!(
+            c.kafka.retry.long_total,
+            GoDuration(Duration::from_secs(12 * 3600))
         );
     }
 

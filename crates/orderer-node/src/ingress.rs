@@ -53,6 +53,7 @@ impl IngressError {
             | IngressError::MissingSeekPosition(_)
             | IngressError::StopBeforeStart { .. } => Status::BadRequest,
             IngressError::UnknownChannel(_) | IngressError::NotReadyYet { .. } => Status::NotFound,
+            IngressError::Chain(ChainError::TooLarge { .. }) => Status::RequestEntityTooLarge,
             IngressError::Chain(_) => Status::ServiceUnavailable,
             IngressError::Ledger(_) => Status::InternalServerError,
         }

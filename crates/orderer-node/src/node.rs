@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use orderer_api::channel::CommittedConfig;
-use orderer_api::{ChainState, ChannelConfig, RawEnvelope};
+use orderer_api::{ChainState, ChannelConfig, ConsenterKind, RawEnvelope};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -73,6 +73,24 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
                 entry.name,
                 committed.channel.consensus_type,
                 configured.consensus_type
+            );
+        }
+        if !differences.is_empty() && configured.consensus_type == ConsenterKind::Kafka {
+            // Every OSN of a Kafka channel must cut with the same parameters, and a
+            // node cannot change them alone: refuse instead of cutting differently.
+            let list: Vec<String> = differences
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} is {} in the ledger but {} in the configuration",
+                        d.key, d.ours, d.theirs
+                    )
+                })
+                .collect();
+            bail!(
+                "channel {}: the configuration differs from the channel's committed configuration, which every OSN of a Kafka channel must share: {}",
+                entry.name,
+                list.join(", ")
             );
         }
         let chain = consenter
@@ -208,7 +226,8 @@ pub async fn run(
     config: Config,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let node = start(config, Consenters::builtin()).await?;
+    let consenters = Consenters::for_config(&config).map_err(anyhow::Error::msg)?;
+    let node = start(config, consenters).await?;
     stop.await;
     node.shutdown().await
 }

@@ -22,7 +22,6 @@ impl Harness for Solo {
             consensus_type: ConsenterKind::Solo,
             batch_size,
             batch_timeout,
-            kafka_brokers: Vec::new(),
         }
     }
 }

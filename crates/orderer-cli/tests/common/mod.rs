@@ -4,7 +4,6 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
@@ -23,21 +22,56 @@ pub fn orderer_bin() -> PathBuf {
         "{} is missing: build it first with `cargo build --workspace` (the README's test command does)",
         bin.display()
     );
+    // `cargo test -p orderer-cli` does not rebuild another package's binary: refuse
+    // to test an `orderer` older than its sources.
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap();
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for krate in [
+        "orderer-api",
+        "orderer-solo",
+        "orderer-kafka",
+        "orderer-node",
+    ] {
+        if let Some(newer) = newer_than(&crates.join(krate), built) {
+            panic!(
+                "{} is older than {}: rebuild it with `cargo build --workspace`",
+                bin.display(),
+                newer.display()
+            );
+        }
+    }
     bin
+}
+
+/// A file under `dir` (sources and manifests) modified after `time`, if any.
+fn newer_than(dir: &Path, time: std::time::SystemTime) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            if let Some(p) = newer_than(&path, time) {
+                return Some(p);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs" || e == "toml")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m > time)
+        {
+            return Some(path);
+        }
+    }
+    None
 }
 
 pub fn cli_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_orderer-cli"))
 }
 
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use orderer_testkit::free_port;
 
 /// A running `orderer` process.
 pub struct Orderer {
@@ -131,6 +165,20 @@ impl Orderer {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle` at least `times` times (counting every
+    /// run of this orderer in the same directory).
+    pub fn wait_for_log(&self, needle: &str, times: usize) {
+        let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+        while self.log_text().matches(needle).count() < times {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "orderer log never showed {needle:?} {times} times:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGTERM, then wait for the exit.

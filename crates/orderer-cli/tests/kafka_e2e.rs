@@ -1,0 +1,235 @@
+//! Kafka end to end: real `orderer` processes on a real Kafka-protocol broker (tansu,
+//! SQLite storage), driven by `orderer-cli`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{EVENT_TIMEOUT, Orderer, block_lines, cli_bin, ok, stdout};
+use orderer_api::proto::common::{Envelope, HeaderType};
+use orderer_cli::deliver::{DeliverRequest, deliver};
+use orderer_cli::envelopes::Position;
+use orderer_testkit::{Broker, Storage};
+use prost::Message;
+
+/// `ORDERER_*` settings of a Kafka OSN on `broker`.
+fn kafka_env(broker: &Broker, count: &str) -> Vec<(String, String)> {
+    [
+        ("ORDERER_ORDERER_ORDERERTYPE", "kafka".to_owned()),
+        (
+            "ORDERER_ORDERER_KAFKA_BROKERS",
+            format!("[{}]", broker.bootstrap()),
+        ),
+        ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "1".to_owned()),
+        ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "300ms".to_owned()),
+        (
+            "ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_READTIMEOUT",
+            "2s".to_owned(),
+        ),
+        (
+            "ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT",
+            count.to_owned(),
+        ),
+        ("ORDERER_ORDERER_BATCHTIMEOUT", "500ms".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn start_osn(dir: &std::path::Path, env: &[(String, String)]) -> Orderer {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let o = Orderer::start(dir, &env);
+    o.wait_for_log("Kafka chain started", 1);
+    o
+}
+
+/// The tx ids of every endorser transaction in `addr`'s chain, in order.
+async fn tx_ids(addr: &str) -> Vec<String> {
+    let mut client = orderer_cli::client::connect(addr).await.unwrap();
+    let req = DeliverRequest {
+        channel: "mychannel".into(),
+        start: Position::Oldest,
+        stop: Position::Newest,
+        fail_if_not_ready: false,
+    };
+    let mut ids = Vec::new();
+    deliver(&mut client, &req, |block| {
+        for raw in block.data.unwrap_or_default().data {
+            let env = Envelope::decode(raw).unwrap();
+            let p = orderer_api::envelope::parse_payload(&env).unwrap();
+            if p.header_type() == Some(HeaderType::EndorserTransaction) {
+                ids.push(p.channel_header.tx_id);
+            }
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    ids
+}
+
+/// Waits until every OSN delivers the same blocks (same header hashes), holding at
+/// least `min_envelopes` transactions, and returns those block lines.
+fn wait_for_identical_chains(osns: &[&Orderer], min_envelopes: usize) -> Vec<String> {
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    loop {
+        let chains: Vec<Vec<String>> = osns
+            .iter()
+            .map(|o| block_lines(&ok(o.cli(&["deliver", "--stop", "newest"]))))
+            .collect();
+        let count = rt.block_on(tx_ids(&osns[0].addr())).len();
+        if chains.iter().all(|c| *c == chains[0]) && count >= min_envelopes {
+            return chains[0].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chains did not converge: heights {:?}, {count} envelopes, want {min_envelopes}",
+            chains.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The number `orderer-cli broadcast` reports as acked.
+fn acked(out: &str) -> usize {
+    out.lines()
+        .find_map(|l| l.strip_prefix("acked "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no acked count in {out:?}"))
+}
+
+#[test]
+fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
+    let broker = Broker::start(Storage::Sqlite);
+    let env = kafka_env(&broker, "100");
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = start_osn(dirs[0].path(), &env);
+    let mut b = start_osn(dirs[1].path(), &env);
+    let c = start_osn(dirs[2].path(), &env);
+
+    // 10,000 envelopes across the three OSNs at once.
+    let load = |o: &Orderer, count: &str| {
+        Command::new(cli_bin())
+            .args([
+                "broadcast",
+                "--server",
+                &o.addr(),
+                "--count",
+                count,
+                "--size",
+                "300",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let la = load(&a, "3334");
+    let lb = load(&b, "3333");
+    let lc = load(&c, "3333");
+    // Kill OSN b mid-load, once it has served some blocks, then restart it.
+    b.wait_for_log("ledger opened", 1);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    while rt.block_on(tx_ids(&b.addr())).len() < 1000 {
+        assert!(Instant::now() < deadline, "no progress under load");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    b.kill9();
+    let out_a = stdout(&la.wait_with_output().unwrap());
+    let out_b = stdout(&lb.wait_with_output().unwrap());
+    let out_c = stdout(&lc.wait_with_output().unwrap());
+    assert_eq!(acked(&out_a), 3334, "{out_a}");
+    assert_eq!(acked(&out_c), 3333, "{out_c}");
+    let acked_total = acked(&out_a) + acked(&out_b) + acked(&out_c);
+    b.restart();
+    b.wait_for_log("Kafka chain started", 2);
+
+    let chain = wait_for_identical_chains(&[&a, &b, &c], acked_total);
+    // No envelope twice, every acknowledged one present (those in flight at the kill
+    // may or may not be: their clients got no SUCCESS).
+    let ids = rt.block_on(tx_ids(&a.addr()));
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "an envelope was ordered twice");
+    assert!(ids.len() >= acked_total && ids.len() <= 10_000);
+    assert!(chain.len() > 100);
+
+    // The load stops below MaxMessageCount: the rest is cut by time-to-cut, at the
+    // same offset on every OSN.
+    ok(c.cli(&["broadcast", "--count", "37"]));
+    let chain = wait_for_identical_chains(&[&a, &b, &c], ids.len() + 37);
+    let last = chain.last().unwrap();
+    let in_last: usize = last.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(
+        in_last < 100,
+        "the last block was cut by time-to-cut, not by count: {last}"
+    );
+    drop(broker);
+}
+
+#[test]
+fn an_orderer_started_before_its_broker_serves_once_the_broker_appears() {
+    let mut broker = Broker::reserved(Storage::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let env = kafka_env(&broker, "10");
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let o = Orderer::start(dir.path(), &env_ref);
+    o.wait_for_log("failed; retrying", 1);
+
+    let out = o.cli(&["broadcast", "--count", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("SERVICE_UNAVAILABLE") && text.contains("not ready"),
+        "{text}"
+    );
+
+    broker.spawn();
+    o.wait_for_log("Kafka chain started", 1);
+    ok(o.cli(&["broadcast", "--count", "25"]));
+    let out = ok(o.cli(&["deliver", "--stop", "3"]));
+    assert!(
+        out.contains("delivered 4 blocks holding 26 envelopes"),
+        "{out}"
+    );
+}
+
+#[test]
+fn while_kafka_is_unreachable_deliver_and_broadcast_say_so_and_recover() {
+    let mut broker = Broker::start(Storage::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let env = kafka_env(&broker, "10");
+    let o = start_osn(dir.path(), &env);
+    ok(o.cli(&["broadcast", "--count", "20"]));
+    ok(o.cli(&["deliver", "--stop", "2"]));
+
+    broker.kill();
+    o.wait_for_log("Kafka chain errored", 1);
+    let out = o.cli(&["deliver", "--stop", "newest"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("status SERVICE_UNAVAILABLE"),
+        "{}",
+        stdout(&out)
+    );
+    let out = o.cli(&["broadcast", "--count", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("SERVICE_UNAVAILABLE"),
+        "{}",
+        stdout(&out)
+    );
+
+    broker.spawn();
+    o.wait_for_log("Kafka chain healthy again", 2);
+    ok(o.cli(&["broadcast", "--count", "10"]));
+    let out = ok(o.cli(&["deliver", "--stop", "3"]));
+    assert!(out.contains("hash chain verified; status SUCCESS"), "{out}");
+}

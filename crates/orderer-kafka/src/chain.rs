@@ -1,0 +1,783 @@
+//! The Kafka chain of one channel: Fabric's design.
+//!
+//! * Start: create the topic, post a CONNECT record, assign the partition at
+//!   `last_offset_persisted + 1` (the beginning for a new channel). Each step is
+//!   retried on the short/long schedule; until all succeed the chain is `Starting`.
+//! * Ingress: `order` hands a `KafkaMessage::Regular` to the shared asynchronous
+//!   producer and returns; the receipt resolves when the brokers acknowledge it
+//!   (`acks=all`, idempotent).
+//! * Every OSN consumes the same partition and cuts blocks with the same cutter.
+//!   The batch timer does not cut: it posts `TimeToCut(last_cut + 1)`, and a block is
+//!   cut when that record is read, so every OSN cuts at the same offset. Each block
+//!   records `KafkaMetadata.last_offset_persisted`, from which a restart resumes.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use orderer_api::channel::CommittedConfig;
+use orderer_api::proto::common::Envelope;
+use orderer_api::proto::orderer::{
+    KafkaMessage, KafkaMessageConnect, KafkaMessageRegular, KafkaMessageTimeToCut, KafkaMetadata,
+    kafka_message, kafka_message_regular,
+};
+use orderer_api::{
+    BlockCutter, Chain, ChainError, ChainState, ConsenterError, ConsenterSupport, RawEnvelope,
+    Receipt, SupportError,
+};
+use prost::Message;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message as _;
+use rdkafka::producer::FutureRecord;
+use rdkafka::topic_partition_list::Offset;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep, sleep_until};
+use tracing::{debug, error, info, warn};
+
+use crate::clients::{Brokers, Clients, PARTITION, PartitionQueue};
+use crate::errors::produce_error;
+use crate::retry::{GaveUp, halted, retry};
+
+/// How long `order` keeps retrying while librdkafka's queue is full.
+const QUEUE_FULL_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Where a chain resumes, from the last block's consenter metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// The offset of the last record the ledger reflects; `None` for a channel
+    /// whose ledger holds only its genesis block.
+    pub last_offset_persisted: Option<i64>,
+}
+
+impl Resume {
+    /// Reads `KafkaMetadata`; empty metadata means a new channel.
+    pub fn from_metadata(channel: &str, metadata: &Bytes) -> Result<Resume, ConsenterError> {
+        if metadata.is_empty() {
+            return Ok(Resume {
+                last_offset_persisted: None,
+            });
+        }
+        let m =
+            KafkaMetadata::decode(metadata.clone()).map_err(|e| ConsenterError::BadMetadata {
+                channel: channel.to_owned(),
+                reason: format!("not an orderer.KafkaMetadata: {e}"),
+            })?;
+        Ok(Resume {
+            last_offset_persisted: Some(m.last_offset_persisted),
+        })
+    }
+
+    fn start_offset(&self) -> Offset {
+        match self.last_offset_persisted {
+            Some(o) => Offset::Offset(o + 1),
+            None => Offset::Beginning,
+        }
+    }
+}
+
+/// What keeps a started chain from being healthy. Any reason makes it `Errored`.
+#[derive(Debug, Default)]
+struct Health {
+    running: bool,
+    brokers: Option<String>,
+    writes: Option<String>,
+    reads: Option<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    channel_id: String,
+    support: Arc<dyn ConsenterSupport>,
+    clients: Arc<Clients>,
+    resume: Resume,
+    state: watch::Sender<ChainState>,
+    halt: watch::Sender<bool>,
+    health: Mutex<Health>,
+    /// Set while produce failures are reported; checked before taking the lock.
+    writes_failing: AtomicBool,
+    /// The last offset the chain processed (-1: none yet).
+    processed: AtomicI64,
+}
+
+/// The chain of one channel under Kafka.
+#[derive(Debug)]
+pub struct KafkaChain {
+    inner: Arc<Inner>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    started: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Plain data behind these locks; a panicking holder cannot leave it half-written.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl KafkaChain {
+    pub(crate) fn new(
+        support: Arc<dyn ConsenterSupport>,
+        clients: Arc<Clients>,
+        resume: Resume,
+    ) -> Self {
+        let (state, _) = watch::channel(ChainState::Starting {
+            reason: "Kafka chain not started".into(),
+        });
+        let (halt, _) = watch::channel(false);
+        KafkaChain {
+            inner: Arc::new(Inner {
+                channel_id: support.channel_id().to_owned(),
+                support,
+                clients,
+                resume,
+                state,
+                halt,
+                health: Mutex::new(Health::default()),
+                writes_failing: AtomicBool::new(false),
+                processed: AtomicI64::new(resume.last_offset_persisted.unwrap_or(-1)),
+            }),
+            task: Mutex::new(None),
+            started: AtomicBool::new(false),
+        }
+    }
+
+    async fn submit(&self, regular: KafkaMessageRegular) -> Result<Receipt, ChainError> {
+        if let Some(e) = self.inner.state.borrow().to_error(&self.inner.channel_id) {
+            return Err(e);
+        }
+        let record = KafkaMessage {
+            r#type: Some(kafka_message::Type::Regular(regular)),
+        };
+        let delivery = self.inner.send(record.encode_to_vec()).await?;
+        let inner = Arc::clone(&self.inner);
+        Ok(Receipt::pending(
+            async move { inner.delivered(delivery).await },
+        ))
+    }
+}
+
+impl Inner {
+    /// Recomputes the state from the health flags (never leaves Halted or Starting).
+    fn update_health(&self, f: impl FnOnce(&mut Health)) {
+        let mut h = lock(&self.health);
+        f(&mut h);
+        self.writes_failing
+            .store(h.writes.is_some(), Ordering::Relaxed);
+        if !h.running {
+            return;
+        }
+        let reasons: Vec<&str> = [&h.brokers, &h.writes, &h.reads]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let next = if reasons.is_empty() {
+            ChainState::Ready
+        } else {
+            ChainState::Errored {
+                reason: reasons.join("; "),
+            }
+        };
+        self.state.send_if_modified(|s| {
+            if matches!(s, ChainState::Halted { .. }) || *s == next {
+                return false;
+            }
+            match &next {
+                ChainState::Errored { reason } => {
+                    warn!(channel = %self.channel_id, reason, "Kafka chain errored")
+                }
+                _ => info!(channel = %self.channel_id, "Kafka chain healthy again"),
+            }
+            *s = next;
+            true
+        });
+    }
+
+    /// Hands a record to the producer, waiting while its queue is full.
+    async fn send(
+        &self,
+        payload: Vec<u8>,
+    ) -> Result<rdkafka::producer::DeliveryFuture, ChainError> {
+        let deadline = Instant::now() + QUEUE_FULL_PATIENCE;
+        loop {
+            let record = FutureRecord::<(), [u8]>::to(&self.channel_id)
+                .partition(PARTITION)
+                .payload(&payload);
+            match self.clients.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
+                    if Instant::now() < deadline =>
+                {
+                    sleep(Duration::from_millis(2)).await;
+                }
+                Err((e, _)) => return Err(produce_error(&self.channel_id, &e)),
+            }
+        }
+    }
+
+    /// Waits for the brokers' answer on one record, keeping the write health current.
+    async fn delivered(
+        &self,
+        delivery: rdkafka::producer::DeliveryFuture,
+    ) -> Result<(), ChainError> {
+        match delivery.await {
+            Ok(Ok(_)) => {
+                self.clients.mark_reachable();
+                if self.writes_failing.load(Ordering::Relaxed) {
+                    self.update_health(|h| h.writes = None);
+                }
+                Ok(())
+            }
+            Ok(Err((e, _))) => {
+                let err = produce_error(&self.channel_id, &e);
+                if !matches!(err, ChainError::TooLarge { .. }) {
+                    let reason = format!("Kafka refuses writes: {err}");
+                    self.update_health(|h| h.writes = Some(reason));
+                }
+                Err(err)
+            }
+            Err(_) => Err(ChainError::Backend {
+                channel: self.channel_id.clone(),
+                reason: "the Kafka producer shut down before the brokers answered".into(),
+            }),
+        }
+    }
+
+    /// Produces an orderer record and waits for its acknowledgement.
+    async fn post(&self, msg: kafka_message::Type) -> Result<(), String> {
+        let record = KafkaMessage { r#type: Some(msg) };
+        let delivery = self
+            .send(record.encode_to_vec())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.delivered(delivery).await.map_err(|e| e.to_string())
+    }
+
+    fn report_starting(&self, reason: String) {
+        self.state.send_if_modified(|s| {
+            if matches!(s, ChainState::Starting { .. }) {
+                *s = ChainState::Starting { reason };
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// The CONNECT payload: the genesis configuration when this node is creating the
+    /// channel (so that every OSN can check it agrees), else empty.
+    fn connect_payload(&self, creating: bool) -> Bytes {
+        if !creating {
+            return Bytes::new();
+        }
+        let genesis = CommittedConfig::genesis(self.support.shared_config());
+        Bytes::from(genesis.envelope().encode_to_vec())
+    }
+
+    /// Start sequence, then the processing loop, until halted or failed.
+    async fn run(self: Arc<Self>) {
+        let mut halt = self.halt.subscribe();
+        let creating = self.resume.last_offset_persisted.is_none()
+            && self.support.height() == 1
+            && self.support.sequence() == 0;
+        let schedule = self.clients.options.retry;
+        let channel = self.channel_id.clone();
+        let report = |m: String| self.report_starting(m);
+        let outcome = async {
+            self.report_starting("setting up the channel's topic".into());
+            retry(
+                &schedule,
+                "setting up the topic",
+                &channel,
+                &mut halt,
+                report,
+                || self.clients.ensure_topic(&self.channel_id),
+            )
+            .await?;
+            self.report_starting("posting CONNECT".into());
+            let payload = self.connect_payload(creating);
+            retry(
+                &schedule,
+                "posting CONNECT",
+                &channel,
+                &mut halt,
+                report,
+                || {
+                    self.post(kafka_message::Type::Connect(KafkaMessageConnect {
+                        payload: payload.clone(),
+                    }))
+                },
+            )
+            .await?;
+            let offset = self.resume.start_offset();
+            self.report_starting(format!("assigning the partition at {offset:?}"));
+            let queue = retry(
+                &schedule,
+                "assigning the partition",
+                &channel,
+                &mut halt,
+                report,
+                || {
+                    let r = self.clients.assign(&self.channel_id, offset);
+                    async move { r }
+                },
+            )
+            .await?;
+            info!(channel = %self.channel_id, ?offset, "Kafka chain started");
+            self.update_health(|h| h.running = true);
+            self.state.send_if_modified(|s| {
+                if matches!(s, ChainState::Starting { .. }) {
+                    *s = ChainState::Ready;
+                    true
+                } else {
+                    false
+                }
+            });
+            let monitor = tokio::spawn(Arc::clone(&self).monitor());
+            let result = Processor::new(Arc::clone(&self), creating)
+                .run(queue, &mut halt)
+                .await;
+            monitor.abort();
+            self.clients.unassign(&self.channel_id);
+            result.map_err(GaveUp::Exhausted)
+        }
+        .await;
+        let reason = match outcome {
+            Ok(()) | Err(GaveUp::Halted) => "halted".to_owned(),
+            Err(GaveUp::Exhausted(reason)) => {
+                error!(channel = %self.channel_id, reason, "Kafka chain stopped");
+                reason
+            }
+        };
+        self.state.send_replace(ChainState::Halted { reason });
+    }
+
+    /// Every ReadTimeout: is the consumer keeping up with the partition, and do the
+    /// brokers take writes again after a failure?
+    async fn monitor(self: Arc<Self>) {
+        let period = self.clients.options.read_timeout;
+        let mut brokers = self.clients.brokers();
+        let mut behind_since: Option<(i64, i64)> = None;
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                changed = brokers.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let b = brokers.borrow_and_update().clone();
+                    self.update_health(|h| h.brokers = match b {
+                        Brokers::Reachable => None,
+                        Brokers::Down(r) => Some(format!("no Kafka broker reachable: {r}")),
+                    });
+                }
+                _ = tick.tick() => {
+                    if self.writes_failing.load(Ordering::Relaxed) {
+                        // Probe with a CONNECT (ignored by every consumer): an ack
+                        // clears the write failure even when no client writes.
+                        let _ = self.post(kafka_message::Type::Connect(KafkaMessageConnect::default())).await;
+                    }
+                    let processed = self.processed.load(Ordering::Relaxed);
+                    let high = self.clients.high_watermark(&self.channel_id).await;
+                    tracing::trace!(channel = %self.channel_id, ?high, processed, "progress check");
+                    if high.is_ok() {
+                        // The brokers answered: reachable, whatever was reported before.
+                        self.clients.mark_reachable();
+                    }
+                    match high {
+                        Ok(high) if high > processed + 1 => {
+                            match behind_since {
+                                Some((p, _)) if p == processed => {
+                                    let reason = format!(
+                                        "consumer stalled at offset {processed} while the partition holds records up to {}",
+                                        high - 1
+                                    );
+                                    self.update_health(|h| h.reads = Some(reason));
+                                }
+                                _ => behind_since = Some((processed, high)),
+                            }
+                        }
+                        Ok(_) => {
+                            behind_since = None;
+                            self.update_health(|h| {
+                                if h.reads.as_deref().is_some_and(|r| r.starts_with("consumer stalled")) {
+                                    h.reads = None;
+                                }
+                            });
+                        }
+                        Err(e) => debug!(channel = %self.channel_id, error = %e, "reading the high watermark"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Chain for KafkaChain {
+    fn start(&self) {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let handle = tokio::spawn(Arc::clone(&self.inner).run());
+        *lock(&self.task) = Some(handle);
+    }
+
+    async fn order(&self, env: RawEnvelope, config_seq: u64) -> Result<Receipt, ChainError> {
+        self.submit(KafkaMessageRegular {
+            payload: env.into_bytes(),
+            config_seq,
+            class: kafka_message_regular::Class::Normal as i32,
+            original_offset: 0,
+        })
+        .await
+    }
+
+    async fn configure(&self, env: RawEnvelope, config_seq: u64) -> Result<Receipt, ChainError> {
+        self.submit(KafkaMessageRegular {
+            payload: env.into_bytes(),
+            config_seq,
+            class: kafka_message_regular::Class::Config as i32,
+            original_offset: 0,
+        })
+        .await
+    }
+
+    fn state(&self) -> watch::Receiver<ChainState> {
+        self.inner.state.subscribe()
+    }
+
+    fn channel_id(&self) -> &str {
+        &self.inner.channel_id
+    }
+
+    async fn halt(&self) {
+        self.inner.halt.send_replace(true);
+        let task = lock(&self.task).take();
+        match task {
+            Some(t) => {
+                let _ = t.await;
+            }
+            None if !self.started.load(Ordering::SeqCst) => {
+                self.inner.state.send_if_modified(|s| {
+                    if matches!(s, ChainState::Halted { .. }) {
+                        return false;
+                    }
+                    *s = ChainState::Halted {
+                        reason: "halted before start".into(),
+                    };
+                    true
+                });
+            }
+            None => {}
+        }
+        // A concurrent halt took the task: wait for the state it leaves behind.
+        let mut state = self.inner.state.subscribe();
+        let _ = state
+            .wait_for(|s| matches!(s, ChainState::Halted { .. }))
+            .await;
+    }
+}
+
+fn record_kind(t: &kafka_message::Type) -> &'static str {
+    match t {
+        kafka_message::Type::Regular(_) => "regular",
+        kafka_message::Type::TimeToCut(_) => "time-to-cut",
+        kafka_message::Type::Connect(_) => "connect",
+    }
+}
+
+/// The consuming side: turns the partition's records into blocks.
+struct Processor {
+    inner: Arc<Inner>,
+    cutter: BlockCutter,
+    /// Number of the last block written.
+    last_cut: u64,
+    timer: Option<Instant>,
+    /// Check the first record's genesis configuration (this node creates the channel).
+    verify_genesis: bool,
+}
+
+impl Processor {
+    fn new(inner: Arc<Inner>, creating: bool) -> Self {
+        let config = inner.support.shared_config();
+        let last_cut = inner.support.height().saturating_sub(1);
+        Processor {
+            cutter: BlockCutter::new(config.batch_size),
+            inner,
+            last_cut,
+            timer: None,
+            verify_genesis: creating,
+        }
+    }
+
+    async fn run(
+        mut self,
+        queue: PartitionQueue,
+        halt: &mut watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let read_timeout = self.inner.clients.options.read_timeout;
+        let mut failing: Option<(Instant, String)> = None;
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = halted(halt) => return Ok(()),
+                _ = sleep_until(self.timer.unwrap_or_else(Instant::now)), if self.timer.is_some() => {
+                    self.post_time_to_cut().await;
+                    continue;
+                }
+                _ = sleep_until(failing.as_ref().map(|f| f.0).unwrap_or_else(Instant::now)), if failing.is_some() => {
+                    if let Some((_, e)) = failing.take() {
+                        let reason = format!("consuming the channel's partition fails: {e}");
+                        self.inner.update_health(|h| h.reads = Some(reason));
+                    }
+                    continue;
+                }
+                m = async {
+                    queue
+                        .recv()
+                        .await
+                        .map(|m| (m.offset(), m.payload().map(Bytes::copy_from_slice).unwrap_or_default()))
+                } => m,
+            };
+            match next {
+                Ok((offset, payload)) => {
+                    failing = None;
+                    self.inner.clients.mark_reachable();
+                    let last = self.inner.processed.load(Ordering::Relaxed);
+                    if offset <= last {
+                        // Offsets only grow. A broker that hands a record out again
+                        // (tansu 0.6's memory engine does, for fetches starting inside
+                        // a record batch) must not get an envelope ordered twice.
+                        warn!(channel = %self.inner.channel_id, offset, last, "dropping a record at an offset already processed");
+                        continue;
+                    }
+                    self.inner.update_health(|h| {
+                        if h.reads
+                            .as_deref()
+                            .is_some_and(|r| r.starts_with("consuming"))
+                        {
+                            h.reads = None;
+                        }
+                    });
+                    self.on_record(offset, payload).await?;
+                    self.inner.processed.store(offset, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    warn!(channel = %self.inner.channel_id, error = %e, "consumer error");
+                    let unrecoverable =
+                        e.rdkafka_error_code() == Some(RDKafkaErrorCode::OffsetOutOfRange);
+                    let at = if unrecoverable {
+                        Instant::now()
+                    } else {
+                        Instant::now() + read_timeout
+                    };
+                    if failing.is_none() {
+                        failing = Some((at, e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_record(&mut self, offset: i64, payload: Bytes) -> Result<(), String> {
+        let msg = match KafkaMessage::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(channel = %self.inner.channel_id, offset, error = %e, "skipping a record that is not an orderer.KafkaMessage");
+                return Ok(());
+            }
+        };
+        let verify = std::mem::take(&mut self.verify_genesis);
+        tracing::trace!(channel = %self.inner.channel_id, offset, record = ?msg.r#type.as_ref().map(record_kind), "record");
+        match msg.r#type {
+            Some(kafka_message::Type::Connect(c)) => {
+                if verify {
+                    self.verify_genesis(&c.payload, offset)?;
+                }
+                Ok(())
+            }
+            Some(kafka_message::Type::TimeToCut(t)) => {
+                if verify {
+                    warn!(channel = %self.inner.channel_id, offset, "the partition does not start with a CONNECT: cannot check that its OSNs agree on the channel configuration");
+                }
+                self.on_time_to_cut(t, offset).await
+            }
+            Some(kafka_message::Type::Regular(r)) => {
+                if verify {
+                    warn!(channel = %self.inner.channel_id, offset, "the partition does not start with a CONNECT: cannot check that its OSNs agree on the channel configuration");
+                }
+                self.on_regular(r, offset).await
+            }
+            None => {
+                warn!(channel = %self.inner.channel_id, offset, "skipping an empty KafkaMessage");
+                Ok(())
+            }
+        }
+    }
+
+    /// The first record of a channel's partition decides its configuration: this node
+    /// refuses to serve the channel if its own genesis configuration differs.
+    fn verify_genesis(&self, payload: &Bytes, offset: i64) -> Result<(), String> {
+        if payload.is_empty() {
+            warn!(channel = %self.inner.channel_id, offset, "the first CONNECT carries no configuration: cannot check that OSNs agree");
+            return Ok(());
+        }
+        let theirs = Envelope::decode(payload.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|env| CommittedConfig::from_envelope(&env))
+            .map_err(|e| {
+                format!("the channel's first CONNECT holds no readable configuration: {e}")
+            })?;
+        let ours = self.inner.support.shared_config();
+        let differences = ours.diff(&theirs.channel);
+        if differences.is_empty() {
+            info!(channel = %self.inner.channel_id, "channel configuration agrees with the OSN that created the channel");
+            return Ok(());
+        }
+        let list: Vec<String> = differences
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} is {} here but {} on the channel",
+                    d.key, d.ours, d.theirs
+                )
+            })
+            .collect();
+        Err(format!(
+            "this node's configuration of channel {} differs from the one the channel was created with, so it would cut different blocks; refusing to serve it: {}",
+            self.inner.channel_id,
+            list.join(", ")
+        ))
+    }
+
+    async fn on_regular(&mut self, r: KafkaMessageRegular, offset: i64) -> Result<(), String> {
+        let raw = match RawEnvelope::parse(r.payload) {
+            Ok((raw, _)) => raw,
+            Err(e) => {
+                // Every OSN skips it alike, so the chains stay identical.
+                warn!(channel = %self.inner.channel_id, offset, error = %e, "skipping a regular record that holds no envelope");
+                return Ok(());
+            }
+        };
+        if r.class == kafka_message_regular::Class::Config as i32 {
+            self.commit_config(raw, offset).await
+        } else {
+            self.commit_normal(raw, offset).await
+        }
+    }
+
+    /// Fabric's `commitNormalMsg`, including its offset bookkeeping: a block records
+    /// the offset of its last envelope, so a pending envelope's offset is never
+    /// persisted before its block is.
+    async fn commit_normal(&mut self, raw: RawEnvelope, offset: i64) -> Result<(), String> {
+        let ordered = self.cutter.ordered(raw);
+        match (self.timer.is_some(), ordered.pending) {
+            (true, false) => self.timer = None,
+            (false, true) => {
+                self.timer =
+                    Some(Instant::now() + self.inner.support.shared_config().batch_timeout);
+            }
+            _ => {}
+        }
+        let two = ordered.batches.len() == 2;
+        let mut batches = ordered.batches.into_iter();
+        let Some(first) = batches.next() else {
+            return Ok(());
+        };
+        let first_offset = if ordered.pending || two {
+            offset - 1
+        } else {
+            offset
+        };
+        self.write(first, first_offset, false).await?;
+        if let Some(second) = batches.next() {
+            self.write(second, offset, false).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit_config(&mut self, raw: RawEnvelope, offset: i64) -> Result<(), String> {
+        let pending = self.cutter.cut();
+        if !pending.is_empty() {
+            self.write(pending, offset - 1, false).await?;
+        }
+        self.write(vec![raw], offset, true).await?;
+        self.timer = None;
+        self.cutter
+            .set_limits(self.inner.support.shared_config().batch_size);
+        Ok(())
+    }
+
+    /// Fabric's `processTimeToCut`: cut when the TTC names the next block, ignore it
+    /// when stale. A TTC for a block further ahead, or one with nothing pending, means
+    /// another OSN's chain differs from this one; Fabric stops the chain, this
+    /// orderer logs it and ignores the record (deterministically: every OSN that agrees
+    /// with this one does the same).
+    async fn on_time_to_cut(
+        &mut self,
+        t: KafkaMessageTimeToCut,
+        offset: i64,
+    ) -> Result<(), String> {
+        let next = self.last_cut + 1;
+        if t.block_number < next {
+            debug!(channel = %self.inner.channel_id, block = t.block_number, "ignoring a stale time-to-cut");
+            return Ok(());
+        }
+        if t.block_number > next {
+            error!(channel = %self.inner.channel_id, offset, block = t.block_number, next, "ignoring a time-to-cut for a block beyond the next one: an OSN with a different chain posted it");
+            return Ok(());
+        }
+        self.timer = None;
+        let batch = self.cutter.cut();
+        if batch.is_empty() {
+            error!(channel = %self.inner.channel_id, offset, block = next, "ignoring a time-to-cut with nothing pending: an OSN with a different chain posted it");
+            return Ok(());
+        }
+        self.write(batch, offset, false).await
+    }
+
+    async fn write(
+        &mut self,
+        batch: Vec<RawEnvelope>,
+        last_offset: i64,
+        config: bool,
+    ) -> Result<(), String> {
+        let block = self.inner.support.create_next_block(batch);
+        let metadata = Bytes::from(
+            KafkaMetadata {
+                last_offset_persisted: last_offset,
+                last_original_offset_processed: 0,
+                last_resubmitted_config_offset: 0,
+            }
+            .encode_to_vec(),
+        );
+        let written: Result<(), SupportError> = if config {
+            self.inner.support.write_config_block(block, metadata).await
+        } else {
+            self.inner.support.write_block(block, metadata).await
+        };
+        written.map_err(|e| format!("writing block {}: {e}", self.last_cut + 1))?;
+        self.last_cut += 1;
+        Ok(())
+    }
+
+    /// The batch timer fired: ask every OSN, through the partition, to cut the next
+    /// block. If the post fails, try again after the producer's retry backoff.
+    async fn post_time_to_cut(&mut self) {
+        let block_number = self.last_cut + 1;
+        self.timer = None;
+        let posted = self
+            .inner
+            .post(kafka_message::Type::TimeToCut(KafkaMessageTimeToCut {
+                block_number,
+            }))
+            .await;
+        if let Err(e) = posted {
+            warn!(channel = %self.inner.channel_id, block_number, error = %e, "posting time-to-cut failed; retrying");
+            self.timer = Some(Instant::now() + self.inner.clients.options.producer_retry_backoff);
+        }
+    }
+}

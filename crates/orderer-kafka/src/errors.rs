@@ -1,0 +1,88 @@
+//! What a Kafka error means for a client, in Fabric's statuses.
+//!
+//! Every error names what went wrong and keeps librdkafka's own text. Only a record
+//! the brokers refuse for its size is final (REQUEST_ENTITY_TOO_LARGE); everything
+//! else is SERVICE_UNAVAILABLE: another attempt, later or on another OSN, can work.
+
+use orderer_api::ChainError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+/// The chain error for a record that could not be produced.
+pub(crate) fn produce_error(channel: &str, e: &KafkaError) -> ChainError {
+    use RDKafkaErrorCode as C;
+    let code = e.rdkafka_error_code();
+    let explain = match code {
+        Some(C::MessageSizeTooLarge | C::InvalidMessageSize) => {
+            return ChainError::TooLarge {
+                channel: channel.to_owned(),
+                reason: format!(
+                    "the Kafka brokers refuse records this large ({e}); their message.max.bytes and replica.fetch.max.bytes must exceed Orderer.BatchSize.AbsoluteMaxBytes"
+                ),
+            };
+        }
+        Some(C::MessageTimedOut) => {
+            "the brokers did not acknowledge the record in time: brokers unreachable, partition leaderless, or overloaded"
+        }
+        Some(C::NotEnoughReplicas | C::NotEnoughReplicasAfterAppend) => {
+            "fewer in-sync replicas than min.insync.replicas: the channel's partition takes no writes until replicas catch up"
+        }
+        Some(C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition) => {
+            "the channel's topic does not exist on the brokers"
+        }
+        Some(C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed) => {
+            "this orderer's Kafka identity may not write the channel's topic"
+        }
+        Some(C::QueueFull) => {
+            "the orderer's Kafka producer queue stayed full: too many envelopes waiting for the brokers"
+        }
+        Some(C::AllBrokersDown | C::BrokerTransportFailure) => "no Kafka broker is reachable",
+        Some(C::NotLeaderForPartition | C::LeaderNotAvailable | C::RequestTimedOut) => {
+            "the partition's leader changed or did not answer in time"
+        }
+        Some(
+            C::Fatal | C::OutOfOrderSequenceNumber | C::InvalidProducerEpoch | C::ProducerFenced,
+        ) => "the idempotent producer hit a fatal error and must be restarted",
+        _ => "the Kafka producer failed",
+    };
+    ChainError::Backend {
+        channel: channel.to_owned(),
+        reason: format!("{explain} (Kafka: {e})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_is_final_and_names_the_broker_settings() {
+        let e = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        match produce_error("c", &e) {
+            ChainError::TooLarge { reason, .. } => {
+                assert!(reason.contains("message.max.bytes"), "{reason}");
+                assert!(reason.contains("AbsoluteMaxBytes"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn others_are_service_unavailable_with_an_explanation_and_the_kafka_text() {
+        for (code, needle) in [
+            (RDKafkaErrorCode::MessageTimedOut, "did not acknowledge"),
+            (RDKafkaErrorCode::NotEnoughReplicas, "min.insync.replicas"),
+            (RDKafkaErrorCode::QueueFull, "queue"),
+            (RDKafkaErrorCode::UnknownTopicOrPartition, "does not exist"),
+            (RDKafkaErrorCode::TopicAuthorizationFailed, "may not write"),
+        ] {
+            let e = KafkaError::MessageProduction(code);
+            match produce_error("c", &e) {
+                ChainError::Backend { reason, .. } => {
+                    assert!(reason.contains(needle), "{reason}");
+                    assert!(reason.contains("Kafka:"), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

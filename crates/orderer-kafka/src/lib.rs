@@ -1,0 +1,59 @@
+//! The Kafka consenter: Fabric's Kafka-based ordering on librdkafka.
+//!
+//! One single-partition topic per channel (named after the channel). Every OSN
+//! produces its clients' envelopes to it and consumes it from the same offsets, cuts
+//! the same blocks with the same cutter, and records the last offset in each block,
+//! so any number of OSNs hold byte-identical chains.
+//!
+//! Unlike Fabric, which produced each envelope synchronously, envelopes go through one
+//! asynchronous, idempotent, batching producer (`acks=all`) shared by every channel of
+//! the node, and Broadcast is answered when the brokers acknowledge each record.
+
+mod chain;
+mod clients;
+mod errors;
+pub mod options;
+mod retry;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use orderer_api::{Chain, Consenter, ConsenterError, ConsenterKind, ConsenterSupport};
+
+pub use chain::{KafkaChain, Resume};
+pub use options::{KafkaOptions, RetrySchedule, TlsFiles};
+
+/// Creates [`KafkaChain`]s over one set of shared clients.
+#[derive(Debug, Clone)]
+pub struct KafkaConsenter {
+    clients: Arc<clients::Clients>,
+}
+
+impl KafkaConsenter {
+    /// Creates the node's Kafka clients. Must run inside a Tokio runtime. Nothing
+    /// connects yet; chains retry until the brokers answer.
+    pub fn new(options: KafkaOptions) -> Result<Self, String> {
+        Ok(KafkaConsenter {
+            clients: Arc::new(clients::Clients::new(options)?),
+        })
+    }
+}
+
+impl Consenter for KafkaConsenter {
+    fn kind(&self) -> ConsenterKind {
+        ConsenterKind::Kafka
+    }
+
+    fn handle_chain(
+        &self,
+        support: Arc<dyn ConsenterSupport>,
+        consenter_metadata: Bytes,
+    ) -> Result<Arc<dyn Chain>, ConsenterError> {
+        let resume = Resume::from_metadata(support.channel_id(), &consenter_metadata)?;
+        Ok(Arc::new(KafkaChain::new(
+            support,
+            Arc::clone(&self.clients),
+            resume,
+        )))
+    }
+}

@@ -1,0 +1,264 @@
+//! This node's Kafka settings (Fabric's `Kafka` section plus `Orderer.Kafka.Brokers`)
+//! and their translation into librdkafka properties.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+/// When a chain's start steps are retried: every `short_interval` for `short_total`,
+/// then every `long_interval` for `long_total`, then the chain gives up and halts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    pub short_interval: Duration,
+    pub short_total: Duration,
+    pub long_interval: Duration,
+    pub long_total: Duration,
+}
+
+/// Client authentication and broker verification material (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub private_key: PathBuf,
+    pub certificate: PathBuf,
+    pub root_cas: Vec<PathBuf>,
+}
+
+/// Everything the Kafka consenter needs to know about the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaOptions {
+    /// Seed brokers, `host:port`.
+    pub brokers: Vec<String>,
+    pub retry: RetrySchedule,
+    pub dial_timeout: Duration,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub metadata_retry_backoff: Duration,
+    pub metadata_retry_max: u32,
+    pub producer_retry_backoff: Duration,
+    pub producer_retry_max: u32,
+    pub consumer_retry_backoff: Duration,
+    /// Replication factor of topics this node creates.
+    pub replication_factor: u16,
+    /// librdkafka debug logging into tracing.
+    pub verbose: bool,
+    pub tls: Option<TlsFiles>,
+    /// SASL/PLAIN user and password.
+    pub sasl_plain: Option<(String, String)>,
+    /// `broker.version.fallback`, for brokers too old to negotiate (before 0.10).
+    pub version: Option<String>,
+    /// The largest record this node produces or must be able to fetch: the largest
+    /// AbsoluteMaxBytes of its channels, plus the record envelope.
+    pub max_record_bytes: usize,
+}
+
+impl KafkaOptions {
+    /// Defaults as in Fabric's sample orderer.yaml, for the given brokers.
+    pub fn new(brokers: Vec<String>) -> Self {
+        KafkaOptions {
+            brokers,
+            retry: RetrySchedule {
+                short_interval: Duration::from_secs(5),
+                short_total: Duration::from_secs(600),
+                long_interval: Duration::from_secs(300),
+                long_total: Duration::from_secs(12 * 3600),
+            },
+            dial_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            metadata_retry_backoff: Duration::from_millis(250),
+            metadata_retry_max: 3,
+            producer_retry_backoff: Duration::from_millis(100),
+            producer_retry_max: 3,
+            consumer_retry_backoff: Duration::from_secs(2),
+            replication_factor: 3,
+            verbose: false,
+            tls: None,
+            sasl_plain: None,
+            version: None,
+            max_record_bytes: 10 * 1024 * 1024 + RECORD_OVERHEAD,
+        }
+    }
+
+    /// How long a record may wait for the brokers' acknowledgement (librdkafka
+    /// `message.timeout.ms`): a write timeout per attempt, for every allowed retry.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.write_timeout * (self.producer_retry_max + 1)
+    }
+
+    /// Properties shared by the producer, the consumer and the admin client.
+    pub(crate) fn common(&self) -> Result<ClientConfig, String> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", self.brokers.join(","))
+            .set("client.id", "orderer")
+            .set("socket.connection.setup.timeout.ms", ms(self.dial_timeout))
+            .set(
+                "socket.timeout.ms",
+                ms(self.read_timeout.max(self.write_timeout)),
+            )
+            .set(
+                "topic.metadata.refresh.fast.interval.ms",
+                ms(self.metadata_retry_backoff),
+            )
+            .set("retry.backoff.ms", ms(self.producer_retry_backoff))
+            .set(
+                "message.max.bytes",
+                self.max_record_bytes.max(1_000_000).to_string(),
+            )
+            .set(
+                "receive.message.max.bytes",
+                (self.max_record_bytes.max(1_000_000) * 2 + 512).to_string(),
+            );
+        if let Some(v) = &self.version {
+            c.set("broker.version.fallback", v);
+        }
+        if self.verbose {
+            c.set(
+                "debug",
+                "broker,topic,metadata,msg,protocol,consumer,fetch,cgrp",
+            );
+        }
+        let protocol = match (self.tls.is_some(), self.sasl_plain.is_some()) {
+            (false, false) => "plaintext",
+            (true, false) => "ssl",
+            (false, true) => "sasl_plaintext",
+            (true, true) => "sasl_ssl",
+        };
+        c.set("security.protocol", protocol);
+        if let Some(tls) = &self.tls {
+            let read = |p: &PathBuf, what: &str| {
+                std::fs::read_to_string(p)
+                    .map_err(|e| format!("Kafka.TLS.{what} {}: {e}", p.display()))
+            };
+            c.set("ssl.key.pem", read(&tls.private_key, "PrivateKey")?)
+                .set(
+                    "ssl.certificate.pem",
+                    read(&tls.certificate, "Certificate")?,
+                );
+            let mut cas = String::new();
+            for p in &tls.root_cas {
+                cas.push_str(&read(p, "RootCAs")?);
+                cas.push('\n');
+            }
+            c.set("ssl.ca.pem", cas);
+        }
+        if let Some((user, password)) = &self.sasl_plain {
+            c.set("sasl.mechanisms", "PLAIN")
+                .set("sasl.username", user)
+                .set("sasl.password", password);
+        }
+        Ok(c)
+    }
+
+    /// The producer: acks from every in-sync replica, idempotent (no duplicates from
+    /// retries, order kept), batching with a short linger, many requests in flight.
+    pub(crate) fn producer(&self) -> Result<ClientConfig, String> {
+        let mut c = self.common()?;
+        c.set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("max.in.flight.requests.per.connection", "5")
+            .set("linger.ms", "2")
+            .set("batch.num.messages", "10000")
+            .set("compression.type", "none")
+            .set("message.timeout.ms", ms(self.delivery_timeout()))
+            .set("request.timeout.ms", ms(self.write_timeout))
+            .set(
+                "message.send.max.retries",
+                (self.producer_retry_max.max(1) * 1000).to_string(),
+            );
+        Ok(c)
+    }
+
+    /// The consumer: manual assignment, no commits (the ledger's block metadata is
+    /// the only offset store), and an error instead of a silent jump when an offset
+    /// is gone.
+    pub(crate) fn consumer(&self) -> Result<ClientConfig, String> {
+        let mut c = self.common()?;
+        c.set("group.id", "orderer")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "error")
+            .set("enable.partition.eof", "false")
+            .set("fetch.error.backoff.ms", ms(self.consumer_retry_backoff))
+            .set("fetch.wait.max.ms", "100")
+            .set(
+                "max.partition.fetch.bytes",
+                self.max_record_bytes.max(1_048_576).to_string(),
+            )
+            .set(
+                "fetch.max.bytes",
+                (self.max_record_bytes.max(1_048_576) * 2).to_string(),
+            )
+            .set("queued.max.messages.kbytes", "32768");
+        Ok(c)
+    }
+}
+
+/// Bytes a KafkaMessage adds around an envelope (tags, lengths, config sequence),
+/// with room to spare.
+pub const RECORD_OVERHEAD: usize = 64 * 1024;
+
+fn ms(d: Duration) -> String {
+    d.as_millis().max(1).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(c: &ClientConfig, key: &str) -> String {
+        c.get(key)
+            .unwrap_or_else(|| panic!("{key} not set"))
+            .to_owned()
+    }
+
+    #[test]
+    fn producer_is_idempotent_with_acks_all() {
+        let o = KafkaOptions::new(vec!["a:1".into(), "b:2".into()]);
+        let p = o.producer().unwrap();
+        assert_eq!(get(&p, "bootstrap.servers"), "a:1,b:2");
+        assert_eq!(get(&p, "acks"), "all");
+        assert_eq!(get(&p, "enable.idempotence"), "true");
+        assert_eq!(get(&p, "message.timeout.ms"), "40000");
+        assert_eq!(get(&p, "security.protocol"), "plaintext");
+        let c = o.consumer().unwrap();
+        assert_eq!(get(&c, "auto.offset.reset"), "error");
+        assert_eq!(get(&c, "enable.auto.commit"), "false");
+    }
+
+    #[test]
+    fn tls_and_sasl_map_to_librdkafka_properties() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = |name: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("-----BEGIN X-----\n{name}\n-----END X-----\n")).unwrap();
+            p
+        };
+        let mut o = KafkaOptions::new(vec!["a:1".into()]);
+        o.tls = Some(TlsFiles {
+            private_key: pem("key.pem"),
+            certificate: pem("cert.pem"),
+            root_cas: vec![pem("ca1.pem"), pem("ca2.pem")],
+        });
+        o.sasl_plain = Some(("alice".into(), "secret".into()));
+        o.version = Some("2.8.1".into());
+        let c = o.producer().unwrap();
+        assert_eq!(get(&c, "security.protocol"), "sasl_ssl");
+        assert!(get(&c, "ssl.key.pem").contains("key.pem"));
+        assert!(get(&c, "ssl.certificate.pem").contains("cert.pem"));
+        let cas = get(&c, "ssl.ca.pem");
+        assert!(cas.contains("ca1.pem") && cas.contains("ca2.pem"));
+        assert_eq!(get(&c, "sasl.mechanisms"), "PLAIN");
+        assert_eq!(get(&c, "sasl.username"), "alice");
+        assert_eq!(get(&c, "broker.version.fallback"), "2.8.1");
+
+        o.sasl_plain = None;
+        assert_eq!(get(&o.consumer().unwrap(), "security.protocol"), "ssl");
+        o.tls.as_mut().unwrap().private_key = dir.path().join("missing.pem");
+        let err = o.producer().unwrap_err();
+        assert!(
+            err.contains("Kafka.TLS.PrivateKey") && err.contains("missing.pem"),
+            "{err}"
+        );
+    }
+}

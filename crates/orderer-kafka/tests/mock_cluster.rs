@@ -1,0 +1,350 @@
+//! Broker faults with librdkafka's own mock cluster: brokers down and back, the
+//! partition leader moved mid-stream, injected produce errors. Every envelope the
+//! chain acknowledged ends up in exactly one block, in order, and the chain goes on.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use orderer_api::testing::conformance::{Harness, start_chain, wait_for_state};
+use orderer_api::testing::{EVENT_TIMEOUT, FakeSupport, WrittenBlock, test_envelope};
+use orderer_api::{BatchSize, Chain, ChainState, ChannelConfig, Consenter, ConsenterKind, Receipt};
+use orderer_kafka::{KafkaConsenter, KafkaOptions, RetrySchedule};
+use rdkafka::mocking::MockCluster;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use tokio::sync::mpsc;
+
+const TOPIC_PREFIX: &str = "mock";
+
+fn options(brokers: String) -> KafkaOptions {
+    let mut o = KafkaOptions::new(vec![brokers]);
+    o.replication_factor = 3;
+    o.retry = RetrySchedule {
+        short_interval: Duration::from_millis(200),
+        short_total: Duration::from_secs(30),
+        long_interval: Duration::from_secs(1),
+        long_total: Duration::from_secs(30),
+    };
+    o.read_timeout = Duration::from_secs(2);
+    o.write_timeout = Duration::from_secs(5);
+    o.producer_retry_max = 10;
+    o
+}
+
+fn channel(name: &str, count: u32, timeout: Duration) -> ChannelConfig {
+    ChannelConfig {
+        channel_id: format!("{TOPIC_PREFIX}-{name}"),
+        consensus_type: ConsenterKind::Kafka,
+        batch_size: BatchSize {
+            max_message_count: count,
+            absolute_max_bytes: 1 << 20,
+            preferred_max_bytes: 1 << 20,
+        },
+        batch_timeout: timeout,
+    }
+}
+
+/// A mock cluster of three brokers kept alive for the test.
+struct Cluster {
+    mock: MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        Cluster {
+            mock: MockCluster::new(3).unwrap(),
+        }
+    }
+
+    /// Topics exist before chains start (the mock cluster has no CreateTopics).
+    fn topic(&self, ch: &ChannelConfig) {
+        self.mock.create_topic(&ch.channel_id, 1, 3).unwrap();
+    }
+
+    fn harness(&self) -> MockHarness {
+        MockHarness(self.mock.bootstrap_servers())
+    }
+}
+
+/// Orders `range` one after another, then collects each receipt's outcome.
+async fn order_range(chain: &dyn Chain, ch: &str, range: std::ops::Range<u64>) -> Vec<(u64, bool)> {
+    let mut receipts: Vec<(u64, Receipt)> = Vec::new();
+    for i in range {
+        // A refused envelope is simply not acknowledged.
+        if let Ok(r) = chain.order(test_envelope(ch, i, 200), 0).await {
+            receipts.push((i, r));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, r) in receipts {
+        out.push((i, r.await.is_ok()));
+    }
+    out
+}
+
+/// Blocks until every tx id in `want` has been written; returns all tx ids written.
+async fn written_until(
+    rx: &mut mpsc::UnboundedReceiver<WrittenBlock>,
+    want: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut all = Vec::new();
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    while !want.iter().all(|t| all.contains(t)) {
+        let b = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("acknowledged envelopes never reached a block")
+            .unwrap();
+        all.extend(b.tx_ids());
+    }
+    all
+}
+
+fn tx(i: u64) -> String {
+    format!("tx{i:012}")
+}
+
+/// Checks: every acknowledged envelope once; no envelope twice; ascending order.
+fn check(acked: &[u64], written: &[String]) {
+    let set: BTreeSet<&String> = written.iter().collect();
+    assert_eq!(
+        set.len(),
+        written.len(),
+        "an envelope was written twice: {written:?}"
+    );
+    for i in acked {
+        assert!(
+            written.contains(&tx(*i)),
+            "acknowledged envelope {i} is missing"
+        );
+    }
+    let mut sorted = written.to_vec();
+    sorted.sort();
+    assert_eq!(&sorted, written, "envelopes out of submission order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_moved_mid_stream_loses_and_duplicates_nothing() {
+    let cluster = Cluster::new();
+    let ch = channel("leader", 20, Duration::from_millis(300));
+    cluster.topic(&ch);
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = start_chain(&cluster.harness(), Arc::new(support)).await;
+
+    let first = order_range(chain.as_ref(), &ch.channel_id, 0..200).await;
+    for broker in [2, 3, 1] {
+        cluster
+            .mock
+            .partition_leader(&ch.channel_id, 0, Some(broker))
+            .unwrap();
+        let more = order_range(
+            chain.as_ref(),
+            &ch.channel_id,
+            (broker as u64) * 1000..(broker as u64) * 1000 + 100,
+        )
+        .await;
+        assert!(
+            more.iter().all(|(_, ok)| *ok),
+            "envelopes refused while the leader moved"
+        );
+    }
+    assert!(first.iter().all(|(_, ok)| *ok));
+    let mut acked: Vec<u64> = (0..200).collect();
+    for b in [2u64, 3, 1] {
+        acked.extend(b * 1000..b * 1000 + 100);
+    }
+    let want: BTreeSet<String> = acked.iter().map(|i| tx(*i)).collect();
+    let written = written_until(&mut rx, &want).await;
+    // Order: 0..200, then the batches in the order they were sent.
+    let mut expected: Vec<String> = acked.iter().map(|i| tx(*i)).collect();
+    expected.dedup();
+    assert_eq!(written, expected);
+    chain.halt().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retriable_produce_errors_are_retried_without_duplicates() {
+    let cluster = Cluster::new();
+    let ch = channel("retriable", 25, Duration::from_millis(300));
+    cluster.topic(&ch);
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = start_chain(&cluster.harness(), Arc::new(support)).await;
+    // The next produce requests fail with errors a broker really returns under
+    // replica trouble and leader changes; the idempotent producer retries them.
+    cluster.mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        ],
+    );
+    let outcomes = order_range(chain.as_ref(), &ch.channel_id, 0..100).await;
+    assert!(
+        outcomes.iter().all(|(_, ok)| *ok),
+        "retriable errors must not fail envelopes"
+    );
+    let want: BTreeSet<String> = (0..100).map(tx).collect();
+    let written = written_until(&mut rx, &want).await;
+    assert_eq!(written, (0..100).map(tx).collect::<Vec<_>>());
+    chain.halt().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_brokers_refuse_as_too_large_is_reported_and_not_ordered() {
+    let cluster = Cluster::new();
+    let ch = channel("too-large", 10, Duration::from_millis(300));
+    cluster.topic(&ch);
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = start_chain(&cluster.harness(), Arc::new(support)).await;
+    cluster.mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    let refused = chain
+        .order(test_envelope(&ch.channel_id, 0, 200), 0)
+        .await
+        .unwrap()
+        .await;
+    match refused {
+        Err(orderer_api::ChainError::TooLarge { reason, .. }) => {
+            assert!(reason.contains("message.max.bytes"), "{reason}")
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // The chain goes on: later envelopes are ordered, the refused one is not.
+    let outcomes = order_range(chain.as_ref(), &ch.channel_id, 1..21).await;
+    assert!(outcomes.iter().all(|(_, ok)| *ok));
+    let want: BTreeSet<String> = (1..21).map(tx).collect();
+    let written = written_until(&mut rx, &want).await;
+    assert!(
+        !written.contains(&tx(0)),
+        "a refused envelope must not be ordered"
+    );
+    check(&(1..21).collect::<Vec<_>>(), &written);
+    chain.halt().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brokers_down_and_back_the_chain_reports_it_and_continues() {
+    let cluster = Cluster::new();
+    let ch = channel("down-up", 10, Duration::from_millis(300));
+    cluster.topic(&ch);
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = start_chain(&cluster.harness(), Arc::new(support)).await;
+    let before = order_range(chain.as_ref(), &ch.channel_id, 0..30).await;
+    assert!(before.iter().all(|(_, ok)| *ok));
+
+    for b in 1..=3 {
+        cluster.mock.broker_down(b).unwrap();
+    }
+    wait_for_state(chain.as_ref(), "Errored", |s| {
+        matches!(s, ChainState::Errored { .. })
+    })
+    .await;
+    let reason = format!("{:?}", *chain.state().borrow());
+    assert!(
+        reason.contains("broker") || reason.contains("Kafka"),
+        "{reason}"
+    );
+    // While errored, new envelopes are refused with the reason.
+    assert!(
+        chain
+            .order(test_envelope(&ch.channel_id, 99, 200), 0)
+            .await
+            .is_err()
+    );
+
+    for b in 1..=3 {
+        cluster.mock.broker_up(b).unwrap();
+    }
+    wait_for_state(chain.as_ref(), "Ready", ChainState::is_ready).await;
+    let after = order_range(chain.as_ref(), &ch.channel_id, 30..60).await;
+    assert!(after.iter().all(|(_, ok)| *ok));
+    let want: BTreeSet<String> = (0..60).map(tx).collect();
+    let written = written_until(&mut rx, &want).await;
+    check(&(0..60).collect::<Vec<_>>(), &written);
+    assert!(!written.contains(&tx(99)));
+    chain.halt().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_sent_while_the_leader_is_down_are_delivered_when_it_returns() {
+    let cluster = Cluster::new();
+    let ch = channel("leader-down", 10, Duration::from_millis(300));
+    cluster.topic(&ch);
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = start_chain(&cluster.harness(), Arc::new(support)).await;
+    cluster
+        .mock
+        .partition_leader(&ch.channel_id, 0, Some(2))
+        .unwrap();
+    let first = order_range(chain.as_ref(), &ch.channel_id, 0..10).await;
+    assert!(first.iter().all(|(_, ok)| *ok));
+
+    // The leader goes down; envelopes submitted now wait in the producer.
+    cluster.mock.broker_down(2).unwrap();
+    let mut receipts = Vec::new();
+    for i in 10..40 {
+        receipts.push((
+            i,
+            chain
+                .order(test_envelope(&ch.channel_id, i, 200), 0)
+                .await
+                .unwrap(),
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.mock.broker_up(2).unwrap();
+    let mut acked: Vec<u64> = (0..10).collect();
+    for (i, r) in receipts {
+        if r.await.is_ok() {
+            acked.push(i);
+        }
+    }
+    assert_eq!(
+        acked.len(),
+        40,
+        "every envelope is acknowledged once the leader is back"
+    );
+    let want: BTreeSet<String> = acked.iter().map(|i| tx(*i)).collect();
+    let written = written_until(&mut rx, &want).await;
+    check(&acked, &written);
+    chain.halt().await;
+}
+
+/// Chains on the mock cluster at these bootstrap servers. (The mock cluster itself is
+/// neither Send nor Sync, so only its address travels.)
+struct MockHarness(String);
+
+#[async_trait]
+impl Harness for MockHarness {
+    async fn consenter(&self) -> Arc<dyn Consenter> {
+        Arc::new(KafkaConsenter::new(options(self.0.clone())).unwrap())
+    }
+
+    fn channel(&self, test: &str, batch_size: BatchSize, batch_timeout: Duration) -> ChannelConfig {
+        ChannelConfig {
+            channel_id: format!("{TOPIC_PREFIX}-{test}"),
+            consensus_type: ConsenterKind::Kafka,
+            batch_size,
+            batch_timeout,
+        }
+    }
+}
+
+/// The conformance suite on the mock cluster (the real broker runs it too). Each
+/// property gets its own cluster, which lives until the test process ends.
+mod conformance_on_mock_cluster {
+    use super::*;
+
+    fn leaked_cluster() -> MockHarness {
+        let cluster: &'static Cluster = Box::leak(Box::new(Cluster::new()));
+        cluster.harness()
+    }
+
+    orderer_api::conformance_tests!(|| async { leaked_cluster() });
+}

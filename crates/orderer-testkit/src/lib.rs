@@ -1,0 +1,270 @@
+//! Test support shared by the crates' integration tests.
+//!
+//! [`Broker`] runs a real Kafka-protocol broker, [tansu](https://crates.io/crates/tansu),
+//! as a child process on a free loopback port. `./scripts/test` installs tansu when
+//! it is missing; `TANSU_BIN` may point at another build.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a broker may take to accept connections before a test fails.
+pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Waits until something accepts TCP connections at `addr`, or the timeout passes.
+pub fn wait_for_port(addr: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The tansu binary: `$TANSU_BIN`, else `tansu` on the PATH or in `~/.cargo/bin`.
+pub fn tansu_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("TANSU_BIN") {
+        return PathBuf::from(p);
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("tansu"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    on_path
+        .into_iter()
+        .chain(cargo_home.map(|h| h.join("bin").join("tansu")))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the tansu broker is not installed: run ./scripts/test (it installs it), or \
+                 cargo install tansu --version 0.6.0 --locked --features dynostore,libsql"
+            )
+        })
+}
+
+/// Where a [`Broker`] keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// In memory: gone when the broker stops. Beware: tansu 0.6's memory engine
+    /// returns wrong records for a fetch starting inside a record batch (a consumer
+    /// resuming mid-batch); use it only where nothing resumes.
+    Memory,
+    /// A SQLite file in the broker's directory: survives a restart.
+    Sqlite,
+}
+
+/// A tansu broker process behind a stable loopback address. Killed when dropped.
+///
+/// Clients use [`Broker::bootstrap`], served by a TCP forwarder in this process, which
+/// is also the broker's advertised listener. Each run of tansu binds a fresh port
+/// behind it: tansu cannot rebind its old port while that port's closed connections
+/// sit in TIME_WAIT, so a restart on the same port would fail.
+#[derive(Debug)]
+pub struct Broker {
+    child: Option<Child>,
+    storage: Storage,
+    dir: tempfile::TempDir,
+    forwarder: Forwarder,
+}
+
+impl Broker {
+    /// Starts a broker and waits until it accepts connections.
+    pub fn start(storage: Storage) -> Broker {
+        let mut b = Broker::reserved(storage);
+        b.spawn();
+        b
+    }
+
+    /// A broker address with no broker behind it yet: connections are refused until
+    /// [`Broker::spawn`].
+    pub fn reserved(storage: Storage) -> Broker {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        Broker {
+            child: None,
+            storage,
+            dir,
+            forwarder: Forwarder::start(),
+        }
+    }
+
+    /// `host:port` for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.forwarder.port)
+    }
+
+    /// Starts the broker process (again), with the same storage, behind the same address.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the broker is already running");
+        let backend = free_port();
+        let listen = format!("tcp://127.0.0.1:{backend}");
+        let advertised = format!("tcp://{}", self.bootstrap());
+        let engine = match self.storage {
+            Storage::Memory => "memory://tansu/",
+            // tansu reads the path relative to its working directory: its temp dir.
+            Storage::Sqlite => "sqlite://tansu.db",
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("tansu.log"))
+            .unwrap_or_else(|e| panic!("tansu log file: {e}"));
+        let log2 = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("tansu log file: {e}"));
+        let child = Command::new(tansu_bin())
+            .args([
+                "broker",
+                "--listener-url",
+                &listen,
+                "--advertised-listener-url",
+                &advertised,
+            ])
+            .args(["--storage-engine", engine])
+            // The broker must not export traces to whatever the test environment sets.
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env("RUST_LOG", "warn")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting tansu: {e}"));
+        self.child = Some(child);
+        let backend_addr = format!("127.0.0.1:{backend}");
+        if !wait_for_port(&backend_addr, BROKER_START_TIMEOUT) {
+            panic!(
+                "tansu did not listen on {backend_addr} in time:\n{}",
+                self.log()
+            );
+        }
+        self.forwarder.set_backend(Some(backend));
+    }
+
+    /// Kills the broker (SIGKILL) and cuts every connection to it.
+    pub fn kill(&mut self) {
+        self.forwarder.set_backend(None);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The broker's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("tansu.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+        self.forwarder.stop();
+    }
+}
+
+#[derive(Debug, Default)]
+struct ForwarderState {
+    backend: Option<u16>,
+    stopped: bool,
+    /// Both ends of every forwarded connection, to cut them when the broker dies.
+    open: Vec<TcpStream>,
+}
+
+/// Accepts on a fixed loopback port and pipes each connection to the current backend.
+#[derive(Debug)]
+struct Forwarder {
+    port: u16,
+    state: std::sync::Arc<std::sync::Mutex<ForwarderState>>,
+}
+
+impl Forwarder {
+    fn start() -> Forwarder {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("forwarder: {e}"));
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("forwarder: {e}"));
+        let state = std::sync::Arc::new(std::sync::Mutex::new(ForwarderState::default()));
+        let shared = std::sync::Arc::clone(&state);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+                if st.stopped {
+                    return;
+                }
+                let Some(backend) = st.backend else {
+                    // No broker: the connection closes at once, like a refusal.
+                    continue;
+                };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", backend)) else {
+                    continue;
+                };
+                let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (
+                    client.try_clone(),
+                    server.try_clone(),
+                    client.try_clone(),
+                    server.try_clone(),
+                ) else {
+                    continue;
+                };
+                st.open.push(c3);
+                st.open.push(s3);
+                drop(st);
+                pipe(client, server);
+                pipe(s2, c2);
+            }
+        });
+        Forwarder { port, state }
+    }
+
+    fn set_backend(&self, backend: Option<u16>) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.backend = backend;
+        if backend.is_none() {
+            for s in st.open.drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    fn stop(&self) {
+        {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.stopped = true;
+            st.backend = None;
+            for s in st.open.drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+        // Wake the accept loop so it sees `stopped`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Copies `from` to `to` on a thread until either side closes.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Both);
+        let _ = from.shutdown(std::net::Shutdown::Both);
+    });
+}
