@@ -74,24 +74,32 @@ async fn tx_ids(addr: &str) -> Vec<String> {
 }
 
 /// Waits until every OSN delivers the same blocks (same header hashes), holding at
-/// least `min_envelopes` transactions, and returns those block lines.
+/// least `min_envelopes` transactions, and returns those block lines. An OSN still
+/// catching up may answer SERVICE_UNAVAILABLE meanwhile.
 fn wait_for_identical_chains(osns: &[&Orderer], min_envelopes: usize) -> Vec<String> {
     let deadline = Instant::now() + EVENT_TIMEOUT;
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut last = String::new();
     loop {
-        let chains: Vec<Vec<String>> = osns
+        let outputs: Vec<_> = osns
             .iter()
-            .map(|o| block_lines(&ok(o.cli(&["deliver", "--stop", "newest"]))))
+            .map(|o| o.cli(&["deliver", "--stop", "newest"]))
             .collect();
-        let count = rt.block_on(tx_ids(&osns[0].addr())).len();
-        if chains.iter().all(|c| *c == chains[0]) && count >= min_envelopes {
-            return chains[0].clone();
+        if outputs.iter().all(|o| o.status.success()) {
+            let chains: Vec<Vec<String>> =
+                outputs.iter().map(|o| block_lines(&stdout(o))).collect();
+            let count = rt.block_on(tx_ids(&osns[0].addr())).len();
+            if chains.iter().all(|c| *c == chains[0]) && count >= min_envelopes {
+                return chains[0].clone();
+            }
+            last = format!(
+                "heights {:?}, {count} envelopes, want {min_envelopes}",
+                chains.iter().map(Vec::len).collect::<Vec<_>>()
+            );
+        } else {
+            last = outputs.iter().map(stdout).collect::<Vec<_>>().join(" | ");
         }
-        assert!(
-            Instant::now() < deadline,
-            "chains did not converge: heights {:?}, {count} envelopes, want {min_envelopes}",
-            chains.iter().map(Vec::len).collect::<Vec<_>>()
-        );
+        assert!(Instant::now() < deadline, "chains did not converge: {last}");
         std::thread::sleep(Duration::from_millis(300));
     }
 }

@@ -354,11 +354,14 @@ impl Inner {
     }
 
     /// Every ReadTimeout: is the consumer keeping up with the partition, and do the
-    /// brokers take writes again after a failure?
+    /// brokers take writes again after a failure? The consumer counts as stalled when
+    /// records wait in the partition and none was processed for
+    /// [`STALL_CHECKS`] × ReadTimeout: a first fetch from a busy broker can be slow.
     async fn monitor(self: Arc<Self>) {
         let period = self.clients.options.read_timeout;
         let mut brokers = self.clients.brokers();
-        let mut behind_since: Option<(i64, i64)> = None;
+        // The processed offset last seen, and since when it has not moved while behind.
+        let mut stuck: Option<(i64, Instant)> = None;
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -382,29 +385,28 @@ impl Inner {
                     let processed = self.processed.load(Ordering::Relaxed);
                     let high = self.clients.high_watermark(&self.channel_id).await;
                     tracing::trace!(channel = %self.channel_id, ?high, processed, "progress check");
-                    if high.is_ok() {
-                        // The brokers answered: reachable, whatever was reported before.
-                        self.clients.mark_reachable();
-                    }
                     match high {
-                        Ok(high) if high > processed + 1 => {
-                            match behind_since {
-                                Some((p, _)) if p == processed => {
-                                    let reason = format!(
-                                        "consumer stalled at offset {processed} while the partition holds records up to {}",
-                                        high - 1
-                                    );
-                                    self.update_health(|h| h.reads = Some(reason));
-                                }
-                                _ => behind_since = Some((processed, high)),
-                            }
-                        }
-                        Ok(_) => {
-                            behind_since = None;
-                            self.update_health(|h| {
-                                if h.reads.as_deref().is_some_and(|r| r.starts_with("consumer stalled")) {
-                                    h.reads = None;
-                                }
+                        Ok(high) => {
+                            // The brokers answered: reachable, whatever was reported before.
+                            self.clients.mark_reachable();
+                            let behind = high > processed + 1;
+                            stuck = match stuck {
+                                Some((p, since)) if behind && p == processed => Some((p, since)),
+                                _ if behind => Some((processed, Instant::now())),
+                                _ => None,
+                            };
+                            let stalled = match stuck {
+                                Some((_, since)) if since.elapsed() >= period * STALL_CHECKS => Some(format!(
+                                    "consumer stalled: no record processed for {:?} at offset {processed} while the partition holds records up to {}",
+                                    since.elapsed(),
+                                    high - 1
+                                )),
+                                _ => None,
+                            };
+                            self.update_health(|h| match stalled {
+                                Some(reason) => h.reads = Some(reason),
+                                None if h.reads.as_deref().is_some_and(|r| r.starts_with("consumer stalled")) => h.reads = None,
+                                None => {}
                             });
                         }
                         Err(e) => debug!(channel = %self.channel_id, error = %e, "reading the high watermark"),
@@ -414,6 +416,9 @@ impl Inner {
         }
     }
 }
+
+/// ReadTimeouts without progress, while behind, before the consumer counts as stalled.
+const STALL_CHECKS: u32 = 3;
 
 #[async_trait]
 impl Chain for KafkaChain {

@@ -174,6 +174,8 @@ impl KafkaOptions {
     /// is gone.
     pub(crate) fn consumer(&self) -> Result<ClientConfig, String> {
         let mut c = self.common()?;
+        // librdkafka's consumer requires a group id even though partitions are
+        // assigned by hand and nothing is committed (offsets live in the ledger).
         c.set("group.id", "orderer")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
