@@ -79,26 +79,25 @@ async fn tx_ids(addr: &str) -> Vec<String> {
 fn wait_for_identical_chains(osns: &[&Orderer], min_envelopes: usize) -> Vec<String> {
     let deadline = Instant::now() + EVENT_TIMEOUT;
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut last = String::new();
     loop {
         let outputs: Vec<_> = osns
             .iter()
             .map(|o| o.cli(&["deliver", "--stop", "newest"]))
             .collect();
-        if outputs.iter().all(|o| o.status.success()) {
+        let last = if outputs.iter().all(|o| o.status.success()) {
             let chains: Vec<Vec<String>> =
                 outputs.iter().map(|o| block_lines(&stdout(o))).collect();
             let count = rt.block_on(tx_ids(&osns[0].addr())).len();
             if chains.iter().all(|c| *c == chains[0]) && count >= min_envelopes {
                 return chains[0].clone();
             }
-            last = format!(
+            format!(
                 "heights {:?}, {count} envelopes, want {min_envelopes}",
                 chains.iter().map(Vec::len).collect::<Vec<_>>()
-            );
+            )
         } else {
-            last = outputs.iter().map(stdout).collect::<Vec<_>>().join(" | ");
-        }
+            outputs.iter().map(stdout).collect::<Vec<_>>().join(" | ")
+        };
         assert!(Instant::now() < deadline, "chains did not converge: {last}");
         std::thread::sleep(Duration::from_millis(300));
     }
