@@ -5,6 +5,7 @@
 use tonic_build::manual::{Builder, Method, Service};
 
 fn main() {
+    commit_id();
     let broadcast = Method::builder()
         .name("broadcast")
         .route_name("Broadcast")
@@ -33,4 +34,26 @@ fn main() {
         .build_client(false)
         .build_transport(false)
         .compile(&[service]);
+}
+
+/// `ORDERER_COMMIT`: the git commit built, for `/version` ("development build" when
+/// not built from a git checkout).
+fn commit_id() {
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "development build".to_owned());
+    println!("cargo:rustc-env=ORDERER_COMMIT={commit}");
+    let git_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.git");
+    for f in ["HEAD", "refs/heads"] {
+        let p = git_dir.join(f);
+        if p.exists() {
+            println!("cargo:rerun-if-changed={}", p.display());
+        }
+    }
 }

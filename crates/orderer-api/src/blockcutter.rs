@@ -4,7 +4,11 @@
 //! when [`Ordered::pending`] becomes true, stop it when it becomes false, and call
 //! [`BlockCutter::cut`] when it fires.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use crate::envelope::RawEnvelope;
+use crate::metrics;
 
 /// `Orderer.BatchSize`: the limits of one batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,19 +102,27 @@ pub struct Ordered {
 }
 
 /// Accumulates envelopes into batches by Fabric's rules. One per chain.
+///
+/// Like Fabric's cutter it records `blockcutter_block_fill_duration` for each batch:
+/// the time from its first envelope to its cut (zero for an envelope cut alone).
 #[derive(Debug)]
 pub struct BlockCutter {
     limits: BatchSize,
     pending: Vec<RawEnvelope>,
     pending_bytes: usize,
+    pending_since: Option<Instant>,
+    channel: Arc<str>,
 }
 
 impl BlockCutter {
-    pub fn new(limits: BatchSize) -> Self {
+    /// A cutter for `channel` (the label of its fill-duration metric).
+    pub fn new(limits: BatchSize, channel: &str) -> Self {
         BlockCutter {
             limits,
             pending: Vec::new(),
             pending_bytes: 0,
+            pending_since: None,
+            channel: channel.into(),
         }
     }
 
@@ -135,6 +147,7 @@ impl BlockCutter {
             if !self.pending.is_empty() {
                 batches.push(self.cut());
             }
+            metrics::block_filled(&self.channel, std::time::Duration::ZERO);
             batches.push(vec![env]);
             return Ordered {
                 batches,
@@ -146,6 +159,9 @@ impl BlockCutter {
             batches.push(self.cut());
         }
 
+        if self.pending.is_empty() {
+            self.pending_since = Some(Instant::now());
+        }
         self.pending.push(env);
         self.pending_bytes += size;
 
@@ -161,6 +177,9 @@ impl BlockCutter {
     /// Takes the pending batch (possibly empty) and resets the cutter.
     pub fn cut(&mut self) -> Vec<RawEnvelope> {
         self.pending_bytes = 0;
+        if let Some(since) = self.pending_since.take() {
+            metrics::block_filled(&self.channel, since.elapsed());
+        }
         std::mem::take(&mut self.pending)
     }
 
@@ -283,7 +302,7 @@ mod tests {
             },
         ];
         for case in cases {
-            let mut cutter = BlockCutter::new(case.limits);
+            let mut cutter = BlockCutter::new(case.limits, "c");
             for (size, tag) in &case.before {
                 let o = cutter.ordered(env(*size, *tag));
                 assert!(o.batches.is_empty(), "{}: setup cut early", case.name);
@@ -298,7 +317,7 @@ mod tests {
     fn overflow_then_fill_gives_two_batches() {
         // count 2: [a] pending; b (60) overflows 100 with a (50) -> cut [a]; b pending.
         // Then with count 1 set, the next message c alone fills it: [b] cut by overflow, [c] by count.
-        let mut cutter = BlockCutter::new(limits(2, 100));
+        let mut cutter = BlockCutter::new(limits(2, 100), "c");
         assert!(cutter.ordered(env(50, 1)).batches.is_empty());
         cutter.set_limits(limits(1, 100));
         let o = cutter.ordered(env(60, 2));
@@ -307,7 +326,7 @@ mod tests {
 
     #[test]
     fn cut_returns_pending_and_resets() {
-        let mut cutter = BlockCutter::new(limits(10, 100));
+        let mut cutter = BlockCutter::new(limits(10, 100), "c");
         cutter.ordered(env(10, 1));
         cutter.ordered(env(10, 2));
         assert_eq!(cutter.pending_bytes(), 20);
@@ -324,7 +343,7 @@ mod tests {
             payload: Bytes::from(vec![0; 30]),
             signature: Bytes::from(vec![0; 71]),
         });
-        let mut cutter = BlockCutter::new(limits(10, 100));
+        let mut cutter = BlockCutter::new(limits(10, 100), "c");
         // 101 > 100 preferred: isolated although the payload alone would fit.
         assert_eq!(cutter.ordered(e).batches.len(), 1);
     }

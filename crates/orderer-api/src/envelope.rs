@@ -9,11 +9,17 @@ use prost::Message;
 use crate::error::EnvelopeError;
 use crate::proto::common::{ChannelHeader, Envelope, HeaderType, Payload, SignatureHeader};
 
-/// A marshalled `common.Envelope` plus the size the block cutter counts.
+/// A marshalled `common.Envelope` plus the size the block cutter counts, and the
+/// W3C trace context of the Broadcast that brought it, when traces are exported.
+///
+/// Consenters carry the trace context from `order` to `create_next_block` (Kafka:
+/// in the record's `traceparent` header) without interpreting it, so that the node
+/// can link each block to the broadcasts that filled it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawEnvelope {
     bytes: Bytes,
     size: usize,
+    traceparent: Option<Bytes>,
 }
 
 impl RawEnvelope {
@@ -24,6 +30,7 @@ impl RawEnvelope {
         let raw = RawEnvelope {
             size: env.payload.len() + env.signature.len(),
             bytes,
+            traceparent: None,
         };
         Ok((raw, env))
     }
@@ -33,7 +40,20 @@ impl RawEnvelope {
         RawEnvelope {
             bytes: Bytes::from(env.encode_to_vec()),
             size: env.payload.len() + env.signature.len(),
+            traceparent: None,
         }
+    }
+
+    /// The same envelope with the trace context of the Broadcast that brought it
+    /// (a W3C `traceparent` value).
+    pub fn with_traceparent(mut self, traceparent: Option<Bytes>) -> Self {
+        self.traceparent = traceparent;
+        self
+    }
+
+    /// The W3C `traceparent` of the Broadcast that brought this envelope, if traced.
+    pub fn traceparent(&self) -> Option<&Bytes> {
+        self.traceparent.as_ref()
     }
 
     /// The marshalled envelope.

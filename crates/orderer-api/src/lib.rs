@@ -16,6 +16,7 @@ pub mod consensus;
 pub mod duration;
 pub mod envelope;
 pub mod error;
+pub mod metrics;
 pub mod proto;
 #[cfg(feature = "test-util")]
 pub mod testing;

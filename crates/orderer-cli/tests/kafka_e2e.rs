@@ -13,7 +13,7 @@ use common::{EVENT_TIMEOUT, Orderer, block_lines, cli_bin, ok, stdout};
 use orderer_api::proto::common::{Envelope, HeaderType};
 use orderer_cli::deliver::{DeliverRequest, deliver};
 use orderer_cli::envelopes::Position;
-use orderer_testkit::{Broker, Storage};
+use orderer_testkit::{Broker, Storage, http};
 use prost::Message;
 
 /// `ORDERER_*` settings of a Kafka OSN on `broker`.
@@ -216,9 +216,16 @@ fn while_kafka_is_unreachable_deliver_and_broadcast_say_so_and_recover() {
     let o = start_osn(dir.path(), &env);
     ok(o.cli(&["broadcast", "--count", "20"]));
     ok(o.cli(&["deliver", "--stop", "2"]));
+    assert_eq!(http(&o.ops(), "GET", "/healthz", None).0, 200);
 
     broker.kill();
     o.wait_for_log("Kafka chain errored", 1);
+    let (status, body) = http(&o.ops(), "GET", "/healthz", None);
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("channel mychannel") && body.contains("Kafka"),
+        "{body}"
+    );
     let out = o.cli(&["deliver", "--stop", "newest"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -236,6 +243,7 @@ fn while_kafka_is_unreachable_deliver_and_broadcast_say_so_and_recover() {
 
     broker.spawn();
     o.wait_for_log("Kafka chain healthy again", 2);
+    assert_eq!(http(&o.ops(), "GET", "/healthz", None).0, 200);
     ok(o.cli(&["broadcast", "--count", "10"]));
     let out = ok(o.cli(&["deliver", "--stop", "3"]));
     assert!(out.contains("hash chain verified; status SUCCESS"), "{out}");

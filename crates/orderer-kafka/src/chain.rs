@@ -30,6 +30,7 @@ use orderer_api::{
 use prost::Message;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use rdkafka::topic_partition_list::Offset;
 use tokio::sync::watch;
@@ -40,6 +41,9 @@ use tracing::{debug, error, info, warn};
 use crate::clients::{Brokers, Clients, PARTITION, PartitionQueue};
 use crate::errors::produce_error;
 use crate::retry::{GaveUp, halted, retry};
+
+/// The record header carrying a Broadcast's W3C trace context.
+const TRACEPARENT: &str = "traceparent";
 
 /// How long `order` keeps retrying while librdkafka's queue is full.
 const QUEUE_FULL_PATIENCE: Duration = Duration::from_secs(10);
@@ -142,14 +146,21 @@ impl KafkaChain {
         }
     }
 
-    async fn submit(&self, regular: KafkaMessageRegular) -> Result<Receipt, ChainError> {
+    async fn submit(
+        &self,
+        regular: KafkaMessageRegular,
+        traceparent: Option<Bytes>,
+    ) -> Result<Receipt, ChainError> {
         if let Some(e) = self.inner.state.borrow().to_error(&self.inner.channel_id) {
             return Err(e);
         }
         let record = KafkaMessage {
             r#type: Some(kafka_message::Type::Regular(regular)),
         };
-        let delivery = self.inner.send(record.encode_to_vec()).await?;
+        let delivery = self
+            .inner
+            .send(record.encode_to_vec(), traceparent.as_ref())
+            .await?;
         let inner = Arc::clone(&self.inner);
         Ok(Receipt::pending(
             async move { inner.delivered(delivery).await },
@@ -194,16 +205,24 @@ impl Inner {
         });
     }
 
-    /// Hands a record to the producer, waiting while its queue is full.
+    /// Hands a record to the producer, waiting while its queue is full. A trace
+    /// context travels in the record's `traceparent` header.
     async fn send(
         &self,
         payload: Vec<u8>,
+        traceparent: Option<&Bytes>,
     ) -> Result<rdkafka::producer::DeliveryFuture, ChainError> {
         let deadline = Instant::now() + QUEUE_FULL_PATIENCE;
         loop {
-            let record = FutureRecord::<(), [u8]>::to(&self.channel_id)
+            let mut record = FutureRecord::<(), [u8]>::to(&self.channel_id)
                 .partition(PARTITION)
                 .payload(&payload);
+            if let Some(tp) = traceparent {
+                record = record.headers(OwnedHeaders::new().insert(Header {
+                    key: TRACEPARENT,
+                    value: Some(tp.as_ref()),
+                }));
+            }
             match self.clients.producer.send_result(record) {
                 Ok(delivery) => return Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
@@ -248,7 +267,7 @@ impl Inner {
     async fn post(&self, msg: kafka_message::Type) -> Result<(), String> {
         let record = KafkaMessage { r#type: Some(msg) };
         let delivery = self
-            .send(record.encode_to_vec())
+            .send(record.encode_to_vec(), None)
             .await
             .map_err(|e| e.to_string())?;
         self.delivered(delivery).await.map_err(|e| e.to_string())
@@ -431,23 +450,25 @@ impl Chain for KafkaChain {
     }
 
     async fn order(&self, env: RawEnvelope, config_seq: u64) -> Result<Receipt, ChainError> {
-        self.submit(KafkaMessageRegular {
+        let traceparent = env.traceparent().cloned();
+        let regular = KafkaMessageRegular {
             payload: env.into_bytes(),
             config_seq,
             class: kafka_message_regular::Class::Normal as i32,
             original_offset: 0,
-        })
-        .await
+        };
+        self.submit(regular, traceparent).await
     }
 
     async fn configure(&self, env: RawEnvelope, config_seq: u64) -> Result<Receipt, ChainError> {
-        self.submit(KafkaMessageRegular {
+        let traceparent = env.traceparent().cloned();
+        let regular = KafkaMessageRegular {
             payload: env.into_bytes(),
             config_seq,
             class: kafka_message_regular::Class::Config as i32,
             original_offset: 0,
-        })
-        .await
+        };
+        self.submit(regular, traceparent).await
     }
 
     fn state(&self) -> watch::Receiver<ChainState> {
@@ -510,7 +531,7 @@ impl Processor {
         let config = inner.support.shared_config();
         let last_cut = inner.support.height().saturating_sub(1);
         Processor {
-            cutter: BlockCutter::new(config.batch_size),
+            cutter: BlockCutter::new(config.batch_size, &inner.channel_id),
             inner,
             last_cut,
             timer: None,
@@ -541,14 +562,18 @@ impl Processor {
                     continue;
                 }
                 m = async {
-                    queue
-                        .recv()
-                        .await
-                        .map(|m| (m.offset(), m.payload().map(Bytes::copy_from_slice).unwrap_or_default()))
+                    queue.recv().await.map(|m| {
+                        let traceparent = m.headers().and_then(|h| {
+                            h.iter()
+                                .find(|h| h.key == TRACEPARENT)
+                                .and_then(|h| h.value.map(Bytes::copy_from_slice))
+                        });
+                        (m.offset(), m.payload().map(Bytes::copy_from_slice).unwrap_or_default(), traceparent)
+                    })
                 } => m,
             };
             match next {
-                Ok((offset, payload)) => {
+                Ok((offset, payload, traceparent)) => {
                     failing = None;
                     self.inner.clients.mark_reachable();
                     let last = self.inner.processed.load(Ordering::Relaxed);
@@ -567,7 +592,7 @@ impl Processor {
                             h.reads = None;
                         }
                     });
-                    self.on_record(offset, payload).await?;
+                    self.on_record(offset, payload, traceparent).await?;
                     self.inner.processed.store(offset, Ordering::Relaxed);
                 }
                 Err(e) => {
@@ -587,7 +612,12 @@ impl Processor {
         }
     }
 
-    async fn on_record(&mut self, offset: i64, payload: Bytes) -> Result<(), String> {
+    async fn on_record(
+        &mut self,
+        offset: i64,
+        payload: Bytes,
+        traceparent: Option<Bytes>,
+    ) -> Result<(), String> {
         let msg = match KafkaMessage::decode(payload) {
             Ok(m) => m,
             Err(e) => {
@@ -614,7 +644,7 @@ impl Processor {
                 if verify {
                     warn!(channel = %self.inner.channel_id, offset, "the partition does not start with a CONNECT: cannot check that its OSNs agree on the channel configuration");
                 }
-                self.on_regular(r, offset).await
+                self.on_regular(r, offset, traceparent).await
             }
             None => {
                 warn!(channel = %self.inner.channel_id, offset, "skipping an empty KafkaMessage");
@@ -658,9 +688,14 @@ impl Processor {
         ))
     }
 
-    async fn on_regular(&mut self, r: KafkaMessageRegular, offset: i64) -> Result<(), String> {
+    async fn on_regular(
+        &mut self,
+        r: KafkaMessageRegular,
+        offset: i64,
+        traceparent: Option<Bytes>,
+    ) -> Result<(), String> {
         let raw = match RawEnvelope::parse(r.payload) {
-            Ok((raw, _)) => raw,
+            Ok((raw, _)) => raw.with_traceparent(traceparent),
             Err(e) => {
                 // Every OSN skips it alike, so the chains stay identical.
                 warn!(channel = %self.inner.channel_id, offset, error = %e, "skipping a regular record that holds no envelope");
@@ -766,6 +801,7 @@ impl Processor {
         };
         written.map_err(|e| format!("writing block {}: {e}", self.last_cut + 1))?;
         self.last_cut += 1;
+        crate::metrics::offset_persisted(&self.inner.channel_id, last_offset);
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 mod chain;
 mod clients;
 mod errors;
+pub mod metrics;
 pub mod options;
 mod retry;
 

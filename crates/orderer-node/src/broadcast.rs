@@ -18,13 +18,17 @@ use orderer_api::envelope::{ParsedPayload, parse_payload};
 use orderer_api::proto::common::{HeaderType, Status as FabricStatus};
 use orderer_api::proto::orderer::BroadcastResponse;
 use orderer_api::{RawEnvelope, Receipt};
+use std::time::{Duration, Instant};
+
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tracing::debug;
+use tracing::field::Empty;
+use tracing::{Instrument, Span, debug, trace_span};
 
 use crate::ingress::IngressError;
 use crate::registry::{Channel, Registry};
 use crate::shutdown::Shutdown;
+use crate::{metrics, telemetry};
 
 /// Envelopes of one stream that may await acceptance at once.
 pub const MAX_IN_FLIGHT: usize = 1024;
@@ -32,30 +36,72 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 pub type BroadcastStream =
     Pin<Box<dyn Stream<Item = Result<BroadcastResponse, tonic::Status>> + Send>>;
 
+/// What is known of one envelope for its metrics and trace, filled in as it goes.
+struct Tracker {
+    channel: Option<Arc<str>>,
+    kind: &'static str,
+    started: Instant,
+    validated: Option<Duration>,
+    enqueue_started: Option<Instant>,
+    span: Span,
+}
+
+impl Tracker {
+    fn new() -> Self {
+        Tracker {
+            channel: None,
+            kind: "unknown",
+            started: Instant::now(),
+            validated: None,
+            enqueue_started: None,
+            span: trace_span!(
+                "broadcast.envelope",
+                channel = Empty,
+                tx_id = Empty,
+                status = Empty
+            ),
+        }
+    }
+
+    /// Records Fabric's broadcast metrics and closes the span, once the response is known.
+    fn finish(self, status: FabricStatus) {
+        let validate = self.validated.unwrap_or_else(|| self.started.elapsed());
+        let enqueue = self.enqueue_started.map(|t| t.elapsed());
+        let channel = self.channel.as_deref().unwrap_or("unknown");
+        metrics::broadcast_processed(channel, self.kind, status.as_str_name(), validate, enqueue);
+        self.span.record("status", status.as_str_name());
+    }
+}
+
 /// A response not yet sent: final, or waiting for a receipt.
 enum Pending {
-    Done(Result<(), IngressError>),
-    Accepted(Receipt),
+    Done(Result<(), IngressError>, Tracker),
+    Accepted(Receipt, Tracker),
     End(tonic::Status),
 }
 
 impl Pending {
     async fn resolve(self) -> Result<BroadcastResponse, tonic::Status> {
-        let result = match self {
-            Pending::Done(r) => r,
-            Pending::Accepted(receipt) => receipt.await.map_err(IngressError::from),
+        let (result, tracker) = match self {
+            Pending::Done(r, t) => (r, t),
+            Pending::Accepted(receipt, t) => (receipt.await.map_err(IngressError::from), t),
             Pending::End(status) => return Err(status),
         };
-        Ok(match result {
+        let response = match result {
             Ok(()) => BroadcastResponse {
                 status: FabricStatus::Success as i32,
                 info: String::new(),
             },
-            Err(e) => BroadcastResponse {
-                status: e.status() as i32,
-                info: e.to_string(),
-            },
-        })
+            Err(e) => {
+                debug!(error = %e, status = ?e.status(), "broadcast envelope rejected");
+                BroadcastResponse {
+                    status: e.status() as i32,
+                    info: e.to_string(),
+                }
+            }
+        };
+        tracker.finish(FabricStatus::try_from(response.status).unwrap_or(FabricStatus::Unknown));
+        Ok(response)
     }
 }
 
@@ -110,33 +156,53 @@ impl BroadcastHandler {
 
     /// Parses, validates and enqueues one envelope.
     async fn process(&self, bytes: Bytes) -> Pending {
-        match self.enqueue(bytes).await {
-            Ok(receipt) => Pending::Accepted(receipt),
-            Err(e) => {
-                debug!(error = %e, status = ?e.status(), "broadcast envelope rejected");
-                Pending::Done(Err(e))
-            }
+        let mut tracker = Tracker::new();
+        match self.enqueue(bytes, &mut tracker).await {
+            Ok(receipt) => Pending::Accepted(receipt, tracker),
+            Err(e) => Pending::Done(Err(e), tracker),
         }
     }
 
-    async fn enqueue(&self, bytes: Bytes) -> Result<Receipt, IngressError> {
-        let (raw, env) = RawEnvelope::parse(bytes)?;
-        let payload = parse_payload(&env)?;
-        let channel_id = &payload.channel_header.channel_id;
-        let channel = self
-            .registry
-            .get(channel_id)
-            .ok_or_else(|| IngressError::UnknownChannel(channel_id.clone()))?;
-        match payload.header_type() {
-            Some(HeaderType::ConfigUpdate) => return Err(IngressError::ConfigUpdateUnsupported),
-            Some(t @ (HeaderType::Config | HeaderType::OrdererTransaction)) => {
-                return Err(IngressError::NotBroadcastable(t.as_str_name()));
+    async fn enqueue(&self, bytes: Bytes, t: &mut Tracker) -> Result<Receipt, IngressError> {
+        let (channel, raw, config_seq) = {
+            let _validate = trace_span!(parent: &t.span, "broadcast.validate").entered();
+            let (raw, env) = RawEnvelope::parse(bytes)?;
+            let payload = parse_payload(&env)?;
+            let channel_id = &payload.channel_header.channel_id;
+            t.kind = payload
+                .header_type()
+                .map(|h| h.as_str_name())
+                .unwrap_or("unknown");
+            t.span.record("channel", channel_id.as_str());
+            t.span
+                .record("tx_id", payload.channel_header.tx_id.as_str());
+            let channel = self
+                .registry
+                .get(channel_id)
+                .ok_or_else(|| IngressError::UnknownChannel(channel_id.clone()))?;
+            t.channel = Some(Arc::clone(&channel.label));
+            match payload.header_type() {
+                Some(HeaderType::ConfigUpdate) => {
+                    return Err(IngressError::ConfigUpdateUnsupported);
+                }
+                Some(h @ (HeaderType::Config | HeaderType::OrdererTransaction)) => {
+                    return Err(IngressError::NotBroadcastable(h.as_str_name()));
+                }
+                _ => {}
             }
-            _ => {}
+            let config_seq = validate(channel, &raw, &payload)?;
+            (channel, raw, config_seq)
+        };
+        t.validated = Some(t.started.elapsed());
+        t.enqueue_started = Some(Instant::now());
+        let raw = raw.with_traceparent(telemetry::traceparent(&t.span));
+        let enqueue = trace_span!(parent: &t.span, "broadcast.enqueue");
+        async {
+            channel.chain.wait_ready().await?;
+            Ok(channel.chain.order(raw, config_seq).await?)
         }
-        let config_seq = validate(channel, &raw, &payload)?;
-        channel.chain.wait_ready().await?;
-        Ok(channel.chain.order(raw, config_seq).await?)
+        .instrument(enqueue)
+        .await
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Config {
     /// How this node talks to Kafka (used when `Orderer.OrdererType` is kafka).
     pub kafka: Kafka,
     pub operations: Operations,
+    pub metrics: Metrics,
+    /// OpenTelemetry trace export.
+    pub tracing: Tracing,
     /// Defaults for every channel's ordering parameters (Fabric's configtx `Orderer`).
     pub orderer: OrdererDefaults,
     /// The channels this node serves; each may override the `Orderer` defaults.
@@ -164,6 +167,66 @@ where
 pub struct Operations {
     /// `host:port` of the operations HTTP server (metrics, health, log level).
     pub listen_address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Metrics {
+    /// `prometheus`: `/metrics` on the operations server; `disabled`: no metrics.
+    pub provider: MetricsProvider,
+}
+
+/// Where metrics go. Fabric also knows `statsd`, which this orderer does not offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsProvider {
+    Prometheus,
+    Disabled,
+}
+
+impl MetricsProvider {
+    const ALL: [(&'static str, MetricsProvider); 2] = [
+        ("prometheus", MetricsProvider::Prometheus),
+        ("disabled", MetricsProvider::Disabled),
+    ];
+}
+
+impl Serialize for MetricsProvider {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let name = MetricsProvider::ALL
+            .iter()
+            .find(|(_, p)| p == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("disabled");
+        s.serialize_str(name)
+    }
+}
+
+impl<'de> Deserialize<'de> for MetricsProvider {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        MetricsProvider::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s.trim()))
+            .map(|(_, p)| *p)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown metrics provider {s:?}: expected one of prometheus, disabled"
+                ))
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Tracing {
+    /// OTLP/gRPC endpoint, like `http://127.0.0.1:4317`. Empty: the standard
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` variable if set, else no export.
+    #[serde(deserialize_with = "null_as_default")]
+    pub endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Fraction of traces exported, 0 to 1 (a parent's decision is followed).
+    pub sample_ratio: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -424,6 +487,14 @@ impl Default for Config {
             },
             operations: Operations {
                 listen_address: "127.0.0.1:8443".into(),
+            },
+            metrics: Metrics {
+                provider: MetricsProvider::Prometheus,
+            },
+            tracing: Tracing {
+                endpoint: String::new(),
+                service_name: "orderer".into(),
+                sample_ratio: 1.0,
             },
             orderer: OrdererDefaults {
                 orderer_type: ConsenterKind::Solo,
@@ -865,11 +936,25 @@ fn validate(c: &Config, figment: &Figment) -> Vec<String> {
             format!("expected a tracing filter like info or info,orderer_node=debug: {e}"),
         );
     }
-    if parse_socket_addr(&c.operations.listen_address).is_err() {
+    if !(0.0..=1.0).contains(&c.tracing.sample_ratio) {
+        bad(
+            "Tracing.SampleRatio",
+            c.tracing.sample_ratio.to_string(),
+            "expected a fraction between 0 and 1".into(),
+        );
+    }
+    if !c.tracing.endpoint.is_empty() && !c.tracing.endpoint.contains("://") {
+        bad(
+            "Tracing.Endpoint",
+            format!("{:?}", c.tracing.endpoint),
+            "expected a URL like http://127.0.0.1:4317".into(),
+        );
+    }
+    if parse_listen_addr(&c.operations.listen_address).is_err() {
         bad(
             "Operations.ListenAddress",
             format!("{:?}", c.operations.listen_address),
-            "expected host:port, like 127.0.0.1:8443".into(),
+            "expected host:port, like 127.0.0.1:8443 (port 0: any free port)".into(),
         );
     }
     let kafka_mode = c.orderer.orderer_type == ConsenterKind::Kafka;
@@ -1151,6 +1236,17 @@ impl Config {
         } else {
             format!("{host}:{}", self.general.listen_port)
         }
+    }
+}
+
+/// Parses a listen address: `host:port`, where port 0 means any free port.
+pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    match s.rsplit_once(':') {
+        Some((host, "0")) => parse_socket_addr(&format!("{host}:1")).map(|mut a| {
+            a.set_port(0);
+            a
+        }),
+        _ => parse_socket_addr(s),
     }
 }
 
@@ -1593,6 +1689,39 @@ mod tests {
         assert_eq!(
             c.kafka.retry.long_total,
             GoDuration(Duration::from_secs(12 * 3600))
+        );
+    }
+
+    #[test]
+    fn metrics_and_tracing_keys() {
+        let c = sample(&[
+            ("ORDERER_METRICS_PROVIDER", "disabled"),
+            ("ORDERER_TRACING_ENDPOINT", "http://127.0.0.1:4317"),
+            ("ORDERER_TRACING_SAMPLERATIO", "0.25"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics.provider, MetricsProvider::Disabled);
+        assert_eq!(c.tracing.endpoint, "http://127.0.0.1:4317");
+        assert_eq!(c.tracing.sample_ratio, 0.25);
+        assert_eq!(
+            sample(&[]).unwrap().metrics.provider,
+            MetricsProvider::Prometheus
+        );
+        assert_problem(
+            sample(&[("ORDERER_METRICS_PROVIDER", "statsd")]),
+            &[
+                "Metrics.Provider",
+                "statsd",
+                "expected one of prometheus, disabled",
+            ],
+        );
+        assert_problem(
+            sample(&[("ORDERER_TRACING_SAMPLERATIO", "2")]),
+            &["Tracing.SampleRatio", "between 0 and 1"],
+        );
+        assert_problem(
+            sample(&[("ORDERER_TRACING_ENDPOINT", "collector:4317")]),
+            &["Tracing.Endpoint", "http://"],
         );
     }
 

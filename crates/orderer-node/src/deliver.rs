@@ -24,9 +24,10 @@ use orderer_api::{ChainState, RawEnvelope};
 use prost::Message;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tracing::debug;
+use tracing::{Instrument, debug, trace_span};
 
 use crate::ingress::IngressError;
+use crate::metrics;
 use crate::registry::{Channel, Registry};
 use crate::server::codec::DeliverFrame;
 use crate::shutdown::Shutdown;
@@ -69,7 +70,11 @@ impl DeliverHandler {
     {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.serve(requests, tx).await });
+        metrics::deliver_stream_opened();
+        tokio::spawn(async move {
+            this.serve(requests, tx).await;
+            metrics::deliver_stream_closed();
+        });
         Box::pin(ReceiverStream::new(rx))
     }
 
@@ -127,6 +132,18 @@ impl DeliverHandler {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e),
         };
+        let label = Arc::clone(&request.channel.label);
+        metrics::deliver_request_received(&label);
+        let span = trace_span!("deliver.request", channel = %label, start = request.start, stop = request.stop);
+        let outcome = self.stream_blocks(request, tx).instrument(span).await;
+        if !matches!(outcome, Outcome::Gone) {
+            metrics::deliver_request_completed(&label, matches!(outcome, Outcome::Success));
+        }
+        outcome
+    }
+
+    /// Sends the blocks of one parsed request.
+    async fn stream_blocks(&self, request: Request, tx: &Tx) -> Outcome {
         let Request {
             channel,
             seek,
@@ -190,6 +207,7 @@ impl DeliverHandler {
                 if tx.send(Ok(DeliverFrame::Block(block))).await.is_err() {
                     return Outcome::Gone;
                 }
+                metrics::deliver_block_sent(&channel.label);
                 if next == stop {
                     return Outcome::Success;
                 }

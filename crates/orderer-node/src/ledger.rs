@@ -99,7 +99,12 @@ impl Index {
 
 #[derive(Debug)]
 enum WriteRequest {
-    Block { number: u64, bytes: Bytes },
+    Block {
+        number: u64,
+        bytes: Bytes,
+        /// The span of the cut that produced the block: parent of its commit span.
+        cut: tracing::Span,
+    },
     Close(oneshot::Sender<()>),
 }
 
@@ -135,6 +140,7 @@ impl Ledger {
                     op: "recovery task",
                     source: io::Error::other(e.to_string()),
                 })??;
+        crate::metrics::ledger_height(channel, recovery.height);
         let (height, _) = watch::channel(recovery.height);
         let (queue, rx) = mpsc::channel(WRITE_QUEUE);
         let end = index.end;
@@ -180,6 +186,18 @@ impl Ledger {
     /// Queues a marshalled block for writing. Blocks must come in number order.
     /// Resolves when queued; the block is visible once durable (see [`Self::subscribe`]).
     pub async fn append(&self, number: u64, bytes: Bytes) -> Result<(), LedgerError> {
+        self.append_traced(number, bytes, tracing::Span::none())
+            .await
+    }
+
+    /// [`Self::append`], with the span of the cut that produced the block, parent of
+    /// the block's `ledger.commit` span.
+    pub async fn append_traced(
+        &self,
+        number: u64,
+        bytes: Bytes,
+        cut: tracing::Span,
+    ) -> Result<(), LedgerError> {
         if let Some(reason) = self.failure() {
             return Err(LedgerError::Failed {
                 channel: self.inner.channel.clone(),
@@ -188,7 +206,7 @@ impl Ledger {
         }
         self.inner
             .queue
-            .send(WriteRequest::Block { number, bytes })
+            .send(WriteRequest::Block { number, bytes, cut })
             .await
             .map_err(|_| self.closed_error())
     }
@@ -519,7 +537,10 @@ impl Writer {
             let mut closers = Vec::new();
             for req in batch.drain(..) {
                 match req {
-                    WriteRequest::Block { number, bytes } => blocks.push((number, bytes)),
+                    WriteRequest::Block { number, bytes, cut } => {
+                        let commit = tracing::trace_span!(parent: &cut, "ledger.commit", channel = %self.inner.channel, number);
+                        blocks.push((number, bytes, commit));
+                    }
                     WriteRequest::Close(tx) => closers.push(tx),
                 }
             }
@@ -546,7 +567,10 @@ impl Writer {
     }
 
     /// Appends the blocks and syncs once; publishes them when durable.
-    async fn write(&mut self, blocks: Vec<(u64, Bytes)>) -> Result<(), LedgerError> {
+    async fn write(&mut self, traced: Vec<(u64, Bytes, tracing::Span)>) -> Result<(), LedgerError> {
+        let started = std::time::Instant::now();
+        let (blocks, spans): (Vec<(u64, Bytes)>, Vec<tracing::Span>) =
+            traced.into_iter().map(|(n, b, s)| ((n, b), s)).unzip();
         for (number, _) in &blocks {
             if *number != self.next_number {
                 return Err(LedgerError::OutOfOrder {
@@ -593,6 +617,13 @@ impl Writer {
             }
         }
         self.inner.height.send_replace(self.next_number);
+        let took = started.elapsed();
+        for _ in &spans {
+            crate::metrics::ledger_commit(&self.inner.channel, took);
+        }
+        crate::metrics::ledger_height(&self.inner.channel, self.next_number);
+        // Closing the commit spans here makes them cover the write and the sync.
+        drop(spans);
         Ok(())
     }
 }

@@ -37,10 +37,6 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = orderer_node::telemetry::init(&loaded.config.general.log_level) {
-        eprintln!("orderer: {e}");
-        return ExitCode::from(2);
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,14 +47,31 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(orderer_node::run(loaded.config, termination())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("orderer: {e:#}");
-            ExitCode::FAILURE
+    runtime.block_on(async move {
+        let config = loaded.config;
+        // The OTLP exporter runs on the runtime, so telemetry starts inside it.
+        let telemetry = match orderer_node::telemetry::init(
+            &config.general.log_level,
+            &config.tracing,
+            &config.grpc_address(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("orderer: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let outcome = orderer_node::run(config, termination()).await;
+        telemetry.shutdown();
+        match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                eprintln!("orderer: {e:#}");
+                ExitCode::FAILURE
+            }
         }
-    }
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tracing::{error, info, warn};
 
 use crate::broadcast::BroadcastHandler;
-use crate::config::Config;
+use crate::config::{Config, MetricsProvider};
 use crate::consenters::Consenters;
 use crate::deliver::DeliverHandler;
 use crate::ledger::Ledger;
@@ -32,6 +32,8 @@ const CONFIG_APPLY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct RunningNode {
     /// The address the gRPC server listens on.
     pub grpc_addr: SocketAddr,
+    /// The address the operations server listens on.
+    pub ops_addr: SocketAddr,
     registry: Arc<Registry>,
     trigger: ShutdownTrigger,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -49,6 +51,7 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
     let consenter = consenters
         .get(config.orderer.orderer_type)
         .map_err(anyhow::Error::msg)?;
+    let metrics = crate::metrics::install(config.metrics.provider == MetricsProvider::Prometheus);
 
     let mut registry = Registry::default();
     let mut updates = Vec::new();
@@ -108,6 +111,7 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
         );
         registry.insert(Channel {
             id: entry.name.clone(),
+            label: entry.name.as_str().into(),
             support,
             chain,
         });
@@ -138,9 +142,20 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
                 stop.wait().await
             }),
     );
-    info!(address = %grpc_addr, "orderer serving AtomicBroadcast");
+    let ops_addr = crate::ops::serve(
+        &config.operations.listen_address,
+        crate::ops::OpsState {
+            registry: registry.clone(),
+            metrics,
+            log_filter: crate::telemetry::log_filter(),
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    info!(address = %grpc_addr, operations = %ops_addr, "orderer serving AtomicBroadcast");
     Ok(RunningNode {
         grpc_addr,
+        ops_addr,
         registry,
         trigger,
         server,

@@ -12,6 +12,8 @@ use crate::support::ChannelSupport;
 #[derive(Debug)]
 pub struct Channel {
     pub id: String,
+    /// The id, shared cheaply as a metric label.
+    pub label: Arc<str>,
     pub support: Arc<ChannelSupport>,
     pub chain: Arc<dyn Chain>,
 }

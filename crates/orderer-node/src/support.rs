@@ -12,11 +12,15 @@ use prost::Message;
 use tokio::sync::watch;
 
 use crate::ledger::Ledger;
+use crate::telemetry;
 
 #[derive(Debug)]
 struct State {
     assembler: BlockAssembler,
     last_config: u64,
+    /// Trace contexts of the envelopes of blocks created and not yet written (only
+    /// while spans are exported).
+    traces: Vec<(u64, Vec<Bytes>)>,
 }
 
 /// Support of one channel: block assembly on top of its [`Ledger`].
@@ -86,6 +90,7 @@ impl ChannelSupport {
             state: Mutex::new(State {
                 assembler: BlockAssembler::after(header),
                 last_config,
+                traces: Vec::new(),
             }),
             ledger,
             config,
@@ -127,9 +132,19 @@ impl ChannelSupport {
             .header
             .clone()
             .ok_or_else(|| SupportError::Ledger("block has no header".into()))?;
+        let cut = tracing::trace_span!(
+            "block.cut",
+            channel = %self.channel_id,
+            number = header.number,
+            envelopes = block.data.as_ref().map(|d| d.data.len()).unwrap_or(0),
+        );
         let bytes = {
             let mut state = self.lock();
             state.assembler.check_next(&header)?;
+            if let Some(i) = state.traces.iter().position(|(n, _)| *n == header.number) {
+                let (_, traceparents) = state.traces.swap_remove(i);
+                telemetry::link_to(&cut, &traceparents);
+            }
             if is_config {
                 let config = CommittedConfig::from_block(&block).map_err(|reason| {
                     SupportError::BadConfig {
@@ -145,7 +160,7 @@ impl ChannelSupport {
             Bytes::from(block.encode_to_vec())
         };
         self.ledger
-            .append(header.number, bytes)
+            .append_traced(header.number, bytes, cut)
             .await
             .map_err(|e| SupportError::Ledger(e.to_string()))
     }
@@ -170,7 +185,18 @@ impl ConsenterSupport for ChannelSupport {
     }
 
     fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block {
-        self.lock().assembler.next_block(batch)
+        let mut state = self.lock();
+        let number = state.assembler.next_number();
+        if telemetry::exporting() {
+            let traceparents: Vec<Bytes> = batch
+                .iter()
+                .filter_map(|e| e.traceparent().cloned())
+                .collect();
+            // A block created again (never written) replaces its earlier trace record.
+            state.traces.retain(|(n, _)| *n < number);
+            state.traces.push((number, traceparents));
+        }
+        state.assembler.next_block(batch)
     }
 
     async fn write_block(

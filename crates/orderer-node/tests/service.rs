@@ -576,3 +576,39 @@ async fn a_consenter_not_in_the_build_stops_the_start_with_the_key() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_reports_a_halted_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path(), &[]).await;
+    let ops = node.ops_addr();
+    let get = move || {
+        let ops = ops.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                orderer_testkit::http(&ops, "GET", "/healthz", None)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let (status, body) = get().await;
+    assert_eq!(status, 200, "{body}");
+
+    let registry = node.node.as_ref().unwrap().registry().clone();
+    registry.get("mychannel").unwrap().chain.halt().await;
+    let (status, body) = get().await;
+    assert_eq!(status, 503);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "Service Unavailable");
+    let check = &v["failed_checks"][0];
+    assert_eq!(check["component"], "channel mychannel");
+    assert!(
+        check["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("chain halted"),
+        "{body}"
+    );
+    node.stop().await;
+}

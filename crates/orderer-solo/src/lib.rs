@@ -114,7 +114,7 @@ impl Chain for SoloChain {
         };
         let task = Ordering {
             channel_id: self.channel_id.clone(),
-            cutter: BlockCutter::new(self.support.shared_config().batch_size),
+            cutter: BlockCutter::new(self.support.shared_config().batch_size, &self.channel_id),
             support: Arc::clone(&self.support),
             state: self.state.clone(),
             queue_bytes: Arc::clone(&self.queue_bytes),

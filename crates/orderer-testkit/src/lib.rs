@@ -268,3 +268,63 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
         let _ = from.shutdown(std::net::Shutdown::Both);
     });
 }
+
+/// A minimal HTTP/1.1 exchange (`Connection: close`): returns the status code and body.
+pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream =
+        TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .unwrap_or_else(|e| panic!("sending to {addr}: {e}"));
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .unwrap_or_else(|e| panic!("reading from {addr}: {e}"));
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {head:?}"));
+    (status, body.to_owned())
+}
+
+/// The value of the sample `name{labels}` in Prometheus text, matching every given
+/// label and no other.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut want: Vec<(String, String)> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    want.sort();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (n, mut got) = match series.split_once('{') {
+                Some((n, rest)) => {
+                    let inner = rest.strip_suffix('}')?;
+                    let pairs: Vec<(String, String)> = inner
+                        .split("\",")
+                        .filter(|p| !p.is_empty())
+                        .filter_map(|p| {
+                            let (k, v) = p.split_once('=')?;
+                            Some((k.to_owned(), v.trim_matches('"').to_owned()))
+                        })
+                        .collect();
+                    (n, pairs)
+                }
+                None => (series, Vec::new()),
+            };
+            got.sort();
+            (n == name && got == want)
+                .then(|| value.parse().ok())
+                .flatten()
+        })
+}

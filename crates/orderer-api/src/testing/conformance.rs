@@ -330,6 +330,32 @@ pub async fn configure_isolates_config(h: &dyn Harness) {
     chain.halt().await;
 }
 
+/// The trace context an envelope was ordered with reaches `create_next_block` with it,
+/// so the node can link each block to the broadcasts that filled it.
+pub async fn carries_trace_context_to_blocks(h: &dyn Harness) {
+    let ch = new_channel(h, "trace", batch(3, 1 << 20), NEVER);
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = start_chain(h, Arc::new(support)).await;
+    let traced = |i: u64| {
+        let tp = format!("00-{:032x}-{:016x}-01", i + 1, i + 1);
+        test_envelope(&ch.channel_id, i, ENV_SIZE).with_traceparent(Some(tp.into()))
+    };
+    let envs = vec![
+        traced(0),
+        test_envelope(&ch.channel_id, 1, ENV_SIZE),
+        traced(2),
+    ];
+    order_all(chain.as_ref(), envs).await;
+    let block = next_block(&mut rx).await;
+    let want: Vec<Option<bytes::Bytes>> = vec![
+        Some(format!("00-{:032x}-{:016x}-01", 1, 1).into()),
+        None,
+        Some(format!("00-{:032x}-{:016x}-01", 3, 3).into()),
+    ];
+    assert_eq!(block.traceparents, want);
+    chain.halt().await;
+}
+
 /// A ledger that refuses a block halts the chain instead of skipping the block.
 pub async fn write_failure_halts_chain(h: &dyn Harness) {
     let ch = new_channel(h, "write-failure", batch(1, 1 << 20), NEVER);
@@ -370,6 +396,7 @@ macro_rules! conformance_tests {
             order_after_halt_errors,
             restart_resumes_from_metadata,
             configure_isolates_config,
+            carries_trace_context_to_blocks,
             write_failure_halts_chain
         );
     };

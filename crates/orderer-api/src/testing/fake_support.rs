@@ -18,6 +18,9 @@ pub struct WrittenBlock {
     pub block: Block,
     pub consenter_metadata: Bytes,
     pub is_config: bool,
+    /// The trace context of each envelope as the consenter handed it to
+    /// `create_next_block`.
+    pub traceparents: Vec<Option<Bytes>>,
 }
 
 impl WrittenBlock {
@@ -47,6 +50,8 @@ struct State {
     last_config: u64,
     blocks: Vec<Block>,
     metadata: Vec<Bytes>,
+    /// Trace contexts of created blocks, by block number, until they are written.
+    traces: std::collections::BTreeMap<u64, Vec<Option<Bytes>>>,
 }
 
 /// An in-memory ledger behind the [`ConsenterSupport`] trait, with the same checks
@@ -74,6 +79,7 @@ impl FakeSupport {
             last_config: 0,
             blocks: vec![genesis],
             metadata: vec![Bytes::new()],
+            traces: Default::default(),
         };
         Self::with_state(config.channel_id, state)
     }
@@ -102,6 +108,7 @@ impl FakeSupport {
             last_config: state.last_config,
             blocks: state.blocks.clone(),
             metadata: state.metadata.clone(),
+            traces: Default::default(),
         };
         drop(state);
         Self::with_state(self.channel_id.clone(), copy)
@@ -162,12 +169,14 @@ impl FakeSupport {
         state.assembler.advance(&header);
         state.blocks.push(block.clone());
         state.metadata.push(consenter_metadata.clone());
+        let traceparents = state.traces.remove(&header.number).unwrap_or_default();
         drop(state);
         // A test that stopped listening does not care about later blocks.
         let _ = self.written.send(WrittenBlock {
             block,
             consenter_metadata,
             is_config,
+            traceparents,
         });
         Ok(())
     }
@@ -192,7 +201,11 @@ impl ConsenterSupport for FakeSupport {
     }
 
     fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block {
-        self.lock().assembler.next_block(batch)
+        let mut state = self.lock();
+        let traces = batch.iter().map(|e| e.traceparent().cloned()).collect();
+        let number = state.assembler.next_number();
+        state.traces.insert(number, traces);
+        state.assembler.next_block(batch)
     }
 
     async fn write_block(

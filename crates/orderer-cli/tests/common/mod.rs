@@ -26,13 +26,18 @@ pub fn orderer_bin() -> PathBuf {
     // to test an `orderer` older than its sources.
     let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap();
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut inputs = vec![crates.join("../proto")];
     for krate in [
         "orderer-api",
         "orderer-solo",
         "orderer-kafka",
         "orderer-node",
     ] {
-        if let Some(newer) = newer_than(&crates.join(krate), built) {
+        inputs.push(crates.join(krate).join("src"));
+        inputs.push(crates.join(krate).join("build.rs"));
+    }
+    for input in inputs {
+        if let Some(newer) = newer_than(&input, built) {
             panic!(
                 "{} is older than {}: rebuild it with `cargo build --workspace`",
                 bin.display(),
@@ -43,25 +48,23 @@ pub fn orderer_bin() -> PathBuf {
     bin
 }
 
-/// A file under `dir` (sources and manifests) modified after `time`, if any.
-fn newer_than(dir: &Path, time: std::time::SystemTime) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if path.file_name().is_some_and(|n| n == "target") {
-                continue;
-            }
-            if let Some(p) = newer_than(&path, time) {
-                return Some(p);
-            }
-        } else if path.extension().is_some_and(|e| e == "rs" || e == "toml")
-            && entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|m| m > time)
-        {
-            return Some(path);
+/// `path`, or a file under it, modified after `time`, if any.
+fn newer_than(path: &Path, time: std::time::SystemTime) -> Option<PathBuf> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if path.is_file() {
+        return modified(path)
+            .filter(|m| *m > time)
+            .map(|_| path.to_path_buf());
+    }
+    for entry in std::fs::read_dir(path).ok()?.flatten() {
+        let p = entry.path();
+        let newer = if p.is_dir() {
+            newer_than(&p, time)
+        } else {
+            modified(&p).filter(|m| *m > time).map(|_| p.clone())
+        };
+        if newer.is_some() {
+            return newer;
         }
     }
     None
@@ -77,6 +80,7 @@ pub use orderer_testkit::free_port;
 pub struct Orderer {
     child: Option<Child>,
     pub port: u16,
+    pub ops_port: u16,
     pub dir: PathBuf,
     pub log: PathBuf,
     env: Vec<(String, String)>,
@@ -93,6 +97,7 @@ impl Orderer {
         let mut o = Orderer {
             child: None,
             port: free_port(),
+            ops_port: free_port(),
             dir: dir.to_path_buf(),
             log: dir.join("orderer.log"),
             env,
@@ -121,7 +126,7 @@ impl Orderer {
             .env("ORDERER_FILELEDGER_LOCATION", self.dir.join("ledger"))
             .env(
                 "ORDERER_OPERATIONS_LISTENADDRESS",
-                format!("127.0.0.1:{}", free_port()),
+                format!("127.0.0.1:{}", self.ops_port),
             )
             .env("ORDERER_ORDERER_BATCHTIMEOUT", "200ms");
         for (k, v) in &self.env {
@@ -161,6 +166,11 @@ impl Orderer {
 
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The operations server's address.
+    pub fn ops(&self) -> String {
+        format!("127.0.0.1:{}", self.ops_port)
     }
 
     pub fn log_text(&self) -> String {

@@ -12,14 +12,19 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/orderer.AtomicBroadcast.rs"));
 }
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::Stream;
 pub use generated::atomic_broadcast_server::{AtomicBroadcast, AtomicBroadcastServer};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::broadcast::{BroadcastHandler, BroadcastStream};
 use crate::deliver::{DeliverHandler, DeliverStream};
+use crate::metrics;
 
 /// The AtomicBroadcast service: Broadcast and Deliver over one registry.
 #[derive(Debug, Clone)]
@@ -36,20 +41,122 @@ impl Service {
 
 #[tonic::async_trait]
 impl AtomicBroadcast for Service {
-    type BroadcastStream = BroadcastStream;
-    type DeliverStream = DeliverStream;
+    type BroadcastStream = Metered<BroadcastStream>;
+    type DeliverStream = Metered<DeliverStream>;
 
     async fn broadcast(
         &self,
         request: Request<Streaming<Bytes>>,
-    ) -> Result<Response<BroadcastStream>, Status> {
-        Ok(Response::new(self.broadcast.handle(request.into_inner())))
+    ) -> Result<Response<Self::BroadcastStream>, Status> {
+        const METHOD: &str = "Broadcast";
+        metrics::grpc_stream_received(METHOD);
+        let requests = Counted::new(request.into_inner(), METHOD);
+        Ok(Response::new(Metered::new(
+            self.broadcast.handle(requests),
+            METHOD,
+        )))
     }
 
     async fn deliver(
         &self,
         request: Request<Streaming<Bytes>>,
-    ) -> Result<Response<DeliverStream>, Status> {
-        Ok(Response::new(self.deliver.handle(request.into_inner())))
+    ) -> Result<Response<Self::DeliverStream>, Status> {
+        const METHOD: &str = "Deliver";
+        metrics::grpc_stream_received(METHOD);
+        let requests = Counted::new(request.into_inner(), METHOD);
+        Ok(Response::new(Metered::new(
+            self.deliver.handle(requests),
+            METHOD,
+        )))
+    }
+}
+
+/// A request stream that counts the messages received.
+#[derive(Debug)]
+pub struct Counted<S> {
+    inner: S,
+    method: &'static str,
+}
+
+impl<S> Counted<S> {
+    fn new(inner: S, method: &'static str) -> Self {
+        Counted { inner, method }
+    }
+}
+
+impl<S, T> Stream for Counted<S>
+where
+    S: Stream<Item = Result<T, Status>> + Unpin,
+{
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(_))) = &polled {
+            metrics::grpc_message_received(self.method);
+        }
+        polled
+    }
+}
+
+/// A response stream that counts the messages sent and records how the call ended:
+/// its final status, or Canceled when the client went away first.
+pub struct Metered<S> {
+    inner: S,
+    method: &'static str,
+    started: Instant,
+    done: bool,
+}
+
+impl<S> Metered<S> {
+    fn new(inner: S, method: &'static str) -> Self {
+        Metered {
+            inner,
+            method,
+            started: Instant::now(),
+            done: false,
+        }
+    }
+
+    fn complete(&mut self, code: tonic::Code) {
+        if !self.done {
+            self.done = true;
+            metrics::grpc_stream_completed(self.method, code, self.started.elapsed());
+        }
+    }
+}
+
+impl<S, T> Stream for Metered<S>
+where
+    S: Stream<Item = Result<T, Status>> + Unpin,
+{
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(_))) => metrics::grpc_message_sent(self.method),
+            Poll::Ready(Some(Err(status))) => {
+                let code = status.code();
+                self.complete(code);
+            }
+            Poll::Ready(None) => self.complete(tonic::Code::Ok),
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl<S> Drop for Metered<S> {
+    fn drop(&mut self) {
+        self.complete(tonic::Code::Cancelled);
+    }
+}
+
+impl<S> std::fmt::Debug for Metered<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metered")
+            .field("method", &self.method)
+            .finish()
     }
 }

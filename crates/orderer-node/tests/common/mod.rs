@@ -27,6 +27,10 @@ pub fn test_config(dir: &Path, env: &[(&str, &str)]) -> Config {
             dir.display().to_string(),
         ),
         ("ORDERER_ORDERER_BATCHTIMEOUT".into(), "200ms".into()),
+        (
+            "ORDERER_OPERATIONS_LISTENADDRESS".into(),
+            "127.0.0.1:0".into(),
+        ),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     config::load_with_env(ConfigSource::Sample, &vars)
@@ -52,6 +56,10 @@ impl TestNode {
 
     pub fn addr(&self) -> String {
         self.node.as_ref().unwrap().grpc_addr.to_string()
+    }
+
+    pub fn ops_addr(&self) -> String {
+        self.node.as_ref().unwrap().ops_addr.to_string()
     }
 
     pub async fn client(&self) -> AtomicBroadcastClient<Channel> {

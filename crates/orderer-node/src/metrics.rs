@@ -1,0 +1,446 @@
+//! The node's metrics, with Fabric's names and labels so that Fabric dashboards work.
+//!
+//! Recorded through the `metrics` facade; rendered in Prometheus' text format by the
+//! operations server when `Metrics.Provider` is `prometheus`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const BROADCAST_VALIDATE_DURATION: &str = "broadcast_validate_duration";
+pub const BROADCAST_ENQUEUE_DURATION: &str = "broadcast_enqueue_duration";
+pub const BROADCAST_PROCESSED_COUNT: &str = "broadcast_processed_count";
+pub const DELIVER_STREAMS_OPENED: &str = "deliver_streams_opened";
+pub const DELIVER_STREAMS_CLOSED: &str = "deliver_streams_closed";
+pub const DELIVER_REQUESTS_RECEIVED: &str = "deliver_requests_received";
+pub const DELIVER_REQUESTS_COMPLETED: &str = "deliver_requests_completed";
+pub const DELIVER_BLOCKS_SENT: &str = "deliver_blocks_sent";
+pub const LEDGER_BLOCKCHAIN_HEIGHT: &str = "ledger_blockchain_height";
+pub const LEDGER_BLOCKSTORAGE_COMMIT_TIME: &str = "ledger_blockstorage_commit_time";
+pub const GRPC_STREAM_REQUESTS_RECEIVED: &str = "grpc_server_stream_requests_received";
+pub const GRPC_STREAM_REQUESTS_COMPLETED: &str = "grpc_server_stream_requests_completed";
+pub const GRPC_STREAM_REQUEST_DURATION: &str = "grpc_server_stream_request_duration";
+pub const GRPC_STREAM_MESSAGES_RECEIVED: &str = "grpc_server_stream_messages_received";
+pub const GRPC_STREAM_MESSAGES_SENT: &str = "grpc_server_stream_messages_sent";
+pub const FABRIC_VERSION: &str = "fabric_version";
+pub const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
+pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
+pub const PROCESS_VIRTUAL_MEMORY: &str = "process_virtual_memory_bytes";
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+pub const PROCESS_THREADS: &str = "process_threads";
+pub const PROCESS_START_TIME: &str = "process_start_time_seconds";
+
+/// Every metric name this node exports (the Prometheus series names of histograms
+/// add `_bucket`, `_sum` and `_count`).
+pub fn exported_names() -> Vec<&'static str> {
+    vec![
+        BROADCAST_VALIDATE_DURATION,
+        BROADCAST_ENQUEUE_DURATION,
+        BROADCAST_PROCESSED_COUNT,
+        DELIVER_STREAMS_OPENED,
+        DELIVER_STREAMS_CLOSED,
+        DELIVER_REQUESTS_RECEIVED,
+        DELIVER_REQUESTS_COMPLETED,
+        DELIVER_BLOCKS_SENT,
+        LEDGER_BLOCKCHAIN_HEIGHT,
+        LEDGER_BLOCKSTORAGE_COMMIT_TIME,
+        GRPC_STREAM_REQUESTS_RECEIVED,
+        GRPC_STREAM_REQUESTS_COMPLETED,
+        GRPC_STREAM_REQUEST_DURATION,
+        GRPC_STREAM_MESSAGES_RECEIVED,
+        GRPC_STREAM_MESSAGES_SENT,
+        FABRIC_VERSION,
+        PROCESS_CPU_SECONDS,
+        PROCESS_RESIDENT_MEMORY,
+        PROCESS_VIRTUAL_MEMORY,
+        PROCESS_OPEN_FDS,
+        PROCESS_THREADS,
+        PROCESS_START_TIME,
+        orderer_api::metrics::BLOCK_FILL_DURATION,
+        #[cfg(feature = "kafka")]
+        orderer_kafka::metrics::LAST_OFFSET_PERSISTED,
+    ]
+}
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder once per process and returns its handle, or
+/// `None` when metrics are disabled. Histograms use Prometheus' default buckets,
+/// except the ledger commit time, which uses Fabric's.
+pub fn install(prometheus: bool) -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            if !prometheus {
+                return None;
+            }
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(LEDGER_BLOCKSTORAGE_COMMIT_TIME.into()),
+                        &[0.005, 0.01, 0.015, 0.05, 0.1, 1.0, 10.0],
+                    )
+                })
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            gauge!(FABRIC_VERSION, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_histogram!(
+        BROADCAST_VALIDATE_DURATION,
+        "The time to validate a transaction in seconds."
+    );
+    describe_histogram!(
+        BROADCAST_ENQUEUE_DURATION,
+        "The time to enqueue a transaction in seconds."
+    );
+    describe_counter!(
+        BROADCAST_PROCESSED_COUNT,
+        "The number of transactions processed."
+    );
+    describe_counter!(
+        DELIVER_STREAMS_OPENED,
+        "The number of GRPC streams that have been opened for the deliver service."
+    );
+    describe_counter!(
+        DELIVER_STREAMS_CLOSED,
+        "The number of GRPC streams that have been closed for the deliver service."
+    );
+    describe_counter!(
+        DELIVER_REQUESTS_RECEIVED,
+        "The number of deliver requests that have been received."
+    );
+    describe_counter!(
+        DELIVER_REQUESTS_COMPLETED,
+        "The number of deliver requests that have been completed."
+    );
+    describe_counter!(
+        DELIVER_BLOCKS_SENT,
+        "The number of blocks sent by the deliver service."
+    );
+    describe_gauge!(LEDGER_BLOCKCHAIN_HEIGHT, "Height of the chain in blocks.");
+    describe_histogram!(
+        LEDGER_BLOCKSTORAGE_COMMIT_TIME,
+        "Time taken in seconds for committing the block to storage."
+    );
+    describe_counter!(
+        GRPC_STREAM_REQUESTS_RECEIVED,
+        "The number of stream requests received."
+    );
+    describe_counter!(
+        GRPC_STREAM_REQUESTS_COMPLETED,
+        "The number of stream requests completed."
+    );
+    describe_histogram!(
+        GRPC_STREAM_REQUEST_DURATION,
+        "The time to complete a stream request."
+    );
+    describe_counter!(
+        GRPC_STREAM_MESSAGES_RECEIVED,
+        "The number of stream messages received."
+    );
+    describe_counter!(
+        GRPC_STREAM_MESSAGES_SENT,
+        "The number of stream messages sent."
+    );
+    describe_gauge!(FABRIC_VERSION, "The active version of the orderer.");
+    describe_counter!(
+        PROCESS_CPU_SECONDS,
+        "Total user and system CPU time spent in seconds."
+    );
+    describe_gauge!(PROCESS_RESIDENT_MEMORY, "Resident memory size in bytes.");
+    describe_gauge!(PROCESS_VIRTUAL_MEMORY, "Virtual memory size in bytes.");
+    describe_gauge!(PROCESS_OPEN_FDS, "Number of open file descriptors.");
+    describe_gauge!(PROCESS_THREADS, "Number of OS threads in the process.");
+    describe_gauge!(
+        PROCESS_START_TIME,
+        "Start time of the process since unix epoch in seconds."
+    );
+    orderer_api::metrics::describe();
+    #[cfg(feature = "kafka")]
+    orderer_kafka::metrics::describe();
+}
+
+/// One Broadcast envelope's outcome.
+pub fn broadcast_processed(
+    channel: &str,
+    kind: &str,
+    status: &str,
+    validate: Duration,
+    enqueue: Option<Duration>,
+) {
+    let labels = [
+        ("channel", channel.to_owned()),
+        ("type", kind.to_owned()),
+        ("status", status.to_owned()),
+    ];
+    histogram!(BROADCAST_VALIDATE_DURATION, &labels).record(validate.as_secs_f64());
+    if let Some(e) = enqueue {
+        histogram!(BROADCAST_ENQUEUE_DURATION, &labels).record(e.as_secs_f64());
+    }
+    counter!(BROADCAST_PROCESSED_COUNT, &labels).increment(1);
+}
+
+pub fn deliver_stream_opened() {
+    counter!(DELIVER_STREAMS_OPENED).increment(1);
+}
+
+pub fn deliver_stream_closed() {
+    counter!(DELIVER_STREAMS_CLOSED).increment(1);
+}
+
+fn deliver_labels(channel: &str) -> [(&'static str, String); 3] {
+    [
+        ("channel", channel.to_owned()),
+        ("filtered", "false".to_owned()),
+        ("data_type", "block".to_owned()),
+    ]
+}
+
+pub fn deliver_request_received(channel: &str) {
+    counter!(DELIVER_REQUESTS_RECEIVED, &deliver_labels(channel)).increment(1);
+}
+
+pub fn deliver_request_completed(channel: &str, success: bool) {
+    let [a, b, c] = deliver_labels(channel);
+    let labels = [a, b, c, ("success", success.to_string())];
+    counter!(DELIVER_REQUESTS_COMPLETED, &labels).increment(1);
+}
+
+pub fn deliver_block_sent(channel: &str) {
+    counter!(DELIVER_BLOCKS_SENT, &deliver_labels(channel)).increment(1);
+}
+
+pub fn ledger_height(channel: &str, height: u64) {
+    gauge!(LEDGER_BLOCKCHAIN_HEIGHT, "channel" => channel.to_owned()).set(height as f64);
+}
+
+pub fn ledger_commit(channel: &str, took: Duration) {
+    histogram!(LEDGER_BLOCKSTORAGE_COMMIT_TIME, "channel" => channel.to_owned())
+        .record(took.as_secs_f64());
+}
+
+/// Fabric's gRPC labels: `orderer.AtomicBroadcast` becomes `orderer_AtomicBroadcast`.
+pub const GRPC_SERVICE: &str = "orderer_AtomicBroadcast";
+
+pub fn grpc_stream_received(method: &'static str) {
+    counter!(GRPC_STREAM_REQUESTS_RECEIVED, "service" => GRPC_SERVICE, "method" => method)
+        .increment(1);
+}
+
+pub fn grpc_stream_completed(method: &'static str, code: tonic::Code, took: Duration) {
+    let code = grpc_code_name(code);
+    counter!(GRPC_STREAM_REQUESTS_COMPLETED, "service" => GRPC_SERVICE, "method" => method, "code" => code).increment(1);
+    histogram!(GRPC_STREAM_REQUEST_DURATION, "service" => GRPC_SERVICE, "method" => method, "code" => code)
+        .record(took.as_secs_f64());
+}
+
+pub fn grpc_message_received(method: &'static str) {
+    counter!(GRPC_STREAM_MESSAGES_RECEIVED, "service" => GRPC_SERVICE, "method" => method)
+        .increment(1);
+}
+
+pub fn grpc_message_sent(method: &'static str) {
+    counter!(GRPC_STREAM_MESSAGES_SENT, "service" => GRPC_SERVICE, "method" => method).increment(1);
+}
+
+/// gRPC's canonical code names, as Go's `codes.Code.String()` (and so Fabric) spells them.
+pub fn grpc_code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code as C;
+    match code {
+        C::Ok => "OK",
+        C::Cancelled => "Canceled",
+        C::Unknown => "Unknown",
+        C::InvalidArgument => "InvalidArgument",
+        C::DeadlineExceeded => "DeadlineExceeded",
+        C::NotFound => "NotFound",
+        C::AlreadyExists => "AlreadyExists",
+        C::PermissionDenied => "PermissionDenied",
+        C::ResourceExhausted => "ResourceExhausted",
+        C::FailedPrecondition => "FailedPrecondition",
+        C::Aborted => "Aborted",
+        C::OutOfRange => "OutOfRange",
+        C::Unimplemented => "Unimplemented",
+        C::Internal => "Internal",
+        C::Unavailable => "Unavailable",
+        C::DataLoss => "DataLoss",
+        C::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// Refreshes the process metrics from `/proc/self` (Linux; elsewhere they stay unset).
+pub fn update_process_metrics() {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        let kb = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        if let Some(rss) = kb("VmRSS:") {
+            gauge!(PROCESS_RESIDENT_MEMORY).set(rss * 1024.0);
+        }
+        if let Some(size) = kb("VmSize:") {
+            gauge!(PROCESS_VIRTUAL_MEMORY).set(size * 1024.0);
+        }
+        if let Some(threads) = kb("Threads:") {
+            gauge!(PROCESS_THREADS).set(threads);
+        }
+    }
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<f64>().ok());
+        // USER_HZ is 100 on every mainstream Linux build.
+        const TICKS: f64 = 100.0;
+        if let (Some(utime), Some(stime)) = (field(14), field(15)) {
+            counter!(PROCESS_CPU_SECONDS).absolute(((utime + stime) / TICKS) as u64);
+        }
+        if let (Some(start), Some(boot)) = (field(22), boot_time()) {
+            gauge!(PROCESS_START_TIME).set(boot + start / TICKS);
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        gauge!(PROCESS_OPEN_FDS).set(fds.count() as f64);
+    }
+}
+
+fn boot_time() -> Option<f64> {
+    std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every series a PromQL expression selects: an identifier followed by `{` or `[`,
+    /// or the first argument of `label_values(...)`.
+    fn selected_series(expr: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let bytes = expr.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i] as char;
+            if c.is_ascii_alphabetic() || c == '_' {
+                let start = i;
+                while i < bytes.len()
+                    && ((bytes[i] as char).is_ascii_alphanumeric()
+                        || bytes[i] == b'_'
+                        || bytes[i] == b':')
+                {
+                    i += 1;
+                }
+                let ident = &expr[start..i];
+                let next = expr[i..].trim_start().chars().next();
+                if matches!(next, Some('{') | Some('[')) {
+                    out.push(ident.to_owned());
+                }
+                if ident == "label_values" {
+                    let rest = expr[i..].trim_start().trim_start_matches('(');
+                    let arg: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    out.push(arg);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    fn known(series: &str) -> bool {
+        let names = exported_names();
+        let histograms = [
+            BROADCAST_VALIDATE_DURATION,
+            BROADCAST_ENQUEUE_DURATION,
+            LEDGER_BLOCKSTORAGE_COMMIT_TIME,
+            GRPC_STREAM_REQUEST_DURATION,
+            orderer_api::metrics::BLOCK_FILL_DURATION,
+        ];
+        names.contains(&series)
+            || histograms.iter().any(|h| {
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| series == format!("{h}{suffix}"))
+            })
+    }
+
+    #[test]
+    fn dashboard_and_alerts_query_only_exported_metrics() {
+        let dashboard: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../deploy/grafana/orderer-dashboard.json"
+        ))
+        .unwrap();
+        let mut exprs = Vec::new();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                exprs.push(target["expr"].as_str().unwrap().to_owned());
+            }
+        }
+        for var in dashboard["templating"]["list"].as_array().unwrap() {
+            if let Some(q) = var["query"].as_str() {
+                if q.contains('(') {
+                    exprs.push(q.to_owned());
+                }
+            }
+        }
+        let alerts = include_str!("../../../deploy/orderer-alerts.yml");
+        exprs.extend(
+            alerts
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("expr: "))
+                .map(str::to_owned),
+        );
+        assert!(exprs.len() > 15, "found only {} queries", exprs.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for expr in &exprs {
+            for series in selected_series(expr) {
+                // `up` is Prometheus' own scrape metric.
+                assert!(
+                    series == "up" || known(&series),
+                    "{series} in {expr:?} is not exported"
+                );
+                seen.insert(series);
+            }
+        }
+        assert!(
+            seen.contains(BROADCAST_PROCESSED_COUNT) && seen.contains(LEDGER_BLOCKCHAIN_HEIGHT)
+        );
+    }
+
+    #[test]
+    fn the_series_parser_finds_selectors() {
+        assert_eq!(
+            selected_series(
+                "sum by (le) (rate(x_bucket{a=\"b\"}[5m])) - y[1m] + label_values(z, instance)"
+            ),
+            ["x_bucket", "y", "z"]
+        );
+    }
+
+    #[test]
+    fn grpc_codes_are_spelled_like_go() {
+        assert_eq!(grpc_code_name(tonic::Code::Ok), "OK");
+        assert_eq!(grpc_code_name(tonic::Code::Cancelled), "Canceled");
+        assert_eq!(grpc_code_name(tonic::Code::Unavailable), "Unavailable");
+    }
+}
