@@ -1,18 +1,30 @@
 // An independent Fabric client: Hyperledger's own protobuf bindings
-// (@hyperledger/fabric-protos) and gRPC stack (@grpc/grpc-js), sharing no code with
-// this project. It broadcasts envelopes to an orderer, delivers them back and checks
-// Fabric's block rules itself (data hash, DER header hash chain).
+// (@hyperledger/fabric-protos), gRPC stack (@grpc/grpc-js) and Node's crypto, sharing
+// no code with this project. It signs envelopes like a Fabric SDK (ECDSA P-256 over
+// SHA-256, DER, low-S), broadcasts them to an orderer, delivers them back and checks
+// Fabric's block rules itself (data hash, DER header hash chain, the orderer's block
+// signatures against the MSP's CA). It also checks that unsigned envelopes and
+// envelopes signed under a foreign CA are refused.
 //
-// usage: node fabric-client.mjs HOST:PORT CHANNEL COUNT
+// usage: node fabric-client.mjs HOST:PORT CHANNEL COUNT MSPDIR MSPID FOREIGN_MSPDIR
+//   MSPDIR: a local MSP (cacerts/, signcerts/, keystore/) the orderer trusts
+//   FOREIGN_MSPDIR: a local MSP under a CA the orderer does not know
 
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import grpc from '@grpc/grpc-js';
 import protos from '@hyperledger/fabric-protos';
 import timestampPb from 'google-protobuf/google/protobuf/timestamp_pb.js';
 
-const { common, orderer } = protos;
-const [server = '127.0.0.1:7050', channel = 'mychannel', countArg = '1000'] = process.argv.slice(2);
+const { common, orderer, msp } = protos;
+const [server = '127.0.0.1:7050', channel = 'mychannel', countArg = '1000', mspDir, mspId = 'SampleOrg', foreignDir] =
+  process.argv.slice(2);
 const COUNT = Number(countArg);
+if (!mspDir || !foreignDir) {
+  console.error('usage: node fabric-client.mjs HOST:PORT CHANNEL COUNT MSPDIR MSPID FOREIGN_MSPDIR');
+  process.exit(2);
+}
 
 const client = new orderer.AtomicBroadcastClient(server, grpc.credentials.createInsecure(), {
   'grpc.max_receive_message_length': 256 * 1024 * 1024,
@@ -29,6 +41,62 @@ function sha256(...parts) {
   return h.digest();
 }
 
+function firstFile(dir) {
+  const names = fs.readdirSync(dir).sort();
+  if (!names.length) fail(`${dir} is empty`);
+  return fs.readFileSync(path.join(dir, names[0]));
+}
+
+/** A signing identity from a local MSP directory. */
+function loadIdentity(dir, id) {
+  const certPem = firstFile(path.join(dir, 'signcerts'));
+  const key = crypto.createPrivateKey(firstFile(path.join(dir, 'keystore')));
+  const sid = new msp.SerializedIdentity();
+  sid.setMspid(id);
+  sid.setIdBytes(certPem);
+  return { key, creator: Buffer.from(sid.serializeBinary()), cert: new crypto.X509Certificate(certPem) };
+}
+
+// P-256 group order, for Fabric's low-S rule.
+const N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+
+function derInt(v) {
+  let hex = v.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  let b = Buffer.from(hex, 'hex');
+  if (b[0] & 0x80) b = Buffer.concat([Buffer.from([0]), b]);
+  return Buffer.concat([Buffer.from([0x02, b.length]), b]);
+}
+
+/** Splits a DER ECDSA signature into r and s. */
+function parseSig(der) {
+  let i = 2;
+  const read = () => {
+    const len = der[i + 1];
+    const v = BigInt('0x' + der.subarray(i + 2, i + 2 + len).toString('hex'));
+    i += 2 + len;
+    return v;
+  };
+  return [read(), read()];
+}
+
+function encodeSig(r, s) {
+  const body = Buffer.concat([derInt(r), derInt(s)]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
+
+/** ECDSA P-256 / SHA-256, DER; `highS` returns the other, high-S, form. */
+function sign(identity, bytes, { highS = false } = {}) {
+  const der = crypto.sign('sha256', bytes, { key: identity.key, dsaEncoding: 'der' });
+  let [r, s] = parseSig(der);
+  const low = s > N / 2n ? N - s : s;
+  return encodeSig(r, highS ? N - low : low);
+}
+
+const identity = loadIdentity(mspDir, mspId);
+const foreign = loadIdentity(foreignDir, mspId);
+const caCert = new crypto.X509Certificate(firstFile(path.join(mspDir, 'cacerts')));
+
 function channelHeader(type, channelId, txId) {
   const ch = new common.ChannelHeader();
   ch.setType(type);
@@ -40,22 +108,64 @@ function channelHeader(type, channelId, txId) {
   return ch.serializeBinary();
 }
 
-function envelope({ type = common.HeaderType.ENDORSER_TRANSACTION, channelId = channel, data, header = true }) {
+/**
+ * An envelope signed by `signer` (null: unsigned, no creator), the way Fabric SDKs
+ * build them: tx id = hex(SHA-256(nonce || creator)).
+ */
+function envelope({
+  type = common.HeaderType.ENDORSER_TRANSACTION,
+  channelId = channel,
+  data,
+  header = true,
+  signer = identity,
+  highS = false,
+}) {
   const nonce = crypto.randomBytes(24);
-  const txId = sha256(nonce).toString('hex');
+  const creator = signer ? signer.creator : Buffer.alloc(0);
+  const txId = sha256(nonce, creator).toString('hex');
   const payload = new common.Payload();
   if (header) {
     const h = new common.Header();
     h.setChannelHeader(channelHeader(type, channelId, txId));
     const sh = new common.SignatureHeader();
+    sh.setCreator(creator);
     sh.setNonce(nonce);
     h.setSignatureHeader(sh.serializeBinary());
     payload.setHeader(h);
   }
   payload.setData(data);
   const env = new common.Envelope();
-  env.setPayload(payload.serializeBinary());
+  const bytes = payload.serializeBinary();
+  env.setPayload(bytes);
+  if (signer) env.setSignature(sign(signer, bytes, { highS }));
   return { env, txId };
+}
+
+/**
+ * Fabric's block signature rule: each signature is over the SIGNATURES metadata
+ * value, the signature header and the DER block header, by an identity that chains
+ * to the orderer organization's CA. The genesis block is not signed.
+ */
+function checkBlockSignatures(block) {
+  const h = block.getHeader();
+  const slot = block.getMetadata().getMetadataList_asU8()[common.BlockMetadataIndex.SIGNATURES];
+  const meta = common.Metadata.deserializeBinary(slot);
+  const sigs = meta.getSignaturesList();
+  if (!sigs.length) {
+    if (h.getNumber() === 0) return 0;
+    fail(`block ${h.getNumber()}: no orderer signature`);
+  }
+  for (const sig of sigs) {
+    const shBytes = Buffer.from(sig.getSignatureHeader_asU8());
+    const sh = common.SignatureHeader.deserializeBinary(shBytes);
+    const sid = msp.SerializedIdentity.deserializeBinary(sh.getCreator_asU8());
+    const cert = new crypto.X509Certificate(Buffer.from(sid.getIdBytes_asU8()));
+    if (!cert.verify(caCert.publicKey)) fail(`block ${h.getNumber()}: signer certificate not issued by the MSP's CA`);
+    const message = Buffer.concat([Buffer.from(meta.getValue_asU8()), shBytes, derHeader(h)]);
+    const ok = crypto.verify('sha256', message, { key: cert.publicKey, dsaEncoding: 'der' }, Buffer.from(sig.getSignature_asU8()));
+    if (!ok) fail(`block ${h.getNumber()}: orderer signature does not verify`);
+  }
+  return sigs.length;
 }
 
 /** Sends envelopes on one Broadcast stream; resolves with the responses. */
@@ -142,13 +252,16 @@ function derInteger(n) {
   if (b[0] & 0x80) b = Buffer.concat([Buffer.from([0]), b]);
   return tlv(0x02, b);
 }
-function headerHash(h) {
+function derHeader(h) {
   const body = Buffer.concat([
     derInteger(h.getNumber()),
     tlv(0x04, Buffer.from(h.getPreviousHash_asU8())),
     tlv(0x04, Buffer.from(h.getDataHash_asU8())),
   ]);
-  return sha256(tlv(0x30, body));
+  return tlv(0x30, body);
+}
+function headerHash(h) {
+  return sha256(derHeader(h));
 }
 
 async function main() {
@@ -187,7 +300,9 @@ async function main() {
   if (new Set(seen).size !== COUNT) fail('duplicates delivered');
   if (seen.some((t, i) => t !== want[i])) fail('envelopes delivered out of order');
   let prev = null;
+  let signed = 0;
   for (const b of blocks) {
+    if (checkBlockSignatures(b) > 0) signed++;
     const h = b.getHeader();
     const dataHash = sha256(...b.getData().getDataList_asU8());
     if (!dataHash.equals(Buffer.from(h.getDataHash_asU8()))) fail(`block ${h.getNumber()}: bad data_hash`);
@@ -195,21 +310,51 @@ async function main() {
     if (b.getMetadata().getMetadataList().length !== 5) fail(`block ${h.getNumber()}: metadata slots != 5`);
     prev = h;
   }
-  console.log(`deliver: ${blocks.length} blocks, ${COUNT} envelopes in order, data hashes and DER hash chain valid`);
+  if (signed !== blocks.length - 1) fail(`${signed} of ${blocks.length - 1} non-genesis blocks signed`);
+  console.log(
+    `deliver: ${blocks.length} blocks, ${COUNT} envelopes in order, data hashes, DER hash chain and ${signed} orderer signatures valid`,
+  );
 
   // 3. Bad input gets a status with a reason; the orderer keeps serving.
   const garbage = new common.Envelope();
   garbage.setPayload(Buffer.from([0xff, 0xff, 0xff]));
-  const headerless = envelope({ data: Buffer.from('x'), header: false }).env;
-  const unknown = envelope({ channelId: 'no-such-channel', data: Buffer.from('x') }).env;
-  const good = envelope({ data: Buffer.from('after') }).env;
-  const r = await broadcast([garbage, headerless, unknown, good]);
-  const expect = [common.Status.BAD_REQUEST, common.Status.BAD_REQUEST, common.Status.NOT_FOUND, common.Status.SUCCESS];
+  const tampered = envelope({ data: Buffer.from('x') }).env;
+  tampered.setSignature(sign(identity, Buffer.from('something else')));
+  const cases = [
+    ['garbage', garbage, common.Status.BAD_REQUEST],
+    ['no header', envelope({ data: Buffer.from('x'), header: false }).env, common.Status.BAD_REQUEST],
+    ['unknown channel', envelope({ channelId: 'no-such-channel', data: Buffer.from('x') }).env, common.Status.NOT_FOUND],
+    ['unsigned', envelope({ data: Buffer.from('x'), signer: null }).env, common.Status.FORBIDDEN],
+    ['foreign CA', envelope({ data: Buffer.from('x'), signer: foreign }).env, common.Status.FORBIDDEN],
+    ['wrong signature', tampered, common.Status.FORBIDDEN],
+    ['high-S signature', envelope({ data: Buffer.from('x'), highS: true }).env, common.Status.FORBIDDEN],
+    ['good', envelope({ data: Buffer.from('after') }).env, common.Status.SUCCESS],
+  ];
+  const r = await broadcast(cases.map((c) => c[1]));
   r.forEach((x, i) => {
-    if (x.status !== expect[i]) fail(`bad input ${i}: status ${x.status}, expected ${expect[i]} (${x.info})`);
-    if (i < 3 && !x.info) fail(`bad input ${i}: no reason given`);
-    console.log(`bad input ${i}: status ${x.status}: ${x.info || 'ok'}`);
+    const [name, , want] = cases[i];
+    if (x.status !== want) fail(`${name}: status ${x.status}, expected ${want} (${x.info})`);
+    if (want !== common.Status.SUCCESS && !x.info) fail(`${name}: no reason given`);
+    console.log(`${name}: status ${x.status}: ${x.info || 'ok'}`);
   });
+  const unsignedSeek = await new Promise((resolve, reject) => {
+    const call = client.deliver();
+    call.on('data', (m) => {
+      if (!m.hasBlock()) {
+        resolve(m.getStatus());
+        call.end();
+      }
+    });
+    call.on('error', reject);
+    const info = new orderer.SeekInfo();
+    const p = new orderer.SeekPosition();
+    p.setOldest(new orderer.SeekOldest());
+    info.setStart(p);
+    info.setStop(p);
+    call.write(envelope({ type: common.HeaderType.DELIVER_SEEK_INFO, data: info.serializeBinary(), signer: null }).env);
+  });
+  if (unsignedSeek !== common.Status.FORBIDDEN) fail(`unsigned Deliver: status ${unsignedSeek}, expected FORBIDDEN`);
+  console.log(`unsigned deliver: status ${unsignedSeek}`);
   const again = await broadcast([envelope({ data: Buffer.from('still serving') }).env]);
   if (again[0].status !== common.Status.SUCCESS) fail('orderer stopped serving after bad input');
   console.log('PASS');

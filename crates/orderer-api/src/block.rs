@@ -14,7 +14,7 @@ use crate::envelope::RawEnvelope;
 use crate::error::SupportError;
 use crate::proto::common::{
     Block, BlockData, BlockHeader, BlockMetadata, BlockMetadataIndex, LastConfig, Metadata,
-    OrdererBlockMetadata,
+    MetadataSignature, OrdererBlockMetadata,
 };
 
 /// Number of metadata slots in a block (`BlockMetadataIndex` has five values).
@@ -115,6 +115,43 @@ pub fn set_orderer_metadata(block: &mut Block, last_config: u64, consenter_metad
     }
     slots[BlockMetadataIndex::Signatures as usize] = signatures.encode_to_vec().into();
     slots[BlockMetadataIndex::LastConfig as usize] = last_config.encode_to_vec().into();
+}
+
+/// What an orderer signs for a block, Fabric's rule: the `SIGNATURES` metadata value,
+/// then the signature header, then the DER block header.
+pub fn signature_message(value: &[u8], signature_header: &[u8], header: &BlockHeader) -> Vec<u8> {
+    let der = header_der(header);
+    let mut msg = Vec::with_capacity(value.len() + signature_header.len() + der.len());
+    msg.extend_from_slice(value);
+    msg.extend_from_slice(signature_header);
+    msg.extend_from_slice(&der);
+    msg
+}
+
+/// The `SIGNATURES` metadata of a block: its value and signatures.
+pub fn signatures_metadata(block: &Block) -> Result<Metadata, prost::DecodeError> {
+    let slot = block
+        .metadata
+        .as_ref()
+        .and_then(|m| m.metadata.get(BlockMetadataIndex::Signatures as usize))
+        .cloned()
+        .unwrap_or_default();
+    Metadata::decode(slot)
+}
+
+/// Adds a signature to the block's `SIGNATURES` metadata.
+pub fn add_signature(
+    block: &mut Block,
+    signature: MetadataSignature,
+) -> Result<(), prost::DecodeError> {
+    let mut meta = signatures_metadata(block)?;
+    meta.signatures.push(signature);
+    let slots = &mut block.metadata.get_or_insert_with(Default::default).metadata;
+    if slots.len() < METADATA_SLOTS {
+        slots.resize(METADATA_SLOTS, Bytes::new());
+    }
+    slots[BlockMetadataIndex::Signatures as usize] = meta.encode_to_vec().into();
+    Ok(())
 }
 
 /// Reads the `OrdererBlockMetadata` from a block's `SIGNATURES` slot. A block without

@@ -68,22 +68,25 @@ pub async fn broadcast(
     client: &mut AtomicBroadcastClient<Channel>,
     count: u64,
     window: usize,
-    make: impl Fn(u64) -> Envelope + Send + 'static,
+    make: impl Fn(u64) -> anyhow::Result<Envelope> + Send + 'static,
 ) -> anyhow::Result<BroadcastReport> {
     let window = window.max(1);
     let (tx, rx) = mpsc::channel(window);
     let credits = Arc::new(Semaphore::new(window));
     let producer_credits = Arc::clone(&credits);
-    tokio::spawn(async move {
+    let producer = tokio::spawn(async move {
         for i in 0..count {
             let Ok(permit) = producer_credits.acquire().await else {
-                return;
+                return Ok(());
             };
             permit.forget();
-            if tx.send(make(i)).await.is_err() {
-                return;
+            // A failure here ends the request stream; the orderer then ends its side.
+            let env = make(i).with_context(|| format!("building envelope {i}"))?;
+            if tx.send(env).await.is_err() {
+                return Ok(());
             }
         }
+        anyhow::Ok(())
     });
     let mut report = BroadcastReport {
         sent: count,
@@ -120,6 +123,13 @@ pub async fn broadcast(
         }
     }
     credits.close();
+    if report.stream_error.is_some() {
+        if let Ok(Ok(Err(e))) =
+            tokio::time::timeout(std::time::Duration::from_secs(1), producer).await
+        {
+            report.stream_error = Some(format!("{e:#}"));
+        }
+    }
     Ok(report)
 }
 

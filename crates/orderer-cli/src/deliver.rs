@@ -1,13 +1,15 @@
 //! Delivering blocks and checking the chain they form.
 
 use anyhow::Context;
-use orderer_api::block::{block_header_hash, verify_block};
-use orderer_api::proto::common::{Block, BlockHeader, Status};
+use orderer_api::block::{block_header_hash, signature_message, signatures_metadata, verify_block};
+use orderer_api::proto::common::{Block, BlockHeader, SignatureHeader, Status};
 use orderer_api::proto::orderer::deliver_response;
+use orderer_msp::{Msp, Verifier};
+use prost::Message;
 use tonic::transport::Channel;
 
 use crate::client::describe_status;
-use crate::envelopes::{Position, seek};
+use crate::envelopes::{Position, Signer};
 use crate::proto_client::atomic_broadcast_client::AtomicBroadcastClient;
 
 /// What one Deliver request asks for.
@@ -55,6 +57,53 @@ impl ChainChecker {
     }
 }
 
+/// Checks the orderer's signatures on blocks, Fabric's rule: each signature in the
+/// `SIGNATURES` metadata is over the metadata value, its signature header and the
+/// block header, by an identity of the orderer's MSP.
+#[derive(Debug)]
+pub struct SignatureChecker {
+    verifier: Verifier,
+}
+
+impl SignatureChecker {
+    /// Accepts signatures by identities of `msp` (the orderer organization).
+    pub fn new(msp: Msp) -> Self {
+        SignatureChecker {
+            verifier: Verifier::new([msp]),
+        }
+    }
+
+    /// Checks every signature of `block`; at least one is required, except on a
+    /// genesis block (which nobody signs, so that every node's is identical).
+    /// Returns how many signatures verified.
+    pub fn check(&self, block: &Block) -> Result<usize, String> {
+        let header = block.header.as_ref().ok_or("block without header")?;
+        let n = header.number;
+        let meta = signatures_metadata(block)
+            .map_err(|e| format!("block {n}: SIGNATURES metadata is not a common.Metadata: {e}"))?;
+        if meta.signatures.is_empty() {
+            return if n == 0 {
+                Ok(0)
+            } else {
+                Err(format!("block {n} carries no orderer signature"))
+            };
+        }
+        for (i, sig) in meta.signatures.iter().enumerate() {
+            let sh = SignatureHeader::decode(sig.signature_header.clone())
+                .map_err(|e| format!("block {n} signature {i}: bad signature header: {e}"))?;
+            let signer = self
+                .verifier
+                .identify(&sh.creator, orderer_msp::now())
+                .map_err(|e| format!("block {n} signature {i}: signer refused: {e}"))?;
+            let message = signature_message(&meta.value, &sig.signature_header, header);
+            signer
+                .verify(&message, &sig.signature)
+                .map_err(|e| format!("block {n} signature {i} by {}: {e}", signer.msp_id()))?;
+        }
+        Ok(meta.signatures.len())
+    }
+}
+
 /// One line describing a block: number, envelope count and header hash prefix.
 pub fn block_line(block: &Block) -> String {
     let header = block.header.clone().unwrap_or_default();
@@ -72,10 +121,11 @@ pub fn block_line(block: &Block) -> String {
 /// (with an error) if `on_block` fails.
 pub async fn deliver(
     client: &mut AtomicBroadcastClient<Channel>,
+    signer: &Signer,
     req: &DeliverRequest,
     mut on_block: impl FnMut(Block) -> anyhow::Result<()>,
 ) -> anyhow::Result<DeliverOutcome> {
-    let env = seek(&req.channel, req.start, req.stop, req.fail_if_not_ready);
+    let env = signer.seek(&req.channel, req.start, req.stop, req.fail_if_not_ready)?;
     let mut stream = client
         .deliver(tokio_stream::iter(vec![env]))
         .await
@@ -120,6 +170,7 @@ pub async fn deliver(
 /// Fetches one block by number.
 pub async fn fetch_block(
     client: &mut AtomicBroadcastClient<Channel>,
+    signer: &Signer,
     channel: &str,
     number: Position,
 ) -> anyhow::Result<Block> {
@@ -130,7 +181,7 @@ pub async fn fetch_block(
         fail_if_not_ready: true,
     };
     let mut found = None;
-    let outcome = deliver(client, &req, |b| {
+    let outcome = deliver(client, signer, &req, |b| {
         found = Some(b);
         Ok(())
     })

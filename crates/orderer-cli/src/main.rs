@@ -7,10 +7,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use orderer_api::proto::common::{Block, Status};
-use orderer_cli::deliver::{ChainChecker, DeliverRequest, block_line, deliver, fetch_block};
-use orderer_cli::envelopes::{Position, transaction};
+use orderer_cli::client::TlsFiles;
+use orderer_cli::deliver::{
+    ChainChecker, DeliverRequest, SignatureChecker, block_line, deliver, fetch_block,
+};
+use orderer_cli::envelopes::{Position, Signer, sample};
+use orderer_cli::proto_client::atomic_broadcast_client::AtomicBroadcastClient;
 use orderer_cli::{broadcast, client, inspect};
+use orderer_msp::Msp;
 use prost::Message;
+use tonic::transport::Channel;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,6 +37,60 @@ struct Target {
     /// Channel id.
     #[arg(long, default_value = "mychannel")]
     channel: String,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    identity: IdentityArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct TlsArgs {
+    /// Connect with TLS, trusting this CA (PEM) for the orderer's certificate.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// Mutual TLS: this client's certificate (PEM); its hash binds Deliver requests.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Mutual TLS: this client's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct IdentityArgs {
+    /// Sign with the identity of this local MSP directory (signcerts/, keystore/).
+    /// Default: the built-in development identity of sampleconfig/msp (SampleOrg).
+    #[arg(long, value_name = "DIR", requires = "mspid")]
+    msp_dir: Option<PathBuf>,
+    /// MSP ID of --msp-dir's identity.
+    #[arg(long)]
+    mspid: Option<String>,
+    /// Send envelopes without creator or signature (orderers that skip checks).
+    #[arg(long, conflicts_with = "msp_dir")]
+    unsigned: bool,
+}
+
+impl Target {
+    /// Connects (over TLS if asked) and builds the signer, bound to the client's TLS
+    /// certificate when there is one.
+    async fn connect(&self) -> anyhow::Result<(AtomicBroadcastClient<Channel>, Signer)> {
+        let tls = TlsFiles {
+            ca: self.tls.tls_ca.clone(),
+            cert: self.tls.tls_cert.clone(),
+            key: self.tls.tls_key.clone(),
+        }
+        .load()?;
+        let mut signer = match (&self.identity.msp_dir, &self.identity.mspid) {
+            _ if self.identity.unsigned => Signer::unsigned(),
+            (Some(dir), Some(id)) => Signer::load(dir, id)?,
+            _ => Signer::sample()?,
+        };
+        if let Some(der) = tls.as_ref().and_then(|t| t.cert_der.as_ref()) {
+            signer = signer.bind_tls_certificate(der);
+        }
+        let client = client::connect_with(&self.server, tls.as_ref()).await?;
+        Ok((client, signer))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,11 +133,57 @@ enum Command {
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
+        /// Check the orderer's signature on every block (except the unsigned genesis
+        /// block) against the orderer organization's CA.
+        #[arg(long)]
+        verify_signatures: bool,
+        /// The orderer organization's MSP directory (cacerts/, intermediatecerts/).
+        /// Default: the built-in sample CA (SampleOrg).
+        #[arg(long, value_name = "DIR", requires = "orderer_mspid")]
+        orderer_msp: Option<PathBuf>,
+        /// MSP ID of --orderer-msp.
+        #[arg(long)]
+        orderer_mspid: Option<String>,
     },
     /// Work with single blocks.
     Block {
         #[command(subcommand)]
         command: BlockCommand,
+    },
+    /// Create and check MSP directories (Fabric's layout).
+    Msp {
+        #[command(subcommand)]
+        command: MspCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MspCommand {
+    /// Create an organization like cryptogen: a CA, a TLS CA, the organization's MSP
+    /// and, for each identity, a local MSP (signcerts, keystore) and a TLS key pair.
+    New {
+        /// Directory to create it in.
+        #[arg(long)]
+        out: PathBuf,
+        /// MSP ID of the organization.
+        #[arg(long)]
+        mspid: String,
+        /// Names of the identities to issue, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "orderer,client")]
+        identities: Vec<String>,
+        /// Validity of every certificate, in days.
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+    },
+    /// Load an MSP directory and, if it holds one, its signing identity; print what
+    /// was found, or what is wrong.
+    Show {
+        /// The MSP directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The MSP ID to load it as.
+        #[arg(long)]
+        mspid: String,
     },
 }
 
@@ -125,10 +231,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             size,
             window,
         } => {
-            let mut c = client::connect(&target.server).await?;
+            let (mut c, signer) = target.connect().await?;
             let channel = target.channel.clone();
             let report = broadcast::broadcast(&mut c, count, window, move |i| {
-                transaction(&channel, i, size)
+                signer.transaction(&channel, i, size)
             })
             .await?;
             for line in report.lines() {
@@ -143,8 +249,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             follow,
             fail_if_not_ready,
             quiet,
+            verify_signatures,
+            orderer_msp,
+            orderer_mspid,
         } => {
-            let mut c = client::connect(&target.server).await?;
+            let signatures = if verify_signatures {
+                let msp = match (&orderer_msp, &orderer_mspid) {
+                    (Some(dir), Some(id)) => Msp::load(dir, id)?,
+                    _ => Msp::from_pem(sample::MSP_ID, sample::CA_PEM, b"")
+                        .map_err(|e| anyhow::anyhow!("the built-in sample CA: {e}"))?,
+                };
+                Some(SignatureChecker::new(msp))
+            } else {
+                None
+            };
+            let (mut c, signer) = target.connect().await?;
             let req = DeliverRequest {
                 channel: target.channel,
                 start: seek,
@@ -157,10 +276,19 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             let mut checker = ChainChecker::default();
             let mut envelopes = 0u64;
-            let outcome = deliver(&mut c, &req, |block: Block| {
+            let mut signed = 0u64;
+            let outcome = deliver(&mut c, &signer, &req, |block: Block| {
                 checker
                     .check(&block)
                     .map_err(|e| anyhow::anyhow!("chain verification failed: {e}"))?;
+                if let Some(s) = &signatures {
+                    if s.check(&block)
+                        .map_err(|e| anyhow::anyhow!("signature verification failed: {e}"))?
+                        > 0
+                    {
+                        signed += 1;
+                    }
+                }
                 envelopes += block
                     .data
                     .as_ref()
@@ -173,10 +301,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             })
             .await?;
             let status = outcome.status.map(|s| s.as_str_name()).unwrap_or("none");
+            let signature_note = if signatures.is_some() {
+                format!("; orderer signatures verified on {signed} blocks")
+            } else {
+                String::new()
+            };
             println!(
-                "delivered {} blocks holding {} envelopes; hash chain verified; status {}{}",
+                "delivered {} blocks holding {} envelopes; hash chain verified{}; status {}{}",
                 outcome.blocks,
                 envelopes,
+                signature_note,
                 status,
                 outcome.reason.map(|r| format!(": {r}")).unwrap_or_default()
             );
@@ -198,14 +332,51 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("{} is not a common.Block", path.display()))?
                 }
                 None => {
-                    let mut c = client::connect(&target.server).await?;
-                    fetch_block(&mut c, &target.channel, number).await?
+                    let (mut c, signer) = target.connect().await?;
+                    fetch_block(&mut c, &signer, &target.channel, number).await?
                 }
             };
             println!(
                 "{}",
                 serde_json::to_string_pretty(&inspect::block_json(&block))?
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Msp {
+            command:
+                MspCommand::New {
+                    out,
+                    mspid,
+                    identities,
+                    days,
+                },
+        } => {
+            orderer_msp::generate::new_org(&out, &mspid, &identities, days)
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "created organization {mspid} in {}: MSP in msp/, identities {}; keep ca/ and tlsca/ private",
+                out.display(),
+                identities.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Msp {
+            command: MspCommand::Show { dir, mspid },
+        } => {
+            let msp = orderer_msp::Msp::load(&dir, &mspid)?;
+            println!(
+                "MSP {mspid}: {} root CA(s), {} TLS CA(s)",
+                msp.root_ders().len(),
+                msp.tls_roots().len()
+            );
+            if dir.join("signcerts").is_dir() {
+                let id = orderer_msp::SigningIdentity::load(&dir, &mspid)?;
+                let verifier = orderer_msp::Verifier::new([msp]);
+                let who = verifier.identify(id.serialized(), orderer_msp::now())?;
+                let sig = id.sign(b"msp show").map_err(anyhow::Error::msg)?;
+                who.verify(b"msp show", &sig)?;
+                println!("signing identity: valid, chains to the MSP's CA, signs and verifies");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use common::{Orderer, block_lines, cli, cli_bin, free_port, ok, orderer_bin, stderr, stdout};
 use orderer_api::proto::common::{Envelope, HeaderType};
 use orderer_cli::deliver::{DeliverRequest, deliver};
-use orderer_cli::envelopes::Position;
+use orderer_cli::envelopes::{Position, Signer};
 use prost::Message;
 
 /// The sequence numbers `orderer-cli broadcast` put at the start of each envelope's data,
@@ -25,7 +25,7 @@ async fn delivered_sequence(addr: &str, last_block: u64) -> Vec<u64> {
         fail_if_not_ready: false,
     };
     let mut seqs = Vec::new();
-    deliver(&mut client, &req, |block| {
+    deliver(&mut client, &Signer::sample().unwrap(), &req, |block| {
         for raw in block.data.unwrap().data {
             let env = Envelope::decode(raw).unwrap();
             let p = orderer_api::envelope::parse_payload(&env).unwrap();

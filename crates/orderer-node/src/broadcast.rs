@@ -9,13 +9,15 @@
 //! Unlike Fabric, which closes the stream after the first non-SUCCESS response, every
 //! envelope gets its response and the stream stays open.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::stream::FuturesOrdered;
 use futures_util::{Stream, StreamExt};
 use orderer_api::envelope::{ParsedPayload, parse_payload};
-use orderer_api::proto::common::{HeaderType, Status as FabricStatus};
+use orderer_api::proto::common::{Envelope, HeaderType, Status as FabricStatus};
 use orderer_api::proto::orderer::BroadcastResponse;
 use orderer_api::{RawEnvelope, Receipt};
 use std::time::{Duration, Instant};
@@ -27,11 +29,14 @@ use tracing::{Instrument, Span, debug, trace_span};
 
 use crate::ingress::IngressError;
 use crate::registry::{Channel, Registry};
+use crate::security::{ClientTls, Security};
 use crate::shutdown::Shutdown;
 use crate::{metrics, telemetry};
 
 /// Envelopes of one stream that may await acceptance at once.
 pub const MAX_IN_FLIGHT: usize = 1024;
+/// Envelopes of one stream checked concurrently (signature verification in parallel).
+pub const CHECKS_IN_FLIGHT: usize = 64;
 
 pub type BroadcastStream =
     Pin<Box<dyn Stream<Item = Result<BroadcastResponse, tonic::Status>> + Send>>;
@@ -105,119 +110,188 @@ impl Pending {
     }
 }
 
+/// An envelope that passed every check, ready to enqueue.
+struct Checked {
+    channel: Arc<Channel>,
+    raw: RawEnvelope,
+    config_seq: u64,
+}
+
+type CheckFuture = Pin<Box<dyn Future<Output = (Result<Checked, IngressError>, Tracker)> + Send>>;
+
 /// The Broadcast side of the service.
 #[derive(Debug)]
 pub struct BroadcastHandler {
     registry: Arc<Registry>,
+    security: Arc<Security>,
     shutdown: Shutdown,
 }
 
 impl BroadcastHandler {
-    pub fn new(registry: Arc<Registry>, shutdown: Shutdown) -> Self {
-        BroadcastHandler { registry, shutdown }
+    pub fn new(registry: Arc<Registry>, security: Arc<Security>, shutdown: Shutdown) -> Self {
+        BroadcastHandler {
+            registry,
+            security,
+            shutdown,
+        }
     }
 
     /// Serves one Broadcast stream.
-    pub fn handle<S>(self: &Arc<Self>, requests: S) -> BroadcastStream
+    pub fn handle<S>(self: &Arc<Self>, requests: S, client: ClientTls) -> BroadcastStream
     where
         S: Stream<Item = Result<Bytes, tonic::Status>> + Send + Unpin + 'static,
     {
         let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.read_loop(requests, tx).await });
+        tokio::spawn(async move { this.read_loop(requests, tx, client).await });
         Box::pin(ReceiverStream::new(rx).then(Pending::resolve))
     }
 
-    async fn read_loop<S>(&self, mut requests: S, tx: mpsc::Sender<Pending>)
-    where
+    /// Reads envelopes, checks up to [`CHECKS_IN_FLIGHT`] of them at once (signature
+    /// verification runs on every core), and enqueues them in arrival order.
+    async fn read_loop<S>(
+        self: Arc<Self>,
+        mut requests: S,
+        tx: mpsc::Sender<Pending>,
+        client: ClientTls,
+    ) where
         S: Stream<Item = Result<Bytes, tonic::Status>> + Send + Unpin,
     {
         let mut shutdown = self.shutdown.clone();
-        loop {
-            let next = tokio::select! {
+        let mut checking: FuturesOrdered<CheckFuture> = FuturesOrdered::new();
+        let mut input_open = true;
+        let mut stream_error = None;
+        while input_open || !checking.is_empty() {
+            tokio::select! {
                 biased;
                 _ = shutdown.wait() => {
                     let _ = tx.send(Pending::End(tonic::Status::unavailable("the orderer is shutting down"))).await;
                     return;
                 }
-                next = requests.next() => next,
-            };
-            let pending = match next {
-                None => return,
-                Some(Err(status)) => Pending::End(status),
-                Some(Ok(bytes)) => self.process(bytes).await,
-            };
-            let end = matches!(pending, Pending::End(_));
-            if tx.send(pending).await.is_err() || end {
-                return;
+                Some((checked, tracker)) = checking.next(), if !checking.is_empty() => {
+                    let pending = match checked {
+                        Ok(c) => self.enqueue(c, tracker).await,
+                        Err(e) => Pending::Done(Err(e), tracker),
+                    };
+                    if tx.send(pending).await.is_err() {
+                        return;
+                    }
+                }
+                next = requests.next(), if input_open && checking.len() < CHECKS_IN_FLIGHT => match next {
+                    None => input_open = false,
+                    Some(Err(status)) => {
+                        input_open = false;
+                        stream_error = Some(status);
+                    }
+                    Some(Ok(bytes)) => checking.push_back(self.check_later(bytes, client)),
+                },
             }
+        }
+        if let Some(status) = stream_error {
+            let _ = tx.send(Pending::End(status)).await;
         }
     }
 
-    /// Parses, validates and enqueues one envelope.
-    async fn process(&self, bytes: Bytes) -> Pending {
-        let mut tracker = Tracker::new();
-        match self.enqueue(bytes, &mut tracker).await {
-            Ok(receipt) => Pending::Accepted(receipt, tracker),
-            Err(e) => Pending::Done(Err(e), tracker),
-        }
-    }
-
-    async fn enqueue(&self, bytes: Bytes, t: &mut Tracker) -> Result<Receipt, IngressError> {
-        let (channel, raw, config_seq) = {
-            let _validate = trace_span!(parent: &t.span, "broadcast.validate").entered();
-            let (raw, env) = RawEnvelope::parse(bytes)?;
-            let payload = parse_payload(&env)?;
-            let channel_id = &payload.channel_header.channel_id;
-            t.kind = payload
-                .header_type()
-                .map(|h| h.as_str_name())
-                .unwrap_or("unknown");
-            t.span.record("channel", channel_id.as_str());
-            t.span
-                .record("tx_id", payload.channel_header.tx_id.as_str());
-            let channel = self
-                .registry
-                .get(channel_id)
-                .ok_or_else(|| IngressError::UnknownChannel(channel_id.clone()))?;
-            t.channel = Some(Arc::clone(&channel.label));
-            match payload.header_type() {
-                Some(HeaderType::ConfigUpdate) => {
-                    return Err(IngressError::ConfigUpdateUnsupported);
-                }
-                Some(h @ (HeaderType::Config | HeaderType::OrdererTransaction)) => {
-                    return Err(IngressError::NotBroadcastable(h.as_str_name()));
-                }
-                _ => {}
-            }
-            let config_seq = validate(channel, &raw, &payload)?;
-            (channel, raw, config_seq)
+    /// The checks of one envelope, as a future: spawned onto the runtime when they
+    /// verify signatures (so that they use every core), inline otherwise.
+    fn check_later(self: &Arc<Self>, bytes: Bytes, client: ClientTls) -> CheckFuture {
+        let this = Arc::clone(self);
+        let run = move || {
+            let mut tracker = Tracker::new();
+            let checked = this.check(bytes, client, &mut tracker);
+            (checked, tracker)
         };
+        if self.security.verifies() {
+            // A verification takes tens of microseconds: short enough for a runtime
+            // worker, and spawning spreads a stream's envelopes over every core.
+            let handle = tokio::spawn(async move { run() });
+            Box::pin(async move {
+                handle.await.unwrap_or_else(|e| {
+                    (
+                        Err(IngressError::Internal(format!(
+                            "envelope check failed: {e}"
+                        ))),
+                        Tracker::new(),
+                    )
+                })
+            })
+        } else {
+            Box::pin(std::future::ready(run()))
+        }
+    }
+
+    /// Parses and checks one envelope (the validation stage).
+    fn check(
+        &self,
+        bytes: Bytes,
+        client: ClientTls,
+        t: &mut Tracker,
+    ) -> Result<Checked, IngressError> {
+        let _validate = trace_span!(parent: &t.span, "broadcast.validate").entered();
+        let (raw, env) = RawEnvelope::parse(bytes)?;
+        let payload = parse_payload(&env)?;
+        let channel_id = &payload.channel_header.channel_id;
+        t.kind = payload
+            .header_type()
+            .map(|h| h.as_str_name())
+            .unwrap_or("unknown");
+        t.span.record("channel", channel_id.as_str());
+        t.span
+            .record("tx_id", payload.channel_header.tx_id.as_str());
+        let channel = self
+            .registry
+            .get(channel_id)
+            .ok_or_else(|| IngressError::UnknownChannel(channel_id.clone()))?
+            .clone();
+        t.channel = Some(Arc::clone(&channel.label));
+        match payload.header_type() {
+            Some(HeaderType::ConfigUpdate) => return Err(IngressError::ConfigUpdateUnsupported),
+            Some(h @ (HeaderType::Config | HeaderType::OrdererTransaction)) => {
+                return Err(IngressError::NotBroadcastable(h.as_str_name()));
+            }
+            _ => {}
+        }
+        let config_seq = validate(&channel, &raw, &env, &payload, &self.security, client)?;
         t.validated = Some(t.started.elapsed());
+        Ok(Checked {
+            channel,
+            raw,
+            config_seq,
+        })
+    }
+
+    /// Hands a checked envelope to its chain.
+    async fn enqueue(&self, c: Checked, mut t: Tracker) -> Pending {
         t.enqueue_started = Some(Instant::now());
-        let raw = raw.with_traceparent(telemetry::traceparent(&t.span));
+        let raw = c.raw.with_traceparent(telemetry::traceparent(&t.span));
         let enqueue = trace_span!(parent: &t.span, "broadcast.enqueue");
-        async {
-            channel.chain.wait_ready().await?;
-            Ok(channel.chain.order(raw, config_seq).await?)
+        let result: Result<Receipt, IngressError> = async {
+            c.channel.chain.wait_ready().await?;
+            Ok(c.channel.chain.order(raw, c.config_seq).await?)
         }
         .instrument(enqueue)
-        .await
+        .await;
+        match result {
+            Ok(receipt) => Pending::Accepted(receipt, t),
+            Err(e) => Pending::Done(Err(e), t),
+        }
     }
 }
 
 /// The validation stage: every check a normal envelope must pass before it is
-/// ordered (Fabric's message processor rules). Returns the config sequence the
-/// envelope was validated at.
+/// ordered (Fabric's message processor rules). Returns the config sequence it was
+/// validated at.
 ///
-/// Today: the channel's `AbsoluteMaxBytes` (Fabric's size filter). The signature,
-/// certificate and channel Writers policy checks (Fabric's signature filter) belong
-/// here too; they need the channel's MSP definitions, which this orderer does not
-/// have yet, so every structurally valid envelope is accepted.
+/// In order: the channel's `AbsoluteMaxBytes` (BAD_REQUEST), the timestamp window
+/// (BAD_REQUEST), the TLS binding when the client claims one (BAD_REQUEST), then the
+/// creator, the channel's Writers and the signature (FORBIDDEN).
 pub fn validate(
     channel: &Channel,
     raw: &RawEnvelope,
-    _payload: &ParsedPayload,
+    env: &Envelope,
+    payload: &ParsedPayload,
+    security: &Security,
+    client: ClientTls,
 ) -> Result<u64, IngressError> {
     let config = channel.support.committed_config();
     let max = config.channel.batch_size.absolute_max_bytes;
@@ -227,5 +301,8 @@ pub fn validate(
             max,
         });
     }
+    security.check_timestamp(&payload.channel_header)?;
+    security.check_binding(&payload.channel_header, client, false)?;
+    security.check_creator(&channel.writers, &channel.id, env, payload)?;
     Ok(config.sequence)
 }

@@ -39,6 +39,10 @@ pub struct Config {
     pub tracing: Tracing,
     /// Defaults for every channel's ordering parameters (Fabric's configtx `Orderer`).
     pub orderer: OrdererDefaults,
+    /// Organizations whose members may broadcast and deliver (see each channel's
+    /// Writers and Readers).
+    #[serde(deserialize_with = "null_as_default")]
+    pub organizations: Vec<Organization>,
     /// The channels this node serves; each may override the `Orderer` defaults.
     pub channels: Vec<ChannelEntry>,
 }
@@ -55,6 +59,56 @@ pub struct General {
     pub max_send_msg_size: ByteSize,
     /// A tracing filter: `info`, or `info,orderer_node=debug`.
     pub log_level: String,
+    /// The orderer's own identity: an MSP directory with `signcerts/` and `keystore/`.
+    /// It signs every block.
+    #[serde(rename = "LocalMSPDir")]
+    pub local_msp_dir: String,
+    #[serde(rename = "LocalMSPID")]
+    pub local_msp_id: String,
+    pub authentication: Authentication,
+    /// TLS on the gRPC listener.
+    #[serde(rename = "TLS")]
+    pub tls: ServerTls,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Authentication {
+    /// A request's ChannelHeader timestamp may differ from the orderer's clock by at
+    /// most this much.
+    pub time_window: GoDuration,
+    /// Accept envelopes without checking signatures, certificates or Writers/Readers.
+    /// For development only; the orderer warns at every start.
+    pub skip_signature_checks: bool,
+}
+
+/// TLS of a listener. Paths are PEM files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ServerTls {
+    pub enabled: bool,
+    #[serde(deserialize_with = "null_as_default")]
+    pub private_key: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub certificate: String,
+    /// CAs of this server's certificate chain (sent to clients with it).
+    #[serde(rename = "RootCAs", default, deserialize_with = "null_as_default")]
+    pub root_cas: Vec<String>,
+    /// Refuse clients without a certificate from `ClientRootCAs` (mutual TLS).
+    pub client_auth_required: bool,
+    #[serde(rename = "ClientRootCAs", deserialize_with = "null_as_default")]
+    pub client_root_cas: Vec<String>,
+}
+
+/// An organization whose members may write to or read from channels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Organization {
+    pub name: String,
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "MSPDir")]
+    pub msp_dir: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +221,22 @@ where
 pub struct Operations {
     /// `host:port` of the operations HTTP server (metrics, health, log level).
     pub listen_address: String,
+    #[serde(rename = "TLS")]
+    pub tls: OperationsTls,
+}
+
+/// TLS of the operations listener (Fabric's keys: no RootCAs there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct OperationsTls {
+    pub enabled: bool,
+    #[serde(deserialize_with = "null_as_default")]
+    pub private_key: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub certificate: String,
+    pub client_auth_required: bool,
+    #[serde(rename = "ClientRootCAs", deserialize_with = "null_as_default")]
+    pub client_root_cas: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,6 +334,12 @@ pub struct ChannelEntry {
     pub batch_timeout: Option<GoDuration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<BatchSizeOverride>,
+    /// Organizations (by Name) whose members may broadcast; default: all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writers: Option<Vec<String>>,
+    /// Organizations (by Name) whose members may deliver; default: all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -285,6 +361,10 @@ struct ChannelEntryMap {
     batch_timeout: Option<GoDuration>,
     #[serde(default)]
     batch_size: Option<BatchSizeOverride>,
+    #[serde(default)]
+    writers: Option<Vec<String>>,
+    #[serde(default)]
+    readers: Option<Vec<String>>,
 }
 
 impl<'de> Deserialize<'de> for ChannelEntry {
@@ -302,6 +382,8 @@ impl<'de> Deserialize<'de> for ChannelEntry {
                     name: v.to_owned(),
                     batch_timeout: None,
                     batch_size: None,
+                    writers: None,
+                    readers: None,
                 })
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
@@ -315,6 +397,8 @@ impl<'de> Deserialize<'de> for ChannelEntry {
                     name: m.name,
                     batch_timeout: m.batch_timeout,
                     batch_size: m.batch_size,
+                    writers: m.writers,
+                    readers: m.readers,
                 })
             }
         }
@@ -441,6 +525,20 @@ impl Default for Config {
                 max_recv_msg_size: ByteSize(100 << 20),
                 max_send_msg_size: ByteSize(100 << 20),
                 log_level: "info".into(),
+                local_msp_dir: "msp".into(),
+                local_msp_id: "SampleOrg".into(),
+                authentication: Authentication {
+                    time_window: GoDuration(Duration::from_secs(15 * 60)),
+                    skip_signature_checks: false,
+                },
+                tls: ServerTls {
+                    enabled: false,
+                    private_key: String::new(),
+                    certificate: String::new(),
+                    root_cas: Vec::new(),
+                    client_auth_required: false,
+                    client_root_cas: Vec::new(),
+                },
             },
             file_ledger: FileLedger {
                 location: PathBuf::from("data/ledger"),
@@ -487,6 +585,13 @@ impl Default for Config {
             },
             operations: Operations {
                 listen_address: "127.0.0.1:8443".into(),
+                tls: OperationsTls {
+                    enabled: false,
+                    private_key: String::new(),
+                    certificate: String::new(),
+                    client_auth_required: false,
+                    client_root_cas: Vec::new(),
+                },
             },
             metrics: Metrics {
                 provider: MetricsProvider::Prometheus,
@@ -508,6 +613,7 @@ impl Default for Config {
                     brokers: vec!["127.0.0.1:9092".into()],
                 },
             },
+            organizations: Vec::new(),
             channels: Vec::new(),
         }
     }
@@ -576,7 +682,7 @@ pub fn load_with_env(
             figment = figment.merge(CanonicalKeys {
                 inner: Yaml::string(SAMPLE_CONFIG),
                 schema: schema.clone(),
-                name: "embedded sample configuration".into(),
+                name: SAMPLE_SOURCE.into(),
             });
         }
         ConfigSource::File(path) => {
@@ -605,19 +711,58 @@ pub fn load_with_env(
     Ok(Loaded { config, source })
 }
 
-/// Relative `FileLedger.Location` from a file resolves against the file's directory.
+/// Where the built-in sample configuration came from: its relative paths (the
+/// development MSP, the ledger) are relative to this directory, as a file's are to
+/// the file's directory.
+pub const SAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sampleconfig");
+
+/// Makes relative paths absolute: relative to the file that set them, to the sample
+/// configuration's directory, or (environment, defaults) to the working directory.
 fn resolve_paths(config: &mut Config, figment: &Figment, source: &ConfigSource) {
-    let loc = &mut config.file_ledger.location;
-    if loc.is_absolute() {
-        return;
-    }
-    let from_file = figment
-        .find_metadata("FileLedger.Location")
-        .is_some_and(|m| m.name.starts_with("file "));
-    if let (true, ConfigSource::File(path)) = (from_file, source) {
-        if let Some(dir) = path.parent() {
-            *loc = dir.join(&*loc);
+    let base = |key: &str| -> Option<PathBuf> {
+        let name = figment.find_metadata(key)?.name.to_string();
+        match source {
+            ConfigSource::File(path) if name.starts_with("file ") => {
+                path.parent().map(Path::to_path_buf)
+            }
+            ConfigSource::Sample if name == SAMPLE_SOURCE => Some(PathBuf::from(SAMPLE_DIR)),
+            _ => None,
         }
+    };
+    let fix = |s: &mut String, key: &str| {
+        if !s.is_empty() && Path::new(s.as_str()).is_relative() {
+            if let Some(b) = base(key) {
+                *s = b.join(&*s).display().to_string();
+            }
+        }
+    };
+    let mut location = config.file_ledger.location.display().to_string();
+    fix(&mut location, "FileLedger.Location");
+    config.file_ledger.location = PathBuf::from(location);
+    fix(&mut config.general.local_msp_dir, "General.LocalMSPDir");
+    let t = &mut config.general.tls;
+    fix(&mut t.private_key, "General.TLS.PrivateKey");
+    fix(&mut t.certificate, "General.TLS.Certificate");
+    t.root_cas
+        .iter_mut()
+        .for_each(|p| fix(p, "General.TLS.RootCAs"));
+    t.client_root_cas
+        .iter_mut()
+        .for_each(|p| fix(p, "General.TLS.ClientRootCAs"));
+    let o = &mut config.operations.tls;
+    fix(&mut o.private_key, "Operations.TLS.PrivateKey");
+    fix(&mut o.certificate, "Operations.TLS.Certificate");
+    o.client_root_cas
+        .iter_mut()
+        .for_each(|p| fix(p, "Operations.TLS.ClientRootCAs"));
+    let k = &mut config.kafka.tls;
+    fix(&mut k.private_key, "Kafka.TLS.PrivateKey");
+    fix(&mut k.certificate, "Kafka.TLS.Certificate");
+    k.root_cas
+        .iter_mut()
+        .for_each(|p| fix(p, "Kafka.TLS.RootCAs"));
+    for org in &mut config.organizations {
+        fix(&mut org.msp_dir, "Organizations");
     }
 }
 
@@ -633,6 +778,13 @@ fn schema() -> Dict {
             absolute_max_bytes: Some(ByteSize(0)),
             preferred_max_bytes: Some(ByteSize(0)),
         }),
+        writers: Some(Vec::new()),
+        readers: Some(Vec::new()),
+    });
+    example.organizations.push(Organization {
+        name: String::new(),
+        id: String::new(),
+        msp_dir: String::new(),
     });
     Serialized::defaults(example)
         .data()
@@ -792,6 +944,7 @@ fn insert_path(dict: &mut Dict, path: &[&str], value: Value) {
 }
 
 const ENV_SOURCE: &str = "environment";
+const SAMPLE_SOURCE: &str = "embedded sample configuration";
 const DEFAULT_SOURCE: &str = "built-in default";
 
 /// A provider under a name of our choosing, for error messages.
@@ -976,6 +1129,7 @@ fn validate(c: &Config, figment: &Figment) -> Vec<String> {
     if kafka_mode {
         validate_kafka(&c.kafka, figment, &mut problems);
     }
+    validate_security(c, figment, &mut problems);
     if c.channels.is_empty() {
         problems.push(format!(
             "Channels = [] ({}): expected at least one channel, like Channels: [mychannel]",
@@ -1162,6 +1316,123 @@ fn validate_kafka(k: &Kafka, figment: &Figment, problems: &mut Vec<String>) {
     }
 }
 
+/// Identities, organizations, Writers/Readers and TLS.
+fn validate_security(c: &Config, figment: &Figment, problems: &mut Vec<String>) {
+    let mut bad = |key: &str, value: String, expected: &str| {
+        problems.push(format!(
+            "{key} = {value} ({}): {expected}",
+            source_of(key, figment)
+        ));
+    };
+    if c.general.local_msp_id.trim().is_empty() {
+        bad(
+            "General.LocalMSPID",
+            "\"\"".into(),
+            "expected the MSP ID of this orderer's identity",
+        );
+    }
+    if c.general.local_msp_dir.trim().is_empty() {
+        bad(
+            "General.LocalMSPDir",
+            "\"\"".into(),
+            "expected the MSP directory of this orderer's identity",
+        );
+    }
+    if c.general.authentication.time_window.0.is_zero() {
+        bad(
+            "General.Authentication.TimeWindow",
+            "0s".into(),
+            "expected a positive duration like 15m",
+        );
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, org) in c.organizations.iter().enumerate() {
+        let key = format!("Organizations[{i}]");
+        if org.name.trim().is_empty() || org.id.trim().is_empty() || org.msp_dir.trim().is_empty() {
+            bad(
+                &key,
+                format!("{:?}", org.name),
+                "expected Name, ID (the MSP ID) and MSPDir",
+            );
+        }
+        if !names.insert(org.name.clone()) {
+            bad(&key, format!("{:?}", org.name), "organization listed twice");
+        }
+    }
+    if c.organizations.is_empty() && !c.general.authentication.skip_signature_checks {
+        problems.push(format!(
+            "Organizations = [] ({}): expected at least one organization whose members may write and read, like {{Name: SampleOrg, ID: SampleOrg, MSPDir: msp}} (or General.Authentication.SkipSignatureChecks: true for development)",
+            source_of("Organizations", figment)
+        ));
+    }
+    for (i, ch) in c.channels.iter().enumerate() {
+        for (what, list) in [("Writers", &ch.writers), ("Readers", &ch.readers)] {
+            for name in list.iter().flatten() {
+                if !names.contains(name) {
+                    problems.push(format!(
+                        "Channels[{i}].{what} ({}): unknown organization {name:?}; Organizations has: {}",
+                        ch.name,
+                        names.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    let tls_files = |prefix: &str,
+                     enabled: bool,
+                     key: &str,
+                     cert: &str,
+                     client_auth: bool,
+                     client_cas: &[String],
+                     problems: &mut Vec<String>| {
+        if !enabled {
+            return;
+        }
+        for (name, path) in [("PrivateKey", key), ("Certificate", cert)] {
+            let k = format!("{prefix}.TLS.{name}");
+            if let Err(e) = check_pem_file(path) {
+                problems.push(format!(
+                    "{k} = {path:?} ({}): {prefix}.TLS.Enabled is true, so expected {e}",
+                    source_of(&k, figment)
+                ));
+            }
+        }
+        if client_auth && client_cas.is_empty() {
+            let k = format!("{prefix}.TLS.ClientRootCAs");
+            problems.push(format!("{k} = [] ({}): {prefix}.TLS.ClientAuthRequired is true, so expected the CAs of client certificates", source_of(&k, figment)));
+        }
+        for path in client_cas {
+            let k = format!("{prefix}.TLS.ClientRootCAs");
+            if let Err(e) = check_pem_file(path) {
+                problems.push(format!(
+                    "{k} = {path:?} ({}): expected {e}",
+                    source_of(&k, figment)
+                ));
+            }
+        }
+    };
+    let t = &c.general.tls;
+    tls_files(
+        "General",
+        t.enabled,
+        &t.private_key,
+        &t.certificate,
+        t.client_auth_required,
+        &t.client_root_cas,
+        problems,
+    );
+    let o = &c.operations.tls;
+    tls_files(
+        "Operations",
+        o.enabled,
+        &o.private_key,
+        &o.certificate,
+        o.client_auth_required,
+        &o.client_root_cas,
+        problems,
+    );
+}
+
 /// A readable file holding PEM data; the error says what is wrong with it.
 fn check_pem_file(path: &str) -> Result<(), String> {
     if path.is_empty() {
@@ -1226,6 +1497,15 @@ impl Config {
             batch_size,
             batch_timeout: timeout,
         })
+    }
+
+    /// The MSP IDs of the named organizations (all organizations when `None`).
+    pub fn msp_ids(&self, names: Option<&Vec<String>>) -> Vec<String> {
+        self.organizations
+            .iter()
+            .filter(|o| names.is_none_or(|n| n.contains(&o.name)))
+            .map(|o| o.id.clone())
+            .collect()
     }
 
     /// The gRPC listen address as `host:port`.
@@ -1339,11 +1619,18 @@ mod tests {
         (dir, path)
     }
 
+    /// Loads `yaml` as a file. Unless it configures General or Organizations itself,
+    /// security checks are skipped: these tests are about other keys.
     fn from_file(
         yaml: &str,
         pairs: &[(&str, &str)],
     ) -> (tempfile::TempDir, Result<Config, ConfigError>) {
-        let (dir, path) = file(yaml);
+        let yaml = if yaml.contains("Organizations") || yaml.contains("General:") {
+            yaml.to_owned()
+        } else {
+            format!("General:\n  Authentication:\n    SkipSignatureChecks: true\n{yaml}")
+        };
+        let (dir, path) = file(&yaml);
         let r = load_with_env(ConfigSource::File(path), &env(pairs)).map(|l| l.config);
         (dir, r)
     }
@@ -1358,22 +1645,98 @@ mod tests {
     }
 
     #[test]
-    fn sample_is_a_solo_orderer_for_mychannel() {
+    fn sample_is_a_secure_solo_orderer_for_mychannel() {
         let c = sample(&[]).unwrap();
         assert_eq!(c.grpc_address(), "127.0.0.1:7050");
         assert_eq!(c.orderer.orderer_type, ConsenterKind::Solo);
         assert_eq!(c.channels.len(), 1);
         assert_eq!(c.channels[0].name, "mychannel");
-        assert_eq!(c.file_ledger.location, PathBuf::from("data/ledger"));
+        let sample_dir = PathBuf::from(SAMPLE_DIR);
+        assert_eq!(c.file_ledger.location, sample_dir.join("../data/ledger"));
+        assert_eq!(
+            PathBuf::from(&c.general.local_msp_dir),
+            sample_dir.join("msp")
+        );
+        assert_eq!(c.general.local_msp_id, "SampleOrg");
+        assert!(!c.general.authentication.skip_signature_checks);
+        assert_eq!(c.organizations.len(), 1);
+        assert_eq!(
+            PathBuf::from(&c.organizations[0].msp_dir),
+            sample_dir.join("msp")
+        );
+        assert_eq!(c.msp_ids(None), ["SampleOrg"]);
+        assert_eq!(
+            PathBuf::from(&c.general.tls.certificate),
+            sample_dir.join("tls/server.crt")
+        );
         let ch = c.channel_config(&c.channels[0]).unwrap();
         assert_eq!(ch.batch_size, BatchSize::default());
         assert_eq!(ch.batch_timeout, Duration::from_secs(2));
-        // The sample file spells out exactly the built-in defaults, plus its channel.
-        let defaults = Config {
+        // Every other key of the sample file is the built-in default.
+        let expected = Config {
             channels: c.channels.clone(),
+            organizations: c.organizations.clone(),
+            file_ledger: c.file_ledger.clone(),
+            general: General {
+                local_msp_dir: c.general.local_msp_dir.clone(),
+                tls: c.general.tls.clone(),
+                ..Config::default().general
+            },
+            operations: Operations {
+                tls: c.operations.tls.clone(),
+                ..Config::default().operations
+            },
             ..Config::default()
         };
-        assert_eq!(c, defaults);
+        assert_eq!(c, expected);
+    }
+
+    #[test]
+    fn writers_readers_and_tls_are_checked() {
+        let c = sample(&[]).unwrap();
+        assert_eq!(c.msp_ids(Some(&vec!["SampleOrg".into()])), ["SampleOrg"]);
+        assert_problem(
+            sample(&[
+                ("ORDERER_GENERAL_TLS_ENABLED", "true"),
+                ("ORDERER_GENERAL_TLS_CERTIFICATE", "/nonexistent.pem"),
+            ]),
+            &[
+                "General.TLS.Certificate",
+                "/nonexistent.pem",
+                "General.TLS.Enabled is true",
+                "readable PEM file",
+            ],
+        );
+        assert!(
+            sample(&[("ORDERER_GENERAL_TLS_ENABLED", "true")]).is_ok(),
+            "the sample's TLS files exist"
+        );
+        assert_problem(
+            sample(&[
+                ("ORDERER_OPERATIONS_TLS_ENABLED", "true"),
+                ("ORDERER_OPERATIONS_TLS_CLIENTAUTHREQUIRED", "true"),
+                ("ORDERER_OPERATIONS_TLS_CLIENTROOTCAS", "[]"),
+            ]),
+            &["Operations.TLS.ClientRootCAs", "ClientAuthRequired is true"],
+        );
+        let (_d, r) = from_file(
+            "Organizations:\n  - {Name: A, ID: AMSP, MSPDir: a}\nChannels:\n  - {Name: c, Writers: [A, B]}\n",
+            &[],
+        );
+        assert_problem(
+            r,
+            &[
+                "Channels[0].Writers",
+                "unknown organization \"B\"",
+                "Organizations has: A",
+            ],
+        );
+        let (_d, r) = from_file("Organizations: []\nChannels: [c]\n", &[]);
+        assert_problem(r, &["Organizations = []", "SkipSignatureChecks"]);
+        assert_problem(
+            sample(&[("ORDERER_GENERAL_AUTHENTICATION_TIMEWINDOW", "0s")]),
+            &["General.Authentication.TimeWindow"],
+        );
     }
 
     #[test]
@@ -1427,7 +1790,7 @@ mod tests {
     #[test]
     fn file_then_environment_and_case_insensitive_keys() {
         let (dir, r) = from_file(
-            "general:\n  listenport: 7060\n  LISTENADDRESS: 0.0.0.0\nfileledger:\n  location: ledger\nchannels: [a, b]\n",
+            "general:\n  listenport: 7060\n  LISTENADDRESS: 0.0.0.0\n  authentication: {skipsignaturechecks: true}\nfileledger:\n  location: ledger\nchannels: [a, b]\n",
             &[("ORDERER_GENERAL_LISTENPORT", "7061")],
         );
         let c = r.unwrap();
@@ -1493,7 +1856,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        let (_d, r) = from_file("General:\n  ListenPot: 7050\nChannels: [a]\n", &[]);
+        let (_d, r) = from_file(
+            "General:\n  ListenPot: 7050\n  Authentication: {SkipSignatureChecks: true}\nChannels: [a]\n",
+            &[],
+        );
         assert_problem(r, &["unknown key General.ListenPot", "ListenPort"]);
         assert_problem(
             sample(&[("ORDERER_GENERAL_LISTENPOT", "7050")]),

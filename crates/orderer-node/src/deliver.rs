@@ -21,6 +21,7 @@ use orderer_api::proto::common::{Block, Envelope, Status as FabricStatus};
 use orderer_api::proto::orderer::seek_info::{SeekBehavior, SeekContentType, SeekErrorResponse};
 use orderer_api::proto::orderer::{SeekInfo, seek_position};
 use orderer_api::{ChainState, RawEnvelope};
+use orderer_msp::Creator;
 use prost::Message;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -29,6 +30,7 @@ use tracing::{Instrument, debug, trace_span};
 use crate::ingress::IngressError;
 use crate::metrics;
 use crate::registry::{Channel, Registry};
+use crate::security::{ClientTls, Security};
 use crate::server::codec::DeliverFrame;
 use crate::shutdown::Shutdown;
 
@@ -53,18 +55,23 @@ enum Outcome {
 #[derive(Debug)]
 pub struct DeliverHandler {
     registry: Arc<Registry>,
+    security: Arc<Security>,
     shutdown: Shutdown,
 }
 
 type Tx = mpsc::Sender<Result<DeliverFrame, tonic::Status>>;
 
 impl DeliverHandler {
-    pub fn new(registry: Arc<Registry>, shutdown: Shutdown) -> Self {
-        DeliverHandler { registry, shutdown }
+    pub fn new(registry: Arc<Registry>, security: Arc<Security>, shutdown: Shutdown) -> Self {
+        DeliverHandler {
+            registry,
+            security,
+            shutdown,
+        }
     }
 
     /// Serves one Deliver stream.
-    pub fn handle<S>(self: &Arc<Self>, requests: S) -> DeliverStream
+    pub fn handle<S>(self: &Arc<Self>, requests: S, client: ClientTls) -> DeliverStream
     where
         S: Stream<Item = Result<Bytes, tonic::Status>> + Send + Unpin + 'static,
     {
@@ -72,13 +79,13 @@ impl DeliverHandler {
         let this = Arc::clone(self);
         metrics::deliver_stream_opened();
         tokio::spawn(async move {
-            this.serve(requests, tx).await;
+            this.serve(requests, tx, client).await;
             metrics::deliver_stream_closed();
         });
         Box::pin(ReceiverStream::new(rx))
     }
 
-    async fn serve<S>(&self, mut requests: S, tx: Tx)
+    async fn serve<S>(&self, mut requests: S, tx: Tx, client: ClientTls)
     where
         S: Stream<Item = Result<Bytes, tonic::Status>> + Send + Unpin,
     {
@@ -97,7 +104,7 @@ impl DeliverHandler {
                 }
                 Some(Ok(bytes)) => bytes,
             };
-            match self.deliver_blocks(bytes, &tx).await {
+            match self.deliver_blocks(bytes, &tx, client).await {
                 Outcome::Gone => {
                     if self.shutdown.is_triggered() {
                         shutting_down(&tx).await;
@@ -127,8 +134,8 @@ impl DeliverHandler {
     }
 
     /// Handles one seek envelope: sends its blocks and says how it ended.
-    async fn deliver_blocks(&self, bytes: Bytes, tx: &Tx) -> Outcome {
-        let request = match self.parse(bytes) {
+    async fn deliver_blocks(&self, bytes: Bytes, tx: &Tx, client: ClientTls) -> Outcome {
+        let request = match self.parse(bytes, client) {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e),
         };
@@ -149,6 +156,7 @@ impl DeliverHandler {
             seek,
             start,
             stop,
+            creator,
         } = request;
         let best_effort = seek.error_response == SeekErrorResponse::BestEffort as i32;
         let fail_if_not_ready = seek.behavior == SeekBehavior::FailIfNotReady as i32;
@@ -198,6 +206,14 @@ impl DeliverHandler {
                 Ok(b) => b,
                 Err(e) => return Outcome::Failed(IngressError::Ledger(e.to_string())),
             };
+            // A stream may outlive the requester's certificate (Fabric's expiration check).
+            if let Some(creator) = &creator {
+                if let Err(e) = creator.check_time(orderer_msp::now()) {
+                    return Outcome::Failed(IngressError::Forbidden(format!(
+                        "creator refused during the stream: {e}"
+                    )));
+                }
+            }
             for block in blocks {
                 let block = if headers_only {
                     strip_data(block)
@@ -217,7 +233,7 @@ impl DeliverHandler {
     }
 
     /// Parses a seek envelope and resolves its start and stop block numbers.
-    fn parse(&self, bytes: Bytes) -> Result<Request, IngressError> {
+    fn parse(&self, bytes: Bytes, client: ClientTls) -> Result<Request, IngressError> {
         let (_, env) = RawEnvelope::parse(bytes)?;
         let payload = parse_payload(&env)?;
         let channel_id = &payload.channel_header.channel_id;
@@ -226,8 +242,14 @@ impl DeliverHandler {
             .get(channel_id)
             .ok_or_else(|| IngressError::UnknownChannel(channel_id.clone()))?
             .clone();
-        // Reader policy checks (Fabric's session access control) belong here, with the
-        // Broadcast validation stage's signature checks.
+        // Fabric's order: the header (timestamp), the TLS binding, then the session's
+        // access control (creator, Readers, signature).
+        self.security.check_timestamp(&payload.channel_header)?;
+        self.security
+            .check_binding(&payload.channel_header, client, true)?;
+        let creator = self
+            .security
+            .check_creator(&channel.readers, &channel.id, &env, &payload)?;
         let seek = SeekInfo::decode(payload.data)
             .map_err(|e| IngressError::MalformedSeekInfo(e.to_string()))?;
         let start_pos = seek
@@ -268,6 +290,7 @@ impl DeliverHandler {
             seek,
             start,
             stop,
+            creator,
         })
     }
 }
@@ -277,6 +300,8 @@ struct Request {
     seek: SeekInfo,
     start: u64,
     stop: u64,
+    /// Who asked; `None` when signature checks are skipped.
+    creator: Option<Arc<Creator>>,
 }
 
 /// Resolves when the chain stops being ready.

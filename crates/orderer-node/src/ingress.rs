@@ -37,8 +37,21 @@ pub enum IngressError {
     },
     #[error("{0}")]
     Chain(#[from] ChainError),
+    /// The requester may not do this: identity, signature or policy.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The ChannelHeader timestamp is missing or too far from the orderer's clock.
+    #[error("{0}")]
+    Timestamp(String),
+    /// Mutual TLS: the ChannelHeader's tls_cert_hash does not bind the request to the
+    /// client's TLS certificate.
+    #[error("{0}")]
+    TlsBinding(String),
     #[error("ledger error: {0}")]
     Ledger(String),
+    /// A fault of this orderer, not of the request.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl IngressError {
@@ -51,11 +64,14 @@ impl IngressError {
             | IngressError::NotBroadcastable(_)
             | IngressError::MalformedSeekInfo(_)
             | IngressError::MissingSeekPosition(_)
-            | IngressError::StopBeforeStart { .. } => Status::BadRequest,
+            | IngressError::StopBeforeStart { .. }
+            | IngressError::Timestamp(_)
+            | IngressError::TlsBinding(_) => Status::BadRequest,
+            IngressError::Forbidden(_) => Status::Forbidden,
             IngressError::UnknownChannel(_) | IngressError::NotReadyYet { .. } => Status::NotFound,
             IngressError::Chain(ChainError::TooLarge { .. }) => Status::RequestEntityTooLarge,
             IngressError::Chain(_) => Status::ServiceUnavailable,
-            IngressError::Ledger(_) => Status::InternalServerError,
+            IngressError::Ledger(_) | IngressError::Internal(_) => Status::InternalServerError,
         }
     }
 }

@@ -15,9 +15,11 @@ pub mod metrics;
 pub mod node;
 pub mod ops;
 pub mod registry;
+pub mod security;
 pub mod server;
 pub mod shutdown;
 pub mod support;
 pub mod telemetry;
+pub mod tls;
 
 pub use node::{RunningNode, run, start};

@@ -18,9 +18,11 @@ use crate::consenters::Consenters;
 use crate::deliver::DeliverHandler;
 use crate::ledger::Ledger;
 use crate::registry::{Channel, Registry};
+use crate::security::{Policy, Security};
 use crate::server::{AtomicBroadcastServer, Service};
 use crate::shutdown::{ShutdownTrigger, shutdown_pair};
 use crate::support::ChannelSupport;
+use crate::tls::{self, ListenerTls, Material};
 
 /// How long a graceful stop waits for open streams before closing them anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +54,8 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
         .get(config.orderer.orderer_type)
         .map_err(anyhow::Error::msg)?;
     let metrics = crate::metrics::install(config.metrics.provider == MetricsProvider::Prometheus);
+    let security = Arc::new(Security::load(&config)?);
+    let (grpc_tls, ops_tls) = load_tls(&config)?;
 
     let mut registry = Registry::default();
     let mut updates = Vec::new();
@@ -64,7 +68,7 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
             warn!(channel = %entry.name, bytes = recovery.truncated_bytes, "recovered from a torn write");
         }
         let support = Arc::new(
-            ChannelSupport::open(ledger, &configured)
+            ChannelSupport::open(ledger, &configured, Some(security.signer().clone()))
                 .await
                 .with_context(|| format!("channel {}: reading the ledger", entry.name))?,
         );
@@ -114,6 +118,8 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
             label: entry.name.as_str().into(),
             support,
             chain,
+            writers: Policy::new("Writers", config.msp_ids(entry.writers.as_ref())),
+            readers: Policy::new("Readers", config.msp_ids(entry.readers.as_ref())),
         });
     }
     let registry = Arc::new(registry);
@@ -128,15 +134,29 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
     let grpc_addr = listener.local_addr()?;
     let (trigger, shutdown) = shutdown_pair();
     let service = Service::new(
-        Arc::new(BroadcastHandler::new(registry.clone(), shutdown.clone())),
-        Arc::new(DeliverHandler::new(registry.clone(), shutdown.clone())),
+        Arc::new(BroadcastHandler::new(
+            registry.clone(),
+            security.clone(),
+            shutdown.clone(),
+        )),
+        Arc::new(DeliverHandler::new(
+            registry.clone(),
+            security.clone(),
+            shutdown.clone(),
+        )),
     );
     let server = AtomicBroadcastServer::new(service)
         .max_decoding_message_size(config.general.max_recv_msg_size.0 as usize)
         .max_encoding_message_size(config.general.max_send_msg_size.0 as usize);
     let mut stop = shutdown.clone();
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &grpc_tls {
+        builder = builder
+            .tls_config(tls.tonic())
+            .context("General.TLS: the TLS settings were refused")?;
+    }
     let server = tokio::spawn(
-        tonic::transport::Server::builder()
+        builder
             .add_service(server)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 stop.wait().await
@@ -148,11 +168,18 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
             registry: registry.clone(),
             metrics,
             log_filter: crate::telemetry::log_filter(),
+            tls: ops_tls,
         },
         shutdown.clone(),
     )
     .await?;
-    info!(address = %grpc_addr, operations = %ops_addr, "orderer serving AtomicBroadcast");
+    info!(
+        address = %grpc_addr,
+        operations = %ops_addr,
+        tls = grpc_tls.is_some(),
+        mutual_tls = grpc_tls.as_ref().is_some_and(|t| t.client_auth_required),
+        "orderer serving AtomicBroadcast"
+    );
     Ok(RunningNode {
         grpc_addr,
         ops_addr,
@@ -160,6 +187,41 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
         trigger,
         server,
     })
+}
+
+/// The checked TLS material of the gRPC and operations listeners, when enabled.
+fn load_tls(config: &Config) -> anyhow::Result<(Option<Material>, Option<Material>)> {
+    let g = &config.general.tls;
+    let grpc = g
+        .enabled
+        .then(|| {
+            tls::load(ListenerTls {
+                section: "General",
+                private_key: &g.private_key,
+                certificate: &g.certificate,
+                chain: &g.root_cas,
+                client_auth_required: g.client_auth_required,
+                client_root_cas: &g.client_root_cas,
+                anonymous_clients: false,
+            })
+        })
+        .transpose()?;
+    let o = &config.operations.tls;
+    let ops = o
+        .enabled
+        .then(|| {
+            tls::load(ListenerTls {
+                section: "Operations",
+                private_key: &o.private_key,
+                certificate: &o.certificate,
+                chain: &[],
+                client_auth_required: o.client_auth_required,
+                client_root_cas: &o.client_root_cas,
+                anonymous_clients: true,
+            })
+        })
+        .transpose()?;
+    Ok((grpc, ops))
 }
 
 /// Orders a config block that records the channel parameters now configured, because

@@ -8,7 +8,10 @@
 //!   log filter at once (204); a bad spec gets 400 and the reason.
 //! * `GET /version` → `{"CommitSHA": ..., "Version": ...}`.
 //!
-//! Paths and response shapes are Fabric's operations service's.
+//! Paths and response shapes are Fabric's operations service's. With
+//! `Operations.TLS.ClientAuthRequired`, as in Fabric, `/metrics` and `/logspec` need a
+//! client certificate from `Operations.TLS.ClientRootCAs` (401 without one), while
+//! `/healthz` and `/version` stay open to load balancers.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -39,6 +42,8 @@ pub struct OpsState {
     pub registry: Arc<Registry>,
     pub metrics: Option<PrometheusHandle>,
     pub log_filter: Option<LogFilter>,
+    /// TLS of the listener, if enabled.
+    pub tls: Option<crate::tls::Material>,
 }
 
 /// Binds `addr` and serves the operations endpoints until `shutdown`.
@@ -51,6 +56,12 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("Operations.ListenAddress {addr}: cannot listen: {e}"))?;
     let local = listener.local_addr()?;
+    let tls = state.tls.as_ref().map(|m| {
+        (
+            tokio_rustls::TlsAcceptor::from(m.with_alpn(&[b"http/1.1"])),
+            m.client_auth_required,
+        )
+    });
     let state = Arc::new(state);
     tokio::spawn(async move {
         loop {
@@ -66,16 +77,22 @@ pub async fn serve(
                 }
             };
             let state = Arc::clone(&state);
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(handle(&state, req).await) }
-                });
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
+                let Some((acceptor, auth_required)) = tls else {
+                    return serve_connection(stream, peer, state, true).await;
+                };
+                match tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream))
                     .await
                 {
-                    debug!(%peer, error = %e, "operations connection ended");
+                    Ok(Ok(stream)) => {
+                        // The verifier has checked any certificate against ClientRootCAs.
+                        let authenticated =
+                            !auth_required || stream.get_ref().1.peer_certificates().is_some();
+                        serve_connection(stream, peer, state, authenticated).await
+                    }
+                    Ok(Err(e)) => debug!(%peer, error = %e, "operations TLS handshake failed"),
+                    Err(_) => debug!(%peer, "operations TLS handshake timed out"),
                 }
             });
         }
@@ -84,11 +101,33 @@ pub async fn serve(
     Ok(local)
 }
 
+async fn serve_connection<IO>(io: IO, peer: SocketAddr, state: Arc<OpsState>, authenticated: bool)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(handle(&state, req, authenticated).await) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await
+    {
+        debug!(%peer, error = %e, "operations connection ended");
+    }
+}
+
 type Reply = Response<Full<Bytes>>;
 
-async fn handle(state: &OpsState, req: Request<Incoming>) -> Reply {
+async fn handle(state: &OpsState, req: Request<Incoming>, authenticated: bool) -> Reply {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    if !authenticated && matches!(path.as_str(), "/metrics" | "/logspec") {
+        return error_reply(
+            StatusCode::UNAUTHORIZED,
+            "client certificate required: Operations.TLS.ClientAuthRequired is true".into(),
+        );
+    }
     match (path.as_str(), &method) {
         ("/metrics", &Method::GET) => metrics(state),
         ("/healthz", &Method::GET) => healthz(state),

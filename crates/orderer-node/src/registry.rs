@@ -6,6 +6,7 @@ use std::sync::Arc;
 use orderer_api::Chain;
 
 use crate::ledger::Ledger;
+use crate::security::Policy;
 use crate::support::ChannelSupport;
 
 /// A channel: its ledger (through its support) and its chain.
@@ -16,6 +17,10 @@ pub struct Channel {
     pub label: Arc<str>,
     pub support: Arc<ChannelSupport>,
     pub chain: Arc<dyn Chain>,
+    /// Who may broadcast.
+    pub writers: Policy,
+    /// Who may deliver.
+    pub readers: Policy,
 }
 
 impl Channel {

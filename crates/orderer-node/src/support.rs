@@ -4,10 +4,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use orderer_api::block::{orderer_metadata, set_orderer_metadata};
+use orderer_api::block::{
+    add_signature, orderer_metadata, set_orderer_metadata, signature_message, signatures_metadata,
+};
 use orderer_api::channel::CommittedConfig;
-use orderer_api::proto::common::Block;
+use orderer_api::proto::common::{Block, BlockHeader, MetadataSignature, SignatureHeader};
 use orderer_api::{BlockAssembler, ChannelConfig, ConsenterSupport, RawEnvelope, SupportError};
+use orderer_msp::SigningIdentity;
 use prost::Message;
 use tokio::sync::watch;
 
@@ -28,6 +31,9 @@ struct State {
 pub struct ChannelSupport {
     channel_id: String,
     ledger: Ledger,
+    /// Signs every block written (the genesis block stays unsigned, so that every
+    /// OSN's is byte-identical).
+    signer: Option<Arc<SigningIdentity>>,
     state: Mutex<State>,
     config: watch::Sender<Arc<CommittedConfig>>,
     last_consenter_metadata: Bytes,
@@ -50,7 +56,11 @@ impl ChannelSupport {
     /// Opens a channel on its ledger, writing the genesis block built from `configured`
     /// first if the ledger is empty. The configuration in force is read from the
     /// ledger's last config block, which may differ from `configured`.
-    pub async fn open(ledger: Ledger, configured: &ChannelConfig) -> Result<Self, OpenError> {
+    pub async fn open(
+        ledger: Ledger,
+        configured: &ChannelConfig,
+        signer: Option<Arc<SigningIdentity>>,
+    ) -> Result<Self, OpenError> {
         let channel = ledger.channel().to_owned();
         if ledger.height() == 0 {
             let genesis = CommittedConfig::genesis_block(configured.clone());
@@ -93,6 +103,7 @@ impl ChannelSupport {
                 traces: Vec::new(),
             }),
             ledger,
+            signer,
             config,
             last_consenter_metadata: meta.consenter_metadata,
         })
@@ -156,6 +167,9 @@ impl ChannelSupport {
                 self.config.send_replace(Arc::new(config));
             }
             set_orderer_metadata(&mut block, state.last_config, consenter_metadata);
+            if let Some(signer) = &self.signer {
+                sign_block(&mut block, &header, signer)?;
+            }
             state.assembler.advance(&header);
             Bytes::from(block.encode_to_vec())
         };
@@ -164,6 +178,35 @@ impl ChannelSupport {
             .await
             .map_err(|e| SupportError::Ledger(e.to_string()))
     }
+}
+
+/// Adds the orderer's signature to a block's `SIGNATURES` metadata, Fabric's way.
+fn sign_block(
+    block: &mut Block,
+    header: &BlockHeader,
+    signer: &SigningIdentity,
+) -> Result<(), SupportError> {
+    let failed = |e: String| SupportError::Ledger(format!("signing block {}: {e}", header.number));
+    let value = signatures_metadata(block)
+        .map_err(|e| failed(e.to_string()))?
+        .value;
+    let signature_header = SignatureHeader {
+        creator: signer.serialized().clone(),
+        nonce: Bytes::copy_from_slice(&signer.nonce().map_err(failed)?),
+    }
+    .encode_to_vec();
+    let signature = signer
+        .sign(&signature_message(&value, &signature_header, header))
+        .map_err(failed)?;
+    add_signature(
+        block,
+        MetadataSignature {
+            signature_header: signature_header.into(),
+            signature: signature.into(),
+            identifier_header: Bytes::new(),
+        },
+    )
+    .map_err(|e| failed(e.to_string()))
 }
 
 #[async_trait]

@@ -18,7 +18,7 @@ use orderer_api::proto::orderer::{
 };
 use orderer_cli::broadcast::broadcast;
 use orderer_cli::deliver::{ChainChecker, DeliverRequest, deliver};
-use orderer_cli::envelopes::{Position, seek, transaction};
+use orderer_cli::envelopes::{Position, Signer, seek, transaction};
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -69,7 +69,7 @@ async fn fetch(
     let mut blocks = Vec::new();
     let outcome = tokio::time::timeout(
         EVENT_TIMEOUT,
-        deliver(&mut client, &req, |b| {
+        deliver(&mut client, &Signer::sample().unwrap(), &req, |b| {
             blocks.push(b);
             Ok(())
         }),
@@ -83,7 +83,7 @@ async fn fetch(
 async fn send(node: &TestNode, count: u64, size: usize) {
     let mut client = node.client().await;
     let report = broadcast(&mut client, count, 100, move |i| {
-        transaction("mychannel", i, size)
+        Ok(transaction("mychannel", i, size))
     })
     .await
     .unwrap();
@@ -279,7 +279,9 @@ async fn deliver_seek_positions_and_statuses() {
         stop: Position::Number(50),
         fail_if_not_ready: true,
     };
-    let out = deliver(&mut client, &req, |_| Ok(())).await.unwrap();
+    let out = deliver(&mut client, &Signer::sample().unwrap(), &req, |_| Ok(()))
+        .await
+        .unwrap();
     assert_eq!(out.status, Some(Status::NotFound));
     assert!(
         out.reason
@@ -291,16 +293,20 @@ async fn deliver_seek_positions_and_statuses() {
         channel: "nosuch".into(),
         ..req
     };
-    let out = deliver(&mut client, &req, |_| Ok(())).await.unwrap();
+    let out = deliver(&mut client, &Signer::sample().unwrap(), &req, |_| Ok(()))
+        .await
+        .unwrap();
     assert_eq!(out.status, Some(Status::NotFound));
 
     // Malformed seek requests.
     let seek_with = |info: Bytes| {
-        let mut e = seek("mychannel", Position::Oldest, Position::Oldest, false);
+        let e = seek("mychannel", Position::Oldest, Position::Oldest, false);
         let mut p = Payload::decode(e.payload.clone()).unwrap();
         p.data = info;
-        e.payload = p.encode_to_vec().into();
-        e
+        Signer::sample()
+            .unwrap()
+            .sign_bytes(p.encode_to_vec().into())
+            .unwrap()
     };
     let no_start = SeekInfo::default();
     for (env, needle) in [
@@ -468,12 +474,15 @@ async fn header_with_sig_omits_data_except_for_config_blocks() {
     .await;
     send(&node, 2, 100).await;
     let mut client = node.client().await;
-    let mut env = seek("mychannel", Position::Oldest, Position::Number(1), false);
+    let env = seek("mychannel", Position::Oldest, Position::Number(1), false);
     let mut p = Payload::decode(env.payload.clone()).unwrap();
     let mut info = SeekInfo::decode(p.data.clone()).unwrap();
     info.content_type = SeekContentType::HeaderWithSig as i32;
     p.data = info.encode_to_vec().into();
-    env.payload = p.encode_to_vec().into();
+    let env = Signer::sample()
+        .unwrap()
+        .sign_bytes(p.encode_to_vec().into())
+        .unwrap();
     let mut s = client
         .deliver(tokio_stream::iter(vec![env]))
         .await

@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::broadcast::{BroadcastHandler, BroadcastStream};
 use crate::deliver::{DeliverHandler, DeliverStream};
 use crate::metrics;
+use crate::security::ClientTls;
 
 /// The AtomicBroadcast service: Broadcast and Deliver over one registry.
 #[derive(Debug, Clone)]
@@ -50,9 +51,10 @@ impl AtomicBroadcast for Service {
     ) -> Result<Response<Self::BroadcastStream>, Status> {
         const METHOD: &str = "Broadcast";
         metrics::grpc_stream_received(METHOD);
+        let client = client_tls(&request);
         let requests = Counted::new(request.into_inner(), METHOD);
         Ok(Response::new(Metered::new(
-            self.broadcast.handle(requests),
+            self.broadcast.handle(requests, client),
             METHOD,
         )))
     }
@@ -63,12 +65,27 @@ impl AtomicBroadcast for Service {
     ) -> Result<Response<Self::DeliverStream>, Status> {
         const METHOD: &str = "Deliver";
         metrics::grpc_stream_received(METHOD);
+        let client = client_tls(&request);
         let requests = Counted::new(request.into_inner(), METHOD);
         Ok(Response::new(Metered::new(
-            self.deliver.handle(requests),
+            self.deliver.handle(requests, client),
             METHOD,
         )))
     }
+}
+
+/// What TLS says of the caller: the SHA-256 of its certificate, for Fabric's
+/// `tls_cert_hash` binding.
+fn client_tls<T>(request: &Request<T>) -> ClientTls {
+    let cert_hash = request.peer_certs().and_then(|certs| {
+        certs.first().map(|leaf| {
+            let digest = ring::digest::digest(&ring::digest::SHA256, leaf.as_ref());
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(digest.as_ref());
+            hash
+        })
+    });
+    ClientTls { cert_hash }
 }
 
 /// A request stream that counts the messages received.

@@ -45,7 +45,12 @@ pub struct TestNode {
 
 impl TestNode {
     pub async fn start(dir: &Path, env: &[(&str, &str)]) -> TestNode {
-        let node = orderer_node::start(test_config(dir, env), Consenters::builtin())
+        Self::start_with(dir, test_config(dir, env)).await
+    }
+
+    /// Starts a node with a configuration the test has adjusted.
+    pub async fn start_with(dir: &Path, config: Config) -> TestNode {
+        let node = orderer_node::start(config, Consenters::builtin())
             .await
             .unwrap();
         TestNode {
