@@ -1,6 +1,6 @@
 //! The Kafka consenter against a real Kafka-protocol broker (tansu): the conformance
 //! suite, several chains sharing one node's clients, the genesis agreement check, a
-//! chain started before its broker.
+//! chain started before its broker, TLS with client certificates.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,8 +13,9 @@ use orderer_api::testing::conformance::{
 };
 use orderer_api::testing::{FakeSupport, test_envelope};
 use orderer_api::{BatchSize, ChainState, ChannelConfig, Consenter, ConsenterKind};
-use orderer_kafka::{KafkaConsenter, KafkaOptions, RetrySchedule};
-use orderer_testkit::{Broker, Storage};
+use orderer_kafka::{KafkaConsenter, KafkaOptions, RetrySchedule, TlsFiles};
+use orderer_msp::generate::{Authority, Usage, Validity};
+use orderer_testkit::{Broker, Storage, TlsFront};
 
 fn options(bootstrap: String) -> KafkaOptions {
     let mut o = KafkaOptions::new(vec![bootstrap]);
@@ -66,11 +67,15 @@ impl Harness for Tansu {
 /// SQLite storage, not memory: tansu 0.6's memory engine returns wrong records for a
 /// fetch that starts inside a record batch, which is exactly what a restarted OSN does.
 fn tansu() -> Tansu {
+    init_logs();
+    Tansu(Broker::start(Storage::Sqlite))
+}
+
+fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    Tansu(Broker::start(Storage::Sqlite))
 }
 
 mod conformance_on_tansu {
@@ -181,5 +186,95 @@ async fn a_chain_started_before_its_broker_retries_and_serves_once_it_appears() 
     .await;
     let blocks = blocks_holding(&mut rx, 3).await;
     assert_eq!(blocks[0].tx_ids().len(), 3);
+    chain.halt().await;
+}
+
+/// TLS material for a broker front and its clients: a CA, the broker's certificate,
+/// a client certificate, and a CA nobody uses.
+struct Pki {
+    dir: tempfile::TempDir,
+    front: TlsFront,
+}
+
+impl Pki {
+    fn new(client_auth: bool) -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let days = Validity::days(1);
+        let ca = Authority::root("kafka-ca", "Kafka", days).unwrap();
+        let other = Authority::root("other-ca", "Other", days).unwrap();
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let (broker_cert, broker_key) = ca
+            .issue("broker", "Kafka", days, Usage::Tls(names.clone()))
+            .unwrap();
+        let (client_cert, client_key) = ca
+            .issue("orderer", "Kafka", days, Usage::Tls(names))
+            .unwrap();
+        for (name, pem) in [
+            ("ca.pem", ca.cert_pem()),
+            ("other-ca.pem", other.cert_pem()),
+            ("client.pem", client_cert.as_str()),
+            ("client.key", client_key.as_str()),
+        ] {
+            std::fs::write(dir.path().join(name), pem).unwrap();
+        }
+        let front = TlsFront {
+            cert_pem: broker_cert,
+            key_pem: broker_key,
+            client_ca_pem: client_auth.then(|| ca.cert_pem().to_owned()),
+        };
+        Pki { dir, front }
+    }
+
+    fn files(&self, ca: &str) -> TlsFiles {
+        TlsFiles {
+            private_key: self.dir.path().join("client.key"),
+            certificate: self.dir.path().join("client.pem"),
+            root_cas: vec![self.dir.path().join(ca)],
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_client_certificates_to_the_brokers() {
+    init_logs();
+    let pki = Pki::new(true);
+    let broker = Broker::start_tls(Storage::Sqlite, &pki.front);
+    let ch = channel("tls", 2, Duration::from_millis(200));
+
+    // A node that trusts another CA cannot reach the brokers: it retries with the reason.
+    let mut wrong = options(broker.bootstrap());
+    wrong.tls = Some(pki.files("other-ca.pem"));
+    let (support, _rx) = FakeSupport::new(ch.clone());
+    let refused = KafkaConsenter::new(wrong)
+        .unwrap()
+        .handle_chain(Arc::new(support), bytes::Bytes::new())
+        .unwrap();
+    refused.start();
+    wait_for_state(
+        refused.as_ref(),
+        "retrying with an untrusted broker certificate",
+        |s| matches!(s, ChainState::Starting { reason } if reason.contains("attempt")),
+    )
+    .await;
+    refused.halt().await;
+
+    let mut o = options(broker.bootstrap());
+    o.tls = Some(pki.files("ca.pem"));
+    let consenter = KafkaConsenter::new(o).unwrap();
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = consenter
+        .handle_chain(Arc::new(support), bytes::Bytes::new())
+        .unwrap();
+    chain.start();
+    wait_for_state(chain.as_ref(), "Ready", ChainState::is_ready).await;
+    order_all(
+        chain.as_ref(),
+        (0..2)
+            .map(|i| test_envelope(&ch.channel_id, i, 100))
+            .collect(),
+    )
+    .await;
+    let blocks = blocks_holding(&mut rx, 2).await;
+    assert_eq!(blocks[0].tx_ids().len(), 2);
     chain.halt().await;
 }

@@ -9,6 +9,7 @@
 //! Unlike Fabric, which closes the stream after the first non-SUCCESS response, every
 //! envelope gets its response and the stream stays open.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,8 +36,11 @@ use crate::{metrics, telemetry};
 
 /// Envelopes of one stream that may await acceptance at once.
 pub const MAX_IN_FLIGHT: usize = 1024;
-/// Envelopes of one stream checked concurrently (signature verification in parallel).
+/// Envelopes of one stream checked concurrently (signature verification in parallel)...
 pub const CHECKS_IN_FLIGHT: usize = 64;
+/// ...holding at most this many bytes (or one envelope, if larger). Past it the
+/// stream is not read, and HTTP/2 flow control holds the client back.
+pub const CHECK_BYTES: usize = 8 * 1024 * 1024;
 
 pub type BroadcastStream =
     Pin<Box<dyn Stream<Item = Result<BroadcastResponse, tonic::Status>> + Send>>;
@@ -159,6 +163,9 @@ impl BroadcastHandler {
     {
         let mut shutdown = self.shutdown.clone();
         let mut checking: FuturesOrdered<CheckFuture> = FuturesOrdered::new();
+        // The sizes of the envelopes in `checking`, in the same order.
+        let mut sizes: VecDeque<usize> = VecDeque::new();
+        let mut checking_bytes = 0usize;
         let mut input_open = true;
         let mut stream_error = None;
         while input_open || !checking.is_empty() {
@@ -169,6 +176,7 @@ impl BroadcastHandler {
                     return;
                 }
                 Some((checked, tracker)) = checking.next(), if !checking.is_empty() => {
+                    checking_bytes -= sizes.pop_front().unwrap_or(0);
                     let pending = match checked {
                         Ok(c) => self.enqueue(c, tracker).await,
                         Err(e) => Pending::Done(Err(e), tracker),
@@ -177,13 +185,19 @@ impl BroadcastHandler {
                         return;
                     }
                 }
-                next = requests.next(), if input_open && checking.len() < CHECKS_IN_FLIGHT => match next {
+                next = requests.next(), if input_open
+                    && checking.len() < CHECKS_IN_FLIGHT
+                    && checking_bytes < CHECK_BYTES => match next {
                     None => input_open = false,
                     Some(Err(status)) => {
                         input_open = false;
                         stream_error = Some(status);
                     }
-                    Some(Ok(bytes)) => checking.push_back(self.check_later(bytes, client)),
+                    Some(Ok(bytes)) => {
+                        sizes.push_back(bytes.len());
+                        checking_bytes += bytes.len();
+                        checking.push_back(self.check_later(bytes, client));
+                    }
                 },
             }
         }

@@ -23,7 +23,7 @@ use orderer_api::proto::orderer::{SeekInfo, seek_position};
 use orderer_api::{ChainState, RawEnvelope};
 use orderer_msp::Creator;
 use prost::Message;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{Instrument, debug, trace_span};
 
@@ -34,8 +34,11 @@ use crate::security::{ClientTls, Security};
 use crate::server::codec::DeliverFrame;
 use crate::shutdown::Shutdown;
 
-/// Responses buffered per stream: bounds memory when a client reads slowly.
+/// Responses buffered per stream...
 const STREAM_BUFFER: usize = 16;
+/// ...and at most this many bytes of blocks (or one block, if larger): bounds the
+/// memory a slow reader holds.
+pub const STREAM_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 /// Blocks read from the ledger at a time.
 const READ_BATCH: usize = 64;
 
@@ -171,6 +174,7 @@ impl DeliverHandler {
         let mut height = ledger.subscribe();
         let mut shutdown = self.shutdown.clone();
         let mut next = start;
+        let budget = Arc::new(Semaphore::new(STREAM_BUFFER_BYTES));
         loop {
             // Wait until block `next` is durable.
             loop {
@@ -220,7 +224,18 @@ impl DeliverHandler {
                 } else {
                     block
                 };
-                if tx.send(Ok(DeliverFrame::Block(block))).await.is_err() {
+                // Waits while the client has not taken enough of what was sent.
+                let cost =
+                    u32::try_from(block.len().clamp(1, STREAM_BUFFER_BYTES)).unwrap_or(u32::MAX);
+                let permit = tokio::select! {
+                    p = Arc::clone(&budget).acquire_many_owned(cost) => p.ok(),
+                    _ = tx.closed() => return Outcome::Gone,
+                };
+                if tx
+                    .send(Ok(DeliverFrame::Block(block, permit)))
+                    .await
+                    .is_err()
+                {
                     return Outcome::Gone;
                 }
                 metrics::deliver_block_sent(&channel.label);

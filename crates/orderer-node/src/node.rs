@@ -26,6 +26,8 @@ use crate::tls::{self, ListenerTls, Material};
 
 /// How long a graceful stop waits for open streams before closing them anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent gRPC streams one connection may open.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
 /// How long the start waits for a configuration change to be committed.
 const CONFIG_APPLY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -149,7 +151,13 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
         .max_decoding_message_size(config.general.max_recv_msg_size.0 as usize)
         .max_encoding_message_size(config.general.max_send_msg_size.0 as usize);
     let mut stop = shutdown.clone();
-    let mut builder = tonic::transport::Server::builder();
+    // Streams per connection are bounded, and each stream's memory is (see
+    // broadcast::CHECK_BYTES, deliver::STREAM_BUFFER_BYTES): one client cannot take
+    // the node's memory through one connection.
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)));
     if let Some(tls) = &grpc_tls {
         builder = builder
             .tls_config(tls.tonic())

@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod tls_front;
+pub use tls_front::TlsFront;
+
 /// How long a broker may take to accept connections before a test fails.
 pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -80,6 +83,8 @@ pub enum Storage {
 pub struct Broker {
     child: Option<Child>,
     storage: Storage,
+    /// A TLS front, when clients must speak TLS: it is the advertised listener.
+    tls: Option<tls_front::Front>,
     dir: tempfile::TempDir,
     forwarder: Forwarder,
 }
@@ -99,14 +104,25 @@ impl Broker {
         Broker {
             child: None,
             storage,
+            tls: None,
             dir,
             forwarder: Forwarder::start(),
         }
     }
 
+    /// A broker that clients reach over TLS only (terminated in this process and
+    /// piped to tansu in plaintext); with `client_ca_pem`, mutual TLS.
+    pub fn start_tls(storage: Storage, tls: &TlsFront) -> Broker {
+        let mut b = Broker::reserved(storage);
+        b.tls = Some(tls_front::Front::start(tls, b.forwarder.port));
+        b.spawn();
+        b
+    }
+
     /// `host:port` for `bootstrap.servers`.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.forwarder.port)
+        let port = self.tls.as_ref().map_or(self.forwarder.port, |t| t.port);
+        format!("127.0.0.1:{port}")
     }
 
     /// Starts the broker process (again), with the same storage, behind the same address.

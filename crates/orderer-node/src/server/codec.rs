@@ -11,6 +11,7 @@ use bytes::{Buf, BufMut, Bytes};
 use orderer_api::proto::common::Status as FabricStatus;
 use orderer_api::proto::orderer::{BroadcastResponse, DeliverResponse, deliver_response};
 use prost::Message;
+use tokio::sync::OwnedSemaphorePermit;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
@@ -18,10 +19,12 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 const DELIVER_BLOCK_TAG: u8 = (2 << 3) | 2;
 
 /// One Deliver response: a status, or a marshalled block.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum DeliverFrame {
     Status(FabricStatus),
-    Block(Bytes),
+    /// The block, and its share of the stream's buffer budget, given back once the
+    /// frame is encoded.
+    Block(Bytes, Option<OwnedSemaphorePermit>),
 }
 
 #[derive(Debug)]
@@ -63,7 +66,7 @@ impl Encoder for DeliverEncoder {
             }
             .encode(dst)
             .map_err(|e| Status::internal(format!("encoding a status failed: {e}"))),
-            DeliverFrame::Block(block) => {
+            DeliverFrame::Block(block, _budget) => {
                 dst.reserve(1 + 10 + block.len());
                 put_block_frame(&block, dst);
                 Ok(())
