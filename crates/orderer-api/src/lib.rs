@@ -18,6 +18,7 @@ pub mod envelope;
 pub mod error;
 pub mod metrics;
 pub mod proto;
+pub mod seek;
 #[cfg(feature = "test-util")]
 pub mod testing;
 

@@ -18,8 +18,9 @@ use futures_util::{Stream, StreamExt};
 use orderer_api::channel::is_config_envelope;
 use orderer_api::envelope::parse_payload;
 use orderer_api::proto::common::{Block, Envelope, Status as FabricStatus};
+use orderer_api::proto::orderer::SeekInfo;
 use orderer_api::proto::orderer::seek_info::{SeekBehavior, SeekContentType, SeekErrorResponse};
-use orderer_api::proto::orderer::{SeekInfo, seek_position};
+use orderer_api::seek::SeekRange;
 use orderer_api::{ChainState, RawEnvelope};
 use orderer_msp::Creator;
 use prost::Message;
@@ -265,41 +266,9 @@ impl DeliverHandler {
         let creator = self
             .security
             .check_creator(&channel.readers, &channel.id, &env, &payload)?;
-        let seek = SeekInfo::decode(payload.data)
-            .map_err(|e| IngressError::MalformedSeekInfo(e.to_string()))?;
-        let start_pos = seek
-            .start
-            .as_ref()
-            .and_then(|p| p.r#type.as_ref())
-            .ok_or(IngressError::MissingSeekPosition("start"))?;
-        let stop_pos = seek
-            .stop
-            .as_ref()
-            .and_then(|p| p.r#type.as_ref())
-            .ok_or(IngressError::MissingSeekPosition("stop"))?;
-        let height = channel.ledger().height();
-        let newest = height.saturating_sub(1);
-        let start = match start_pos {
-            seek_position::Type::Oldest(_) => 0,
-            seek_position::Type::Newest(_) => newest,
-            seek_position::Type::Specified(s) => s.number,
-            seek_position::Type::NextCommit(_) => height,
-        };
-        let stop = match stop_pos {
-            seek_position::Type::Oldest(_) | seek_position::Type::NextCommit(_) => start,
-            // Newest..newest is one block, even if another is written meanwhile.
-            seek_position::Type::Newest(_) if seek.start == seek.stop => start,
-            seek_position::Type::Newest(_) => newest.max(start),
-            seek_position::Type::Specified(s) => {
-                if s.number < start {
-                    return Err(IngressError::StopBeforeStart {
-                        start,
-                        stop: s.number,
-                    });
-                }
-                s.number
-            }
-        };
+        let seek = orderer_api::seek::decode(payload.data)?;
+        let SeekRange { start, stop } =
+            orderer_api::seek::resolve(&seek, channel.ledger().height())?;
         Ok(Request {
             channel,
             seek,

@@ -2,6 +2,7 @@
 //! (like Fabric's `ClassifyError`). Every rejection carries a reason for the client.
 
 use orderer_api::proto::common::Status;
+use orderer_api::seek::SeekError;
 use orderer_api::{ChainError, EnvelopeError};
 
 /// Why a Broadcast envelope or a Deliver request was refused.
@@ -21,12 +22,8 @@ pub enum IngressError {
     ConfigUpdateUnsupported,
     #[error("{0} envelopes cannot be broadcast directly; only the orderer creates them")]
     NotBroadcastable(&'static str),
-    #[error("seek info is not a valid orderer.SeekInfo: {0}")]
-    MalformedSeekInfo(String),
-    #[error("seek info has no {0} position")]
-    MissingSeekPosition(&'static str),
-    #[error("seek stop block {stop} is before the start block {start}")]
-    StopBeforeStart { start: u64, stop: u64 },
+    #[error("{0}")]
+    Seek(#[from] SeekError),
     #[error(
         "block {number} is not yet in channel {channel} (height {height}) and FAIL_IF_NOT_READY was asked"
     )]
@@ -62,9 +59,7 @@ impl IngressError {
             | IngressError::TooLarge { .. }
             | IngressError::ConfigUpdateUnsupported
             | IngressError::NotBroadcastable(_)
-            | IngressError::MalformedSeekInfo(_)
-            | IngressError::MissingSeekPosition(_)
-            | IngressError::StopBeforeStart { .. }
+            | IngressError::Seek(_)
             | IngressError::Timestamp(_)
             | IngressError::TlsBinding(_) => Status::BadRequest,
             IngressError::Forbidden(_) => Status::Forbidden,
