@@ -621,3 +621,51 @@ async fn healthz_reports_a_halted_chain() {
     );
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_do_not_read_stall_nobody_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "50")],
+    )
+    .await;
+    send(&node, 500, 8 * 1024).await;
+
+    // A follower that asks for everything, forever, and never reads.
+    let mut idle_reader = node.client().await;
+    let follow = seek(
+        "mychannel",
+        Position::Oldest,
+        Position::Number(u64::MAX),
+        false,
+    );
+    let _unread = idle_reader
+        .deliver(tokio_stream::iter(vec![follow]))
+        .await
+        .unwrap();
+    // A broadcaster that sends 2,000 envelopes and never reads a response.
+    let mut deaf = node.client().await;
+    let (tx, rx) = mpsc::channel(16);
+    let _unanswered = deaf.broadcast(ReceiverStream::new(rx)).await.unwrap();
+    tokio::spawn(async move {
+        for i in 0..2000 {
+            if tx
+                .send(transaction("mychannel", 10_000 + i, 1024))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+
+    // Everyone else is served: new envelopes are ordered and delivered.
+    send(&node, 300, 1024).await;
+    let (blocks, status, reason) = fetch(&node, Position::Oldest, Position::Newest).await;
+    assert_eq!(status, Some(Status::Success), "{reason:?}");
+    assert!(blocks.len() > 16, "{} blocks", blocks.len());
+    // (A graceful stop would wait up to its drain timeout for these streams.)
+    drop((_unread, _unanswered, idle_reader, deaf));
+    node.stop().await;
+}
