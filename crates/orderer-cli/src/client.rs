@@ -9,7 +9,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use crate::proto_client::atomic_broadcast_client::AtomicBroadcastClient;
 
 /// Largest message accepted from the orderer (blocks can be large).
-const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+pub const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// TLS towards the orderer: the CA of its certificate and, for mutual TLS, the
 /// client's own certificate and key (PEM files).
@@ -79,6 +79,13 @@ pub async fn connect_with(
     server: &str,
     tls: Option<&Tls>,
 ) -> anyhow::Result<AtomicBroadcastClient<Channel>> {
+    Ok(AtomicBroadcastClient::new(channel(server, tls).await?)
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE))
+}
+
+/// Opens one HTTP/2 connection to `server`, over TLS when `tls` is given.
+pub async fn channel(server: &str, tls: Option<&Tls>) -> anyhow::Result<Channel> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = if server.contains("://") {
         server.to_owned()
@@ -98,15 +105,12 @@ pub async fn connect_with(
             .tls_config(config)
             .map_err(|e| anyhow::anyhow!("TLS settings refused: {}", error_chain(&e)))?;
     }
-    let channel = endpoint.connect().await.map_err(|e| {
+    endpoint.connect().await.map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the orderer at {server}: {}",
             error_chain(&e)
         )
-    })?;
-    Ok(AtomicBroadcastClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE)
-        .max_encoding_message_size(MAX_MESSAGE))
+    })
 }
 
 /// An error and its causes on one line ("transport error: Connection refused").

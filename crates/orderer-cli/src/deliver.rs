@@ -199,7 +199,7 @@ pub async fn fetch_block(
 }
 
 /// Decodes the %XX escapes of a grpc-message.
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -3,11 +3,13 @@
 //! Library part, so that tests and the benchmark share the envelope builders and the
 //! gRPC client with the binary.
 
+pub mod bench;
 pub mod broadcast;
 pub mod client;
 pub mod deliver;
 pub mod envelopes;
 pub mod inspect;
+pub mod raw;
 
 #[allow(
     clippy::all,

@@ -1,19 +1,21 @@
 //! `orderer-cli`: broadcast, deliver and inspect blocks against any Fabric-compatible
 //! orderer.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use orderer_api::proto::common::{Block, Status};
-use orderer_cli::client::TlsFiles;
+use orderer_cli::client::{Tls, TlsFiles};
 use orderer_cli::deliver::{
     ChainChecker, DeliverRequest, SignatureChecker, block_line, deliver, fetch_block,
 };
 use orderer_cli::envelopes::{Position, Signer, sample};
 use orderer_cli::proto_client::atomic_broadcast_client::AtomicBroadcastClient;
-use orderer_cli::{broadcast, client, inspect};
+use orderer_cli::{bench, broadcast, client, inspect};
 use orderer_msp::Msp;
 use prost::Message;
 use tonic::transport::Channel;
@@ -74,6 +76,14 @@ impl Target {
     /// Connects (over TLS if asked) and builds the signer, bound to the client's TLS
     /// certificate when there is one.
     async fn connect(&self) -> anyhow::Result<(AtomicBroadcastClient<Channel>, Signer)> {
+        let (signer, tls) = self.credentials()?;
+        let client = client::connect_with(&self.server, tls.as_ref()).await?;
+        Ok((client, signer))
+    }
+
+    /// The signer (bound to the client's TLS certificate when there is one) and the
+    /// checked TLS material.
+    fn credentials(&self) -> anyhow::Result<(Signer, Option<Tls>)> {
         let tls = TlsFiles {
             ca: self.tls.tls_ca.clone(),
             cert: self.tls.tls_cert.clone(),
@@ -88,8 +98,7 @@ impl Target {
         if let Some(der) = tls.as_ref().and_then(|t| t.cert_der.as_ref()) {
             signer = signer.bind_tls_certificate(der);
         }
-        let client = client::connect_with(&self.server, tls.as_ref()).await?;
-        Ok((client, signer))
+        Ok((signer, tls))
     }
 }
 
@@ -145,6 +154,37 @@ enum Command {
         #[arg(long)]
         orderer_mspid: Option<String>,
     },
+    /// Measure an orderer: Broadcast throughput and latency while a Deliver stream
+    /// watches every envelope land in a block; `bench deliver` measures replay.
+    #[command(args_conflicts_with_subcommands = true)]
+    Bench {
+        #[command(subcommand)]
+        command: Option<BenchCommand>,
+        #[command(flatten)]
+        target: Target,
+        /// Number of envelopes.
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+        /// Size of each envelope in bytes (payload plus signature, headers included).
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// Concurrent Broadcast streams, one connection each.
+        #[arg(long, default_value_t = 16)]
+        streams: usize,
+        /// Envelopes each stream sends ahead of their responses.
+        #[arg(long, default_value_t = 512)]
+        window: usize,
+        /// Pace the sends at this many envelopes per second in total (default: as
+        /// fast as the orderer takes them). Latency is measured from the actual send.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Give up when no response or block arrives for this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Work with single blocks.
     Block {
         #[command(subcommand)]
@@ -154,6 +194,28 @@ enum Command {
     Msp {
         #[command(subcommand)]
         command: MspCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Replay blocks over Deliver as fast as the orderer sends them (default: the
+    /// whole chain, oldest to newest) and report blocks/s and MB/s.
+    Deliver {
+        #[command(flatten)]
+        target: Target,
+        /// First block: oldest (-2), newest (-1) or a number.
+        #[arg(long, default_value = "oldest", allow_hyphen_values = true)]
+        seek: Position,
+        /// Last block: newest (as of the request) or a number.
+        #[arg(long, default_value = "newest", allow_hyphen_values = true)]
+        stop: Position,
+        /// Decode every block and verify the hash chain (costs client CPU).
+        #[arg(long)]
+        verify: bool,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -316,6 +378,85 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(exit(outcome.status == Some(Status::Success)))
         }
+        Command::Bench {
+            command:
+                Some(BenchCommand::Deliver {
+                    target,
+                    seek,
+                    stop,
+                    verify,
+                    json,
+                }),
+            ..
+        } => {
+            let (signer, tls) = target.credentials()?;
+            let connection = client::channel(&target.server, tls.as_ref()).await?;
+            let seek = signer
+                .seek(&target.channel, seek, stop, true)?
+                .encode_to_vec();
+            let result = bench::deliver(connection, seek.into(), verify, progress()).await?;
+            print_report(&result.lines(), json.then(|| result.json()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: None,
+            target,
+            count,
+            size,
+            streams,
+            window,
+            rate,
+            timeout,
+            json,
+        } => {
+            if streams == 0 {
+                anyhow::bail!("--streams must be at least 1");
+            }
+            if let Some(r) = rate {
+                if !(r.is_finite() && r > 0.0) {
+                    anyhow::bail!("--rate must be a positive number of envelopes per second");
+                }
+            }
+            let (signer, tls) = target.credentials()?;
+            let setup = Instant::now();
+            let workload = bench::Workload::prepare(&signer, &target.channel, count, size)?;
+            eprintln!(
+                "prepared {count} {} envelopes in {:.2} s",
+                if signer.identity().is_some() {
+                    "signed"
+                } else {
+                    "unsigned"
+                },
+                setup.elapsed().as_secs_f64()
+            );
+            let mut connections = Vec::with_capacity(streams);
+            for _ in 0..streams {
+                connections.push(client::channel(&target.server, tls.as_ref()).await?);
+            }
+            let watcher = client::channel(&target.server, tls.as_ref()).await?;
+            let seek = signer
+                .seek(
+                    &target.channel,
+                    Position::Newest,
+                    Position::Number(u64::MAX),
+                    false,
+                )?
+                .encode_to_vec();
+            let config = bench::BroadcastBench {
+                channel: target.channel.clone(),
+                count,
+                size,
+                streams,
+                window,
+                rate,
+                idle_timeout: Duration::from_secs(timeout.max(1)),
+                progress: progress(),
+            };
+            let result =
+                bench::broadcast(&config, workload, connections, watcher, seek.into()).await?;
+            print_report(&result.lines(), json.then(|| result.json()));
+            Ok(exit(result.complete()))
+        }
         Command::Block {
             command:
                 BlockCommand::Inspect {
@@ -379,6 +520,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Progress bars only for people watching a terminal.
+fn progress() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// The report's lines, then (with --json) the JSON object as the last line.
+fn print_report(lines: &[String], json: Option<serde_json::Value>) {
+    for line in lines {
+        println!("{line}");
+    }
+    if let Some(j) = json {
+        println!("{j}");
     }
 }
 
