@@ -49,6 +49,8 @@ pub struct BroadcastBench {
     pub window: usize,
     /// Total send rate in envelopes per second; as fast as possible when `None`.
     pub rate: Option<f64>,
+    /// Times the workload is sent, each round after the previous one is in blocks.
+    pub repeat: u64,
     /// Give up when no response or block arrives for this long.
     pub idle_timeout: Duration,
     pub progress: bool,
@@ -180,6 +182,7 @@ pub struct BroadcastResult {
     pub streams: usize,
     pub signed: bool,
     pub rate: Option<f64>,
+    pub rounds: u64,
     pub acked: u64,
     /// Non-SUCCESS responses per status name.
     pub refused: BTreeMap<String, u64>,
@@ -224,6 +227,7 @@ impl BroadcastResult {
             "streams": self.streams,
             "signed": self.signed,
             "rate": self.rate,
+            "rounds": self.rounds,
             "acked": self.acked,
             "refused": self.refused,
             "ordered": self.ordered,
@@ -246,14 +250,19 @@ impl BroadcastResult {
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![
             format!(
-                "{} {} envelopes of {} bytes over {} streams{}",
+                "{} {} envelopes of {} bytes over {} streams{}{}",
                 if self.signed { "signed" } else { "unsigned" },
                 self.count,
                 self.size,
                 self.streams,
                 self.rate
                     .map(|r| format!(", paced at {r:.0}/s"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if self.rounds > 1 {
+                    format!(" ({} rounds)", self.rounds)
+                } else {
+                    String::new()
+                }
             ),
             format!(
                 "acked:   {} in {:.3} s = {:.0} tx/s",
@@ -453,6 +462,7 @@ async fn run_stream(
 
 /// What the Deliver watcher saw.
 struct Watched {
+    stream: Streaming<Bytes>,
     ordered: u64,
     blocks: u64,
     bytes: u64,
@@ -464,7 +474,7 @@ struct Watched {
 /// Reads blocks until every acknowledged envelope of the run has been seen.
 #[allow(clippy::too_many_arguments)]
 async fn watch_blocks(
-    mut blocks: Streaming<Bytes>,
+    blocks: Streaming<Bytes>,
     workload: Arc<WorkloadView>,
     sent_at: SendTimes,
     start: Instant,
@@ -474,6 +484,7 @@ async fn watch_blocks(
 ) -> Watched {
     let mut seen = vec![false; workload.count];
     let mut w = Watched {
+        stream: blocks,
         ordered: 0,
         blocks: 0,
         bytes: 0,
@@ -492,7 +503,7 @@ async fn watch_blocks(
                 }
                 continue;
             }
-            m = tokio::time::timeout(idle_timeout, blocks.message()) => m,
+            m = tokio::time::timeout(idle_timeout, w.stream.message()) => m,
         };
         let frame = match msg {
             Err(_) => {
@@ -635,56 +646,28 @@ pub async fn broadcast(
         connections.len() == bench.streams && bench.streams > 0,
         "one connection per stream"
     );
-    let blocks = open_watcher(watcher, seek, &bench.channel).await?;
+    let mut blocks = open_watcher(watcher, seek, &bench.channel).await?;
     let count = workload.envelopes.len();
-    let progress = Progress::new(count as u64, bench.progress);
-    let sent_at: SendTimes = Arc::new((0..count).map(|_| AtomicU64::new(0)).collect());
-    let (expected_tx, expected_rx) = watch::channel(count as u64);
+    let rounds = bench.repeat.max(1);
+    let progress = Progress::new(count as u64 * rounds, bench.progress);
     let view = Arc::new(WorkloadView {
         run_id: workload.run_id,
         count,
     });
-
-    let cpu_before = cpu_seconds();
-    let start = Instant::now();
-    let watcher = tokio::spawn(watch_blocks(
-        blocks,
-        view,
-        Arc::clone(&sent_at),
-        start,
-        expected_rx,
-        bench.idle_timeout,
-        progress.ordered.clone(),
-    ));
-    let tasks: Vec<_> = connections
-        .into_iter()
-        .enumerate()
-        .map(|(k, conn)| {
-            tokio::spawn(run_stream(
-                conn,
-                k,
-                bench.clone(),
-                Arc::clone(&workload.envelopes),
-                Arc::clone(&sent_at),
-                start,
-                progress.acked.clone(),
-            ))
-        })
-        .collect();
-
     let mut result = BroadcastResult {
-        count: count as u64,
+        count: count as u64 * rounds,
         size: bench.size,
         streams: bench.streams,
         signed: workload.signed,
         rate: bench.rate,
+        rounds,
         acked: 0,
         refused: BTreeMap::new(),
         reasons: Vec::new(),
         errors: Vec::new(),
         ordered: 0,
         blocks: 0,
-        bytes_sent: workload.bytes,
+        bytes_sent: workload.bytes * rounds,
         bytes_delivered: 0,
         ack_time: Duration::ZERO,
         ordered_time: Duration::ZERO,
@@ -692,36 +675,77 @@ pub async fn broadcast(
         block_latency: histogram(),
         client_cpu: None,
     };
-    for task in tasks {
-        let s = task.await.context("a Broadcast stream task failed")?;
-        result.acked += s.acked;
-        for (k, v) in s.refused {
-            *result.refused.entry(k).or_default() += v;
-        }
-        for r in s.reasons {
-            if result.reasons.len() < KEEP_REASONS {
-                result.reasons.push(r);
+    let cpu_before = cpu_seconds();
+    // Each round sends the whole workload again and waits until all of it is in
+    // blocks, so that the watcher tells rounds apart.
+    for _ in 0..rounds {
+        let sent_at: SendTimes = Arc::new((0..count).map(|_| AtomicU64::new(0)).collect());
+        let (expected_tx, expected_rx) = watch::channel(count as u64);
+        let start = Instant::now();
+        let watcher = tokio::spawn(watch_blocks(
+            blocks,
+            Arc::clone(&view),
+            Arc::clone(&sent_at),
+            start,
+            expected_rx,
+            bench.idle_timeout,
+            progress.ordered.clone(),
+        ));
+        let tasks: Vec<_> = connections
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(k, conn)| {
+                tokio::spawn(run_stream(
+                    conn,
+                    k,
+                    bench.clone(),
+                    Arc::clone(&workload.envelopes),
+                    Arc::clone(&sent_at),
+                    start,
+                    progress.acked.clone(),
+                ))
+            })
+            .collect();
+        let mut acked = 0;
+        let mut ack_time = Duration::ZERO;
+        for task in tasks {
+            let s = task.await.context("a Broadcast stream task failed")?;
+            acked += s.acked;
+            for (k, v) in s.refused {
+                *result.refused.entry(k).or_default() += v;
             }
+            for r in s.reasons {
+                if result.reasons.len() < KEEP_REASONS {
+                    result.reasons.push(r);
+                }
+            }
+            result.errors.extend(s.error);
+            // Same bounds on both sides: adding cannot fail.
+            let _ = result.ack_latency.add(&s.latency);
+            ack_time = ack_time.max(s.last);
         }
-        result.errors.extend(s.error);
-        // Same bounds on both sides: adding cannot fail.
-        let _ = result.ack_latency.add(&s.latency);
-        result.ack_time = result.ack_time.max(s.last);
+        result.acked += acked;
+        result.ack_time += ack_time;
+        // Only acknowledged envelopes are expected in blocks.
+        let _ = expected_tx.send(acked);
+        let w = watcher.await.context("the Deliver watcher task failed")?;
+        blocks = w.stream;
+        result.ordered += w.ordered;
+        result.blocks += w.blocks;
+        result.bytes_delivered += w.bytes;
+        let _ = result.block_latency.add(&w.latency);
+        result.ordered_time += w.last;
+        result.errors.extend(w.error);
+        if !result.errors.is_empty() {
+            break;
+        }
     }
     progress.acked.finish();
-    // Only acknowledged envelopes are expected in blocks.
-    let _ = expected_tx.send(result.acked);
-    let w = watcher.await.context("the Deliver watcher task failed")?;
     progress.ordered.finish();
     result.client_cpu = cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
-    result.ordered = w.ordered;
-    result.blocks = w.blocks;
-    result.bytes_delivered = w.bytes;
-    result.block_latency = w.latency;
-    result.ordered_time = w.last;
-    result.errors.extend(w.error);
     Ok(result)
 }
 

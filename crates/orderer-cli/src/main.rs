@@ -178,6 +178,11 @@ enum Command {
         /// fast as the orderer takes them). Latency is measured from the actual send.
         #[arg(long)]
         rate: Option<f64>,
+        /// Send the workload this many times (signed once), each round after the
+        /// previous one is in blocks: long runs without signing millions of envelopes
+        /// (within General.Authentication.TimeWindow of the signing, 15 minutes by default).
+        #[arg(long, default_value_t = 1)]
+        repeat: u64,
         /// Give up when no response or block arrives for this many seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
@@ -406,6 +411,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             streams,
             window,
             rate,
+            repeat,
             timeout,
             json,
         } => {
@@ -449,6 +455,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 streams,
                 window,
                 rate,
+                repeat,
                 idle_timeout: Duration::from_secs(timeout.max(1)),
                 progress: progress(),
             };

@@ -5,7 +5,7 @@
 //!   retried on the short/long schedule; until all succeed the chain is `Starting`.
 //! * Ingress: `order` hands a `KafkaMessage::Regular` to the shared asynchronous
 //!   producer and returns; the receipt resolves when the brokers acknowledge it
-//!   (`acks=all`, idempotent).
+//!   (`acks=all`, order kept through retries; idempotent if configured).
 //! * Every OSN consumes the same partition and cuts blocks with the same cutter.
 //!   The batch timer does not cut: it posts `TimeToCut(last_cut + 1)`, and a block is
 //!   cut when that record is read, so every OSN cuts at the same offset. Each block

@@ -127,6 +127,10 @@ pub struct Kafka {
     pub topic: KafkaTopic,
     /// Log librdkafka's debug output (broker, topic, metadata, msg) through tracing.
     pub verbose: bool,
+    /// librdkafka's idempotent producer (no duplicate after a retried produce) instead
+    /// of Fabric's one-request-at-a-time producer (ordered, a retry may duplicate an
+    /// envelope, which peers then mark as a duplicate transaction).
+    pub idempotent: bool,
     #[serde(rename = "TLS")]
     pub tls: KafkaTls,
     #[serde(rename = "SASLPlain")]
@@ -570,6 +574,7 @@ impl Default for Config {
                     replication_factor: 3,
                 },
                 verbose: false,
+                idempotent: false,
                 tls: KafkaTls {
                     enabled: false,
                     private_key: String::new(),

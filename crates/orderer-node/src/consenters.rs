@@ -76,6 +76,7 @@ pub fn kafka_options(config: &Config) -> Result<orderer_kafka::KafkaOptions, Str
     o.consumer_retry_backoff = r.consumer.retry_backoff.0;
     o.replication_factor = k.topic.replication_factor;
     o.verbose = k.verbose;
+    o.idempotent = k.idempotent;
     o.version = (!k.version.is_empty()).then(|| k.version.clone());
     if k.tls.enabled {
         o.tls = Some(TlsFiles {
