@@ -30,6 +30,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
 /// How long the start waits for a configuration change to be committed.
 const CONFIG_APPLY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the metrics recorder drains its histogram samples into buckets.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A started node.
 #[derive(Debug)]
@@ -170,6 +172,20 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
                 stop.wait().await
             }),
     );
+    if let Some(handle) = metrics.clone() {
+        // Histogram samples pile up in the recorder until drained: without upkeep
+        // (scrapes drain too, but nobody may scrape) memory grows with every envelope.
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => handle.run_upkeep(),
+                    _ = stop.wait() => break,
+                }
+            }
+        });
+    }
     let ops_addr = crate::ops::serve(
         &config.operations.listen_address,
         crate::ops::OpsState {
