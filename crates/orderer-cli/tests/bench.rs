@@ -72,28 +72,40 @@ fn bench_sees_every_signed_envelope_acked_and_in_a_block_and_replays_them() {
 #[test]
 fn bench_says_what_is_wrong_and_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let orderer = Orderer::start(dir.path(), &[]);
+    let orderer = Orderer::start(
+        dir.path(),
+        &[
+            ("ORDERER_ORDERER_BATCHSIZE_ABSOLUTEMAXBYTES", "100 KB"),
+            ("ORDERER_ORDERER_BATCHSIZE_PREFERREDMAXBYTES", "100 KB"),
+        ],
+    );
     let out = orderer.cli(&["bench", "--channel", "nosuch", "--count", "10"]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("nosuch") && err.contains("NOT_FOUND"), "{err}");
 
-    // Unsigned envelopes on an orderer that checks signatures: every one refused,
-    // and the report says so.
+    // Envelopes over AbsoluteMaxBytes: every one refused, and the report says so.
     let out = orderer.cli(&[
         "bench",
         "--channel",
         "mychannel",
         "--count",
         "20",
-        "--unsigned",
+        "--size",
+        "200000",
         "--timeout",
         "5",
     ]);
     assert!(!out.status.success());
     let text = common::stdout(&out);
-    assert!(text.contains("refused: 20 FORBIDDEN"), "{text}");
+    assert!(text.contains("refused: 20 BAD_REQUEST"), "{text}");
     assert!(text.contains("acked:   0"), "{text}");
+
+    // Unsigned requests to an orderer that checks signatures: even the Deliver
+    // watcher is refused, before anything is sent.
+    let out = orderer.cli(&["bench", "--channel", "mychannel", "--unsigned"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("FORBIDDEN"), "{}", stderr(&out));
 
     let out = orderer.cli(&["bench", "--count", "0"]);
     assert!(!out.status.success());
