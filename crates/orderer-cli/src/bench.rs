@@ -596,6 +596,23 @@ fn status_name(s: i32) -> String {
         .unwrap_or_else(|_| s.to_string())
 }
 
+/// The reason an orderer gave with a non-SUCCESS Deliver status (in the final
+/// grpc-message), as ": reason", or nothing.
+async fn trailer_reason(stream: &mut Streaming<Bytes>) -> String {
+    stream
+        .trailers()
+        .await
+        .ok()
+        .flatten()
+        .and_then(|t| {
+            t.get("grpc-message")
+                .and_then(|v| v.to_str().ok())
+                .map(crate::deliver::percent_decode)
+        })
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default()
+}
+
 /// Opens the Deliver stream at the newest block and waits for that block, so that
 /// the watcher is in place before the clock starts.
 async fn open_watcher(
@@ -612,18 +629,7 @@ async fn open_watcher(
     match raw::frame(first)? {
         Frame::Block(_) => Ok(blocks),
         Frame::Status(s) => {
-            let reason = blocks
-                .trailers()
-                .await
-                .ok()
-                .flatten()
-                .and_then(|t| {
-                    t.get("grpc-message")
-                        .and_then(|v| v.to_str().ok())
-                        .map(crate::deliver::percent_decode)
-                })
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default();
+            let reason = trailer_reason(&mut blocks).await;
             anyhow::bail!(
                 "Deliver of {channel} refused with {}{reason}",
                 status_name(s)
@@ -861,18 +867,7 @@ pub async fn deliver(
             }
             Frame::Status(s) if s == Status::Success as i32 => break,
             Frame::Status(s) => {
-                let reason = stream
-                    .trailers()
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|t| {
-                        t.get("grpc-message")
-                            .and_then(|v| v.to_str().ok())
-                            .map(crate::deliver::percent_decode)
-                    })
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default();
+                let reason = trailer_reason(&mut stream).await;
                 anyhow::bail!(
                     "Deliver ended with {} after {} blocks{reason}",
                     status_name(s),
