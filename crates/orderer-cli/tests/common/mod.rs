@@ -86,6 +86,15 @@ pub struct Orderer {
     env: Vec<(String, String)>,
 }
 
+/// The port of `key=host:port` in a log line.
+fn logged_port(line: &str, key: &str) -> u16 {
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix(key))
+        .and_then(|addr| addr.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("no {key}host:port in {line:?}"))
+}
+
 impl Orderer {
     /// Starts an orderer with its ledger in `dir` and the given `ORDERER_*` overrides,
     /// and waits until it serves.
@@ -96,17 +105,33 @@ impl Orderer {
             .collect();
         let mut o = Orderer {
             child: None,
+            // The operations port is left to the orderer (0, read from its log); the
+            // gRPC port names the node in traces, so it is chosen here (see spawn).
             port: free_port(),
-            ops_port: free_port(),
+            ops_port: 0,
             dir: dir.to_path_buf(),
             log: dir.join("orderer.log"),
             env,
         };
-        o.spawn();
-        o
+        // Another process may take the probed port before the orderer binds it: then
+        // try another one.
+        for _ in 0..5 {
+            match o.try_spawn() {
+                Ok(()) => return o,
+                Err(log) if log.contains("Address already in use") => {
+                    let _ = std::fs::remove_file(&o.log);
+                    o.port = free_port();
+                }
+                Err(log) => panic!("orderer did not start; log:\n{log}"),
+            }
+        }
+        panic!(
+            "orderer did not start: every probed port was taken; log:\n{}",
+            o.log_text()
+        )
     }
 
-    /// Starts the process again, on the same port, ledger and settings.
+    /// Starts the process again, on the same ports, ledger and settings.
     pub fn restart(&mut self) {
         assert!(
             self.child.is_none(),
@@ -116,6 +141,13 @@ impl Orderer {
     }
 
     fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("orderer did not start; log:\n{log}");
+        }
+    }
+
+    /// Starts the process and waits until it serves; the log if it does not.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(orderer_bin());
         for (k, _) in std::env::vars() {
             if k.starts_with("ORDERER_") || k == "FABRIC_CFG_PATH" {
@@ -150,18 +182,19 @@ impl Orderer {
                 let Ok(line) = line else { break };
                 let _ = writeln!(log, "{line}");
                 if line.contains("orderer serving AtomicBroadcast") {
-                    let _ = ready_tx.send(());
+                    let _ = ready_tx.send(line);
                 }
             }
         });
-        if ready_rx.recv_timeout(EVENT_TIMEOUT).is_err() {
-            let status = child.try_wait().ok().flatten();
-            panic!(
-                "orderer did not start ({status:?}); log:\n{}",
-                self.log_text()
-            );
-        }
+        let Ok(ready) = ready_rx.recv_timeout(EVENT_TIMEOUT) else {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            return Err(format!("exit {status:?}\n{}", self.log_text()));
+        };
+        self.port = logged_port(&ready, "address=");
+        self.ops_port = logged_port(&ready, "operations=");
         self.child = Some(child);
+        Ok(())
     }
 
     pub fn addr(&self) -> String {
