@@ -376,8 +376,9 @@ async fn run_stream(
     bar: ProgressBar,
 ) -> StreamOutcome {
     let stride = bench.streams;
-    let indices: Vec<usize> = (first..envelopes.len()).step_by(stride).collect();
-    let n = indices.len();
+    // This stream's j-th envelope is the workload's first + j * stride.
+    let n = envelopes.len().saturating_sub(first).div_ceil(stride);
+    let index = move |j: usize| first + j * stride;
     let mut outcome = StreamOutcome {
         acked: 0,
         refused: BTreeMap::new(),
@@ -391,12 +392,11 @@ async fn run_stream(
     let requests = {
         let credits = Arc::clone(&credits);
         let sent_at = Arc::clone(&sent_at);
-        let indices = indices.clone();
         futures_util::stream::unfold(0usize, move |j| {
             let credits = Arc::clone(&credits);
             let sent_at = Arc::clone(&sent_at);
             let envelopes = Arc::clone(&envelopes);
-            let i = indices.get(j).copied();
+            let i = (j < n).then(|| index(j));
             async move {
                 let i = i?;
                 credits.acquire().await.ok()?.forget();
@@ -416,7 +416,8 @@ async fn run_stream(
             return outcome;
         }
     };
-    for (j, &i) in indices.iter().enumerate() {
+    for j in 0..n {
+        let i = index(j);
         let msg = match responses.message().await {
             Ok(Some(m)) => m,
             Ok(None) => {
