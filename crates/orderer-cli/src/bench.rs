@@ -139,9 +139,13 @@ fn record(h: &mut Histogram<u64>, latency: Duration) {
     h.saturating_record(us.clamp(1, LATENCY_MAX_US));
 }
 
+/// Recorded microseconds as milliseconds.
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
 /// Latency percentiles in milliseconds.
 fn percentiles(h: &Histogram<u64>) -> serde_json::Value {
-    let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
     json!({
         "p50": ms(h.value_at_quantile(0.50)),
         "p90": ms(h.value_at_quantile(0.90)),
@@ -151,7 +155,6 @@ fn percentiles(h: &Histogram<u64>) -> serde_json::Value {
 }
 
 fn percentile_line(h: &Histogram<u64>) -> String {
-    let ms = |us: u64| us as f64 / 1000.0;
     format!(
         "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         ms(h.value_at_quantile(0.50)),
@@ -365,7 +368,6 @@ fn since_sent(sent: &AtomicU64, now: u64) -> Option<Duration> {
 }
 
 /// Sends every `streams`-th envelope from `first` on `connection` and reads the responses.
-#[allow(clippy::too_many_arguments)]
 async fn run_stream(
     connection: Channel,
     first: usize,
@@ -473,7 +475,6 @@ struct Watched {
 }
 
 /// Reads blocks until every acknowledged envelope of the run has been seen.
-#[allow(clippy::too_many_arguments)]
 async fn watch_blocks(
     blocks: Streaming<Bytes>,
     workload: Arc<WorkloadView>,
