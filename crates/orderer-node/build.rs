@@ -36,7 +36,7 @@ fn main() {
         .compile(&[service]);
 }
 
-/// `ORDERER_COMMIT`: the git commit built, for `/version` ("development build" when
+/// `BUILD_COMMIT_ID`: the git commit built, for `/version` ("development build" when
 /// not built from a git checkout).
 fn commit_id() {
     let commit = std::process::Command::new("git")
@@ -48,7 +48,7 @@ fn commit_id() {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "development build".to_owned());
-    println!("cargo:rustc-env=ORDERER_COMMIT={commit}");
+    println!("cargo:rustc-env=BUILD_COMMIT_ID={commit}");
     let git_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.git");
     for f in ["HEAD", "refs/heads"] {
         let p = git_dir.join(f);

@@ -5,6 +5,7 @@
 //! * [`blockcutter`]: Fabric's block cutting rules, pure and synchronous.
 //! * [`block`]: block assembly and Fabric's data and header hashes.
 //! * [`channel`]: a channel's ordering parameters and its deterministic config blocks.
+//! * [`config`]: what every crate's `orderer.yaml` section is made of.
 //! * [`envelope`]: envelopes as raw bytes plus the header parsing Broadcast needs.
 //!
 //! Nothing here opens a socket or a file; consenters and the node build on it.
@@ -12,6 +13,7 @@
 pub mod block;
 pub mod blockcutter;
 pub mod channel;
+pub mod config;
 pub mod consensus;
 pub mod duration;
 pub mod envelope;

@@ -300,7 +300,7 @@ impl Inner {
         let creating = self.resume.last_offset_persisted.is_none()
             && self.support.height() == 1
             && self.support.sequence() == 0;
-        let schedule = self.clients.options.retry;
+        let schedule = self.clients.options.retry_schedule();
         let channel = self.channel_id.clone();
         let report = |m: String| self.report_starting(m);
         let outcome = async {
@@ -377,7 +377,7 @@ impl Inner {
     /// records wait in the partition and none was processed for
     /// [`STALL_CHECKS`] × ReadTimeout: a first fetch from a busy broker can be slow.
     async fn monitor(self: Arc<Self>) {
-        let period = self.clients.options.read_timeout;
+        let period = self.clients.options.read_timeout();
         let mut brokers = self.clients.brokers();
         // The processed offset last seen, and since when it has not moved while behind.
         let mut stuck: Option<(i64, Instant)> = None;
@@ -544,7 +544,7 @@ impl Processor {
         queue: PartitionQueue,
         halt: &mut watch::Receiver<bool>,
     ) -> Result<(), String> {
-        let read_timeout = self.inner.clients.options.read_timeout;
+        let read_timeout = self.inner.clients.options.read_timeout();
         let mut failing: Option<(Instant, String)> = None;
         loop {
             let next = tokio::select! {
@@ -818,7 +818,7 @@ impl Processor {
             .await;
         if let Err(e) = posted {
             warn!(channel = %self.inner.channel_id, block_number, error = %e, "posting time-to-cut failed; retrying");
-            self.timer = Some(Instant::now() + self.inner.clients.options.producer_retry_backoff);
+            self.timer = Some(Instant::now() + self.inner.clients.options.producer_retry_backoff());
         }
     }
 }

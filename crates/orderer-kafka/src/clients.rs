@@ -120,7 +120,7 @@ impl Clients {
     pub(crate) fn new(options: KafkaOptions) -> Result<Self, String> {
         let (brokers, brokers_rx) = watch::channel(Brokers::Reachable);
         let context = KafkaContext { brokers };
-        let stats_interval = options.read_timeout.as_millis().max(1000).to_string();
+        let stats_interval = options.read_timeout().as_millis().max(1000).to_string();
         let mut producer_config = options.producer()?;
         producer_config.set("statistics.interval.ms", &stats_interval);
         let producer: FutureProducer<KafkaContext> = producer_config
@@ -191,11 +191,11 @@ impl Clients {
         let new = NewTopic::new(
             topic,
             1,
-            TopicReplication::Fixed(i32::from(self.options.replication_factor)),
+            TopicReplication::Fixed(i32::from(self.options.config.topic.replication_factor)),
         );
         let opts = AdminOptions::new()
-            .operation_timeout(Some(self.options.write_timeout))
-            .request_timeout(Some(self.options.write_timeout));
+            .operation_timeout(Some(self.options.write_timeout()))
+            .request_timeout(Some(self.options.write_timeout()));
         let results = self
             .admin
             .create_topics([&new], &opts)
@@ -205,7 +205,7 @@ impl Clients {
             match r {
                 Ok(_) => info!(
                     topic,
-                    replication_factor = self.options.replication_factor,
+                    replication_factor = self.options.config.topic.replication_factor,
                     "created the channel's Kafka topic"
                 ),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => debug!(topic, "topic exists"),
@@ -219,7 +219,7 @@ impl Clients {
     async fn partition_count(self: &Arc<Self>, topic: &str) -> Result<Option<usize>, String> {
         let this = Arc::clone(self);
         let topic = topic.to_owned();
-        let timeout = self.options.read_timeout;
+        let timeout = self.options.read_timeout();
         tokio::task::spawn_blocking(move || {
             let md = this
                 .producer
@@ -264,7 +264,7 @@ impl Clients {
     pub(crate) async fn high_watermark(self: &Arc<Self>, topic: &str) -> Result<i64, String> {
         let this = Arc::clone(self);
         let topic = topic.to_owned();
-        let timeout = self.options.read_timeout;
+        let timeout = self.options.read_timeout();
         tokio::task::spawn_blocking(move || {
             this.consumer
                 .fetch_watermarks(&topic, PARTITION, timeout)

@@ -11,6 +11,7 @@
 
 mod chain;
 mod clients;
+pub mod config;
 mod errors;
 pub mod metrics;
 pub mod options;
@@ -22,7 +23,8 @@ use bytes::Bytes;
 use orderer_api::{Chain, Consenter, ConsenterError, ConsenterKind, ConsenterSupport};
 
 pub use chain::{KafkaChain, Resume};
-pub use options::{KafkaOptions, RetrySchedule, TlsFiles};
+pub use config::KafkaConfig;
+pub use options::{KafkaOptions, RetrySchedule};
 
 /// Creates [`KafkaChain`]s over one set of shared clients.
 #[derive(Debug, Clone)]

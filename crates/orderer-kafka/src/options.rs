@@ -1,10 +1,11 @@
 //! This node's Kafka settings (Fabric's `Kafka` section plus `Orderer.Kafka.Brokers`)
 //! and their translation into librdkafka properties.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+
+use crate::config::{KafkaConfig, Tls};
 
 /// When a chain's start steps are retried: every `short_interval` for `short_total`,
 /// then every `long_interval` for `long_total`, then the chain gives up and halts.
@@ -16,95 +17,89 @@ pub struct RetrySchedule {
     pub long_total: Duration,
 }
 
-/// Client authentication and broker verification material (PEM files).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub private_key: PathBuf,
-    pub certificate: PathBuf,
-    pub root_cas: Vec<PathBuf>,
-}
-
-/// Everything the Kafka consenter needs to know about the cluster.
+/// Everything the Kafka consenter needs to know about the cluster: the node's
+/// `Kafka` section, the seed brokers and the largest record its channels need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaOptions {
-    /// Seed brokers, `host:port`.
+    /// Seed brokers, `host:port` (`Orderer.Kafka.Brokers`).
     pub brokers: Vec<String>,
-    pub retry: RetrySchedule,
-    pub dial_timeout: Duration,
-    pub read_timeout: Duration,
-    pub write_timeout: Duration,
-    pub metadata_retry_backoff: Duration,
-    pub metadata_retry_max: u32,
-    pub producer_retry_backoff: Duration,
-    pub producer_retry_max: u32,
-    pub consumer_retry_backoff: Duration,
-    /// Replication factor of topics this node creates.
-    pub replication_factor: u16,
-    /// librdkafka debug logging into tracing.
-    pub verbose: bool,
-    /// Idempotent producer (up to 5 requests in flight, no duplicates after retries)
-    /// rather than one request in flight (order kept, a retry may duplicate).
-    pub idempotent: bool,
-    pub tls: Option<TlsFiles>,
-    /// SASL/PLAIN user and password.
-    pub sasl_plain: Option<(String, String)>,
-    /// `broker.version.fallback`, for brokers too old to negotiate (before 0.10).
-    pub version: Option<String>,
+    /// The `Kafka` section of orderer.yaml.
+    pub config: KafkaConfig,
     /// The largest record this node produces or must be able to fetch: the largest
     /// AbsoluteMaxBytes of its channels, plus the record envelope.
     pub max_record_bytes: usize,
 }
 
 impl KafkaOptions {
-    /// Defaults as in Fabric's sample orderer.yaml, for the given brokers.
+    /// The section's defaults (Fabric's sample values), for the given brokers.
     pub fn new(brokers: Vec<String>) -> Self {
         KafkaOptions {
             brokers,
-            retry: RetrySchedule {
-                short_interval: Duration::from_secs(5),
-                short_total: Duration::from_secs(600),
-                long_interval: Duration::from_secs(300),
-                long_total: Duration::from_secs(12 * 3600),
-            },
-            dial_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(10),
-            write_timeout: Duration::from_secs(10),
-            metadata_retry_backoff: Duration::from_millis(250),
-            metadata_retry_max: 3,
-            producer_retry_backoff: Duration::from_millis(100),
-            producer_retry_max: 3,
-            consumer_retry_backoff: Duration::from_secs(2),
-            replication_factor: 3,
-            verbose: false,
-            idempotent: false,
-            tls: None,
-            sasl_plain: None,
-            version: None,
+            config: KafkaConfig::default(),
             max_record_bytes: 10 * 1024 * 1024 + RECORD_OVERHEAD,
         }
+    }
+
+    pub fn retry_schedule(&self) -> RetrySchedule {
+        let r = &self.config.retry;
+        RetrySchedule {
+            short_interval: r.short_interval.0,
+            short_total: r.short_total.0,
+            long_interval: r.long_interval.0,
+            long_total: r.long_total.0,
+        }
+    }
+
+    /// Sets the start steps' retry schedule (tests use short ones).
+    pub fn set_retry_schedule(&mut self, s: RetrySchedule) {
+        let r = &mut self.config.retry;
+        r.short_interval.0 = s.short_interval;
+        r.short_total.0 = s.short_total;
+        r.long_interval.0 = s.long_interval;
+        r.long_total.0 = s.long_total;
+    }
+
+    pub fn dial_timeout(&self) -> Duration {
+        self.config.retry.network_timeouts.dial_timeout.0
+    }
+
+    pub fn read_timeout(&self) -> Duration {
+        self.config.retry.network_timeouts.read_timeout.0
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        self.config.retry.network_timeouts.write_timeout.0
+    }
+
+    pub fn producer_retry_backoff(&self) -> Duration {
+        self.config.retry.producer.retry_backoff.0
     }
 
     /// How long a record may wait for the brokers' acknowledgement (librdkafka
     /// `message.timeout.ms`): a write timeout per attempt, for every allowed retry.
     pub fn delivery_timeout(&self) -> Duration {
-        self.write_timeout * (self.producer_retry_max + 1)
+        self.write_timeout() * (self.config.retry.producer.retry_max + 1)
     }
 
     /// Properties shared by the producer, the consumer and the admin client.
     pub(crate) fn common(&self) -> Result<ClientConfig, String> {
+        let k = &self.config;
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", self.brokers.join(","))
             .set("client.id", "orderer")
-            .set("socket.connection.setup.timeout.ms", ms(self.dial_timeout))
+            .set(
+                "socket.connection.setup.timeout.ms",
+                ms(self.dial_timeout()),
+            )
             .set(
                 "socket.timeout.ms",
-                ms(self.read_timeout.max(self.write_timeout)),
+                ms(self.read_timeout().max(self.write_timeout())),
             )
             .set(
                 "topic.metadata.refresh.fast.interval.ms",
-                ms(self.metadata_retry_backoff),
+                ms(k.retry.metadata.retry_backoff.0),
             )
-            .set("retry.backoff.ms", ms(self.producer_retry_backoff))
+            .set("retry.backoff.ms", ms(self.producer_retry_backoff()))
             .set(
                 "message.max.bytes",
                 self.max_record_bytes.max(1_000_000).to_string(),
@@ -113,26 +108,26 @@ impl KafkaOptions {
                 "receive.message.max.bytes",
                 (self.max_record_bytes.max(1_000_000) * 2 + 512).to_string(),
             );
-        if let Some(v) = &self.version {
-            c.set("broker.version.fallback", v);
+        if !k.version.is_empty() {
+            c.set("broker.version.fallback", &k.version);
         }
-        if self.verbose {
+        if k.verbose {
             c.set(
                 "debug",
                 "broker,topic,metadata,msg,protocol,consumer,fetch,cgrp",
             );
         }
-        let protocol = match (self.tls.is_some(), self.sasl_plain.is_some()) {
+        let protocol = match (k.tls.enabled, k.sasl_plain.enabled) {
             (false, false) => "plaintext",
             (true, false) => "ssl",
             (false, true) => "sasl_plaintext",
             (true, true) => "sasl_ssl",
         };
         c.set("security.protocol", protocol);
-        if let Some(tls) = &self.tls {
-            let read = |p: &PathBuf, what: &str| {
-                std::fs::read_to_string(p)
-                    .map_err(|e| format!("Kafka.TLS.{what} {}: {e}", p.display()))
+        if k.tls.enabled {
+            let tls: &Tls = &k.tls;
+            let read = |p: &String, what: &str| {
+                std::fs::read_to_string(p).map_err(|e| format!("Kafka.TLS.{what} {p}: {e}"))
             };
             c.set("ssl.key.pem", read(&tls.private_key, "PrivateKey")?)
                 .set(
@@ -146,10 +141,10 @@ impl KafkaOptions {
             }
             c.set("ssl.ca.pem", cas);
         }
-        if let Some((user, password)) = &self.sasl_plain {
+        if k.sasl_plain.enabled {
             c.set("sasl.mechanisms", "PLAIN")
-                .set("sasl.username", user)
-                .set("sasl.password", password);
+                .set("sasl.username", &k.sasl_plain.user)
+                .set("sasl.password", &k.sasl_plain.password);
         }
         Ok(c)
     }
@@ -164,7 +159,7 @@ impl KafkaOptions {
     /// (bench/README.md), which an orderer verifying signatures cannot spare.
     pub fn producer(&self) -> Result<ClientConfig, String> {
         let mut c = self.common()?;
-        let (idempotent, in_flight) = if self.idempotent {
+        let (idempotent, in_flight) = if self.config.idempotent {
             ("true", "5")
         } else {
             ("false", "1")
@@ -176,10 +171,10 @@ impl KafkaOptions {
             .set("batch.num.messages", "10000")
             .set("compression.type", "none")
             .set("message.timeout.ms", ms(self.delivery_timeout()))
-            .set("request.timeout.ms", ms(self.write_timeout))
+            .set("request.timeout.ms", ms(self.write_timeout()))
             .set(
                 "message.send.max.retries",
-                (self.producer_retry_max.max(1) * 1000).to_string(),
+                (self.config.retry.producer.retry_max.max(1) * 1000).to_string(),
             );
         Ok(c)
     }
@@ -196,7 +191,10 @@ impl KafkaOptions {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "error")
             .set("enable.partition.eof", "false")
-            .set("fetch.error.backoff.ms", ms(self.consumer_retry_backoff))
+            .set(
+                "fetch.error.backoff.ms",
+                ms(self.config.retry.consumer.retry_backoff.0),
+            )
             // Fewer, larger fetches: each costs the broker a read of its log, and
             // under load that cost limits the channel (measured on tansu); when idle
             // the wait adds at most 20 ms to a block's latency.
@@ -242,7 +240,7 @@ mod tests {
         // Fabric's producer: one request in flight keeps the order through retries.
         assert_eq!(get(&p, "enable.idempotence"), "false");
         assert_eq!(get(&p, "max.in.flight.requests.per.connection"), "1");
-        o.idempotent = true;
+        o.config.idempotent = true;
         let p = o.producer().unwrap();
         assert_eq!(get(&p, "enable.idempotence"), "true");
         assert_eq!(get(&p, "max.in.flight.requests.per.connection"), "5");
@@ -259,16 +257,20 @@ mod tests {
         let pem = |name: &str| {
             let p = dir.path().join(name);
             std::fs::write(&p, format!("-----BEGIN X-----\n{name}\n-----END X-----\n")).unwrap();
-            p
+            p.display().to_string()
         };
         let mut o = KafkaOptions::new(vec!["a:1".into()]);
-        o.tls = Some(TlsFiles {
+        o.config.tls = Tls {
+            enabled: true,
             private_key: pem("key.pem"),
             certificate: pem("cert.pem"),
             root_cas: vec![pem("ca1.pem"), pem("ca2.pem")],
-        });
-        o.sasl_plain = Some(("alice".into(), "secret".into()));
-        o.version = Some("2.8.1".into());
+        };
+        let sasl = &mut o.config.sasl_plain;
+        sasl.enabled = true;
+        sasl.user = "alice".into();
+        sasl.password = "secret".into();
+        o.config.version = "2.8.1".into();
         let c = o.producer().unwrap();
         assert_eq!(get(&c, "security.protocol"), "sasl_ssl");
         assert!(get(&c, "ssl.key.pem").contains("key.pem"));
@@ -279,9 +281,9 @@ mod tests {
         assert_eq!(get(&c, "sasl.username"), "alice");
         assert_eq!(get(&c, "broker.version.fallback"), "2.8.1");
 
-        o.sasl_plain = None;
+        o.config.sasl_plain.enabled = false;
         assert_eq!(get(&o.consumer().unwrap(), "security.protocol"), "ssl");
-        o.tls.as_mut().unwrap().private_key = dir.path().join("missing.pem");
+        o.config.tls.private_key = dir.path().join("missing.pem").display().to_string();
         let err = o.producer().unwrap_err();
         assert!(
             err.contains("Kafka.TLS.PrivateKey") && err.contains("missing.pem"),

@@ -13,21 +13,22 @@ use orderer_api::testing::conformance::{
 };
 use orderer_api::testing::{FakeSupport, test_envelope};
 use orderer_api::{BatchSize, ChainState, ChannelConfig, Consenter, ConsenterKind};
-use orderer_kafka::{KafkaConsenter, KafkaOptions, RetrySchedule, TlsFiles};
+use orderer_kafka::config::Tls;
+use orderer_kafka::{KafkaConsenter, KafkaOptions, RetrySchedule};
 use orderer_msp::generate::{Authority, Usage, Validity};
 use orderer_testkit::{Broker, Storage, TlsFront};
 
 fn options(bootstrap: String) -> KafkaOptions {
     let mut o = KafkaOptions::new(vec![bootstrap]);
-    o.replication_factor = 1;
-    o.retry = RetrySchedule {
+    o.config.topic.replication_factor = 1;
+    o.set_retry_schedule(RetrySchedule {
         short_interval: Duration::from_millis(200),
         short_total: Duration::from_secs(60),
         long_interval: Duration::from_secs(1),
         long_total: Duration::from_secs(60),
-    };
-    o.read_timeout = Duration::from_secs(3);
-    o.verbose = std::env::var_os("KAFKA_VERBOSE").is_some();
+    });
+    o.config.retry.network_timeouts.read_timeout.0 = Duration::from_secs(3);
+    o.config.verbose = std::env::var_os("KAFKA_VERBOSE").is_some();
     o
 }
 
@@ -225,11 +226,13 @@ impl Pki {
         Pki { dir, front }
     }
 
-    fn files(&self, ca: &str) -> TlsFiles {
-        TlsFiles {
-            private_key: self.dir.path().join("client.key"),
-            certificate: self.dir.path().join("client.pem"),
-            root_cas: vec![self.dir.path().join(ca)],
+    fn files(&self, ca: &str) -> Tls {
+        let path = |name: &str| self.dir.path().join(name).display().to_string();
+        Tls {
+            enabled: true,
+            private_key: path("client.key"),
+            certificate: path("client.pem"),
+            root_cas: vec![path(ca)],
         }
     }
 }
@@ -243,7 +246,7 @@ async fn tls_with_client_certificates_to_the_brokers() {
 
     // A node that trusts another CA cannot reach the brokers: it retries with the reason.
     let mut wrong = options(broker.bootstrap());
-    wrong.tls = Some(pki.files("other-ca.pem"));
+    wrong.config.tls = pki.files("other-ca.pem");
     let (support, _rx) = FakeSupport::new(ch.clone());
     let refused = KafkaConsenter::new(wrong)
         .unwrap()
@@ -259,7 +262,7 @@ async fn tls_with_client_certificates_to_the_brokers() {
     refused.halt().await;
 
     let mut o = options(broker.bootstrap());
-    o.tls = Some(pki.files("ca.pem"));
+    o.config.tls = pki.files("ca.pem");
     let consenter = KafkaConsenter::new(o).unwrap();
     let (support, mut rx) = FakeSupport::new(ch.clone());
     let chain = consenter

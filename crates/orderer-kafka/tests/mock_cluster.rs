@@ -21,16 +21,17 @@ const TOPIC_PREFIX: &str = "mock";
 
 fn options(brokers: String) -> KafkaOptions {
     let mut o = KafkaOptions::new(vec![brokers]);
-    o.replication_factor = 3;
-    o.retry = RetrySchedule {
+    o.config.topic.replication_factor = 3;
+    o.set_retry_schedule(RetrySchedule {
         short_interval: Duration::from_millis(200),
         short_total: Duration::from_secs(30),
         long_interval: Duration::from_secs(1),
         long_total: Duration::from_secs(30),
-    };
-    o.read_timeout = Duration::from_secs(2);
-    o.write_timeout = Duration::from_secs(5);
-    o.producer_retry_max = 10;
+    });
+    let timeouts = &mut o.config.retry.network_timeouts;
+    timeouts.read_timeout.0 = Duration::from_secs(2);
+    timeouts.write_timeout.0 = Duration::from_secs(5);
+    o.config.retry.producer.retry_max = 10;
     o
 }
 

@@ -1,39 +1,98 @@
-//! The consenters compiled into this binary, keyed by `Orderer.OrdererType`.
+//! The consenters compiled into this binary: one [`Registration`] each, keyed by
+//! `Orderer.OrdererType`. The node iterates [`REGISTRY`]; a third consenter is one
+//! new crate and one row here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use orderer_api::config::Problems;
 use orderer_api::{Consenter, ConsenterKind};
 
 use crate::config::Config;
 
-/// Factories of chains, one per consensus kind.
+/// What the node must know about a consenter beyond its trait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Several OSNs cut blocks from one shared log (Kafka): they must all cut with
+    /// the same channel parameters, so one node must never change them alone.
+    pub shared_log: bool,
+}
+
+/// One consenter: its kind, settings, factory and metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration {
+    pub kind: ConsenterKind,
+    /// The orderer.yaml section with this consenter's node settings, if any.
+    pub section: Option<&'static str>,
+    pub capabilities: Capabilities,
+    /// Checks the consenter's section; called when this consenter is selected.
+    pub validate: fn(&Config, &mut Problems),
+    /// Creates the consenter for this node's configuration (inside a Tokio runtime).
+    pub create: fn(&Config) -> Result<Arc<dyn Consenter>, String>,
+    /// Metric names the consenter exports, and their descriptions.
+    pub metrics: &'static [&'static str],
+    pub describe_metrics: fn(),
+}
+
+/// Every consenter in this build.
+pub const REGISTRY: &[Registration] = &[
+    Registration {
+        kind: ConsenterKind::Solo,
+        section: None,
+        capabilities: Capabilities { shared_log: false },
+        validate: |_, _| {},
+        create: |_| Ok(Arc::new(orderer_solo::SoloConsenter::new())),
+        metrics: &[],
+        describe_metrics: || {},
+    },
+    #[cfg(feature = "kafka")]
+    Registration {
+        kind: ConsenterKind::Kafka,
+        section: Some("Kafka"),
+        capabilities: Capabilities { shared_log: true },
+        validate: |config, problems| {
+            orderer_api::config::Section::validate(&config.kafka, problems)
+        },
+        create: |config| {
+            let consenter = orderer_kafka::KafkaConsenter::new(kafka_options(config)?)?;
+            Ok(Arc::new(consenter))
+        },
+        metrics: &[orderer_kafka::metrics::LAST_OFFSET_PERSISTED],
+        describe_metrics: orderer_kafka::metrics::describe,
+    },
+];
+
+/// The registration of `kind`, or a message saying it is not in this build.
+pub fn registration(kind: ConsenterKind) -> Result<&'static Registration, String> {
+    REGISTRY.iter().find(|r| r.kind == kind).ok_or_else(|| {
+        let built: Vec<_> = REGISTRY.iter().map(|r| r.kind.as_str()).collect();
+        format!(
+            "Orderer.OrdererType {kind} is not compiled into this orderer (it has: {})",
+            built.join(", ")
+        )
+    })
+}
+
+/// Consenters created for one node, by kind.
 #[derive(Debug, Clone, Default)]
 pub struct Consenters {
     by_kind: BTreeMap<ConsenterKind, Arc<dyn Consenter>>,
 }
 
 impl Consenters {
-    /// Solo only: needs no configuration.
+    /// The consenters that need no configuration (solo).
     pub fn builtin() -> Self {
         let mut c = Consenters::default();
         c.register(Arc::new(orderer_solo::SoloConsenter::new()));
         c
     }
 
-    /// The consenters this binary has, set up for `config`. The Kafka consenter's
-    /// clients are created only when `Orderer.OrdererType` is kafka. Must run inside a
-    /// Tokio runtime.
+    /// The consenter `Orderer.OrdererType` selects, created for `config`, plus the
+    /// built-in ones. Must run inside a Tokio runtime.
     pub fn for_config(config: &Config) -> Result<Self, String> {
-        #[allow(unused_mut)]
         let mut c = Consenters::builtin();
-        #[cfg(feature = "kafka")]
-        if config.orderer.orderer_type == ConsenterKind::Kafka {
-            let kafka = orderer_kafka::KafkaConsenter::new(kafka_options(config)?)?;
-            c.register(Arc::new(kafka));
-        }
-        #[cfg(not(feature = "kafka"))]
-        let _ = config;
+        let selected = registration(config.orderer.orderer_type)?;
+        c.register((selected.create)(config)?);
         Ok(c)
     }
 
@@ -41,7 +100,7 @@ impl Consenters {
         self.by_kind.insert(consenter.kind(), consenter);
     }
 
-    /// The consenter for `kind`, or a message saying it is not in this build.
+    /// The consenter for `kind`, or a message saying it is not available.
     pub fn get(&self, kind: ConsenterKind) -> Result<Arc<dyn Consenter>, String> {
         self.by_kind.get(&kind).cloned().ok_or_else(|| {
             let built: Vec<_> = self.by_kind.keys().map(|k| k.as_str()).collect();
@@ -53,42 +112,12 @@ impl Consenters {
     }
 }
 
-/// The Kafka consenter's options from `Kafka` and `Orderer.Kafka.Brokers`.
+/// The Kafka consenter's options: the node's `Kafka` section, the seed brokers of
+/// `Orderer.Kafka.Brokers`, and room for the largest envelope any channel accepts.
 #[cfg(feature = "kafka")]
 pub fn kafka_options(config: &Config) -> Result<orderer_kafka::KafkaOptions, String> {
-    use orderer_kafka::{KafkaOptions, RetrySchedule, TlsFiles};
-    let k = &config.kafka;
-    let r = &k.retry;
-    let mut o = KafkaOptions::new(config.orderer.kafka.brokers.clone());
-    o.retry = RetrySchedule {
-        short_interval: r.short_interval.0,
-        short_total: r.short_total.0,
-        long_interval: r.long_interval.0,
-        long_total: r.long_total.0,
-    };
-    o.dial_timeout = r.network_timeouts.dial_timeout.0;
-    o.read_timeout = r.network_timeouts.read_timeout.0;
-    o.write_timeout = r.network_timeouts.write_timeout.0;
-    o.metadata_retry_backoff = r.metadata.retry_backoff.0;
-    o.metadata_retry_max = r.metadata.retry_max;
-    o.producer_retry_backoff = r.producer.retry_backoff.0;
-    o.producer_retry_max = r.producer.retry_max;
-    o.consumer_retry_backoff = r.consumer.retry_backoff.0;
-    o.replication_factor = k.topic.replication_factor;
-    o.verbose = k.verbose;
-    o.idempotent = k.idempotent;
-    o.version = (!k.version.is_empty()).then(|| k.version.clone());
-    if k.tls.enabled {
-        o.tls = Some(TlsFiles {
-            private_key: k.tls.private_key.clone().into(),
-            certificate: k.tls.certificate.clone().into(),
-            root_cas: k.tls.root_cas.iter().map(Into::into).collect(),
-        });
-    }
-    if k.sasl_plain.enabled {
-        o.sasl_plain = Some((k.sasl_plain.user.clone(), k.sasl_plain.password.clone()));
-    }
-    // Records must fit the largest envelope any channel accepts.
+    let mut o = orderer_kafka::KafkaOptions::new(config.orderer.kafka.brokers.clone());
+    o.config = config.kafka.clone();
     let mut largest = 0usize;
     for entry in &config.channels {
         let ch = config.channel_config(entry)?;

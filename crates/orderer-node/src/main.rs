@@ -14,7 +14,8 @@ struct Args {
     /// is set, else the built-in sample configuration (solo, channel mychannel).
     #[arg(long, short = 'c', value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Load and check the configuration, print it as YAML-like JSON, and exit.
+    /// Load and check the configuration, print every key's effective value and where
+    /// it came from (secrets redacted), and exit.
     #[arg(long)]
     check_config: bool,
 }
@@ -31,10 +32,10 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config {
-        match serde_json::to_string_pretty(&loaded.config) {
-            Ok(json) => println!("{json}"),
-            Err(e) => eprintln!("orderer: {e}"),
+        for w in &loaded.warnings {
+            eprintln!("orderer: warning: {w}");
         }
+        print!("{}", loaded.describe());
         return ExitCode::SUCCESS;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let config = loaded.config;
+        let config = loaded.config.clone();
         // The OTLP exporter runs on the runtime, so telemetry starts inside it.
         let telemetry = match orderer_node::telemetry::init(
             &config.general.log_level,
@@ -61,6 +62,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
         let outcome = orderer_node::run(config, termination()).await;
         telemetry.shutdown();
         match outcome {

@@ -59,9 +59,14 @@ pub fn exported_names() -> Vec<&'static str> {
         PROCESS_THREADS,
         PROCESS_START_TIME,
         orderer_api::metrics::BLOCK_FILL_DURATION,
-        #[cfg(feature = "kafka")]
-        orderer_kafka::metrics::LAST_OFFSET_PERSISTED,
     ]
+    .into_iter()
+    .chain(
+        crate::consenters::REGISTRY
+            .iter()
+            .flat_map(|r| r.metrics.iter().copied()),
+    )
+    .collect()
 }
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -168,8 +173,9 @@ fn describe() {
         "Start time of the process since unix epoch in seconds."
     );
     orderer_api::metrics::describe();
-    #[cfg(feature = "kafka")]
-    orderer_kafka::metrics::describe();
+    for r in crate::consenters::REGISTRY {
+        (r.describe_metrics)();
+    }
 }
 
 /// One Broadcast envelope's outcome.

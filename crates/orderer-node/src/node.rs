@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use orderer_api::channel::CommittedConfig;
-use orderer_api::{ChainState, ChannelConfig, ConsenterKind, RawEnvelope};
+use orderer_api::{ChainState, ChannelConfig, RawEnvelope};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -47,7 +47,21 @@ pub struct RunningNode {
 
 /// Opens every channel, starts its chain and the gRPC server.
 pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<RunningNode> {
-    let ledger_root = config.file_ledger.location.clone();
+    if let crate::config::Bootstrap::File(file) = config.general.bootstrap() {
+        bail!(
+            "General.BootstrapMethod is file (genesis block {file}): booting from a configtxgen block is not supported yet; set General.BootstrapMethod to none, and this orderer makes each channel's genesis block from Orderer, Organizations and Channels"
+        );
+    }
+    let ledger_root = std::path::PathBuf::from(&config.file_ledger.location);
+    for (key, dir) in [
+        ("Debug.BroadcastTraceDir", &config.debug.broadcast_trace_dir),
+        ("Debug.DeliverTraceDir", &config.debug.deliver_trace_dir),
+    ] {
+        if !dir.is_empty() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{key} {dir}: cannot create the directory"))?;
+        }
+    }
     std::fs::create_dir_all(&ledger_root).with_context(|| {
         format!(
             "FileLedger.Location {}: cannot create the ledger directory",
@@ -57,6 +71,9 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
     let consenter = consenters
         .get(config.orderer.orderer_type)
         .map_err(anyhow::Error::msg)?;
+    let capabilities = crate::consenters::registration(config.orderer.orderer_type)
+        .map_err(anyhow::Error::msg)?
+        .capabilities;
     let metrics = crate::metrics::install(config.metrics.provider == MetricsProvider::Prometheus);
     let security = Arc::new(Security::load(&config)?);
     let (grpc_tls, ops_tls) = load_tls(&config)?;
@@ -86,8 +103,8 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
                 configured.consensus_type
             );
         }
-        if !differences.is_empty() && configured.consensus_type == ConsenterKind::Kafka {
-            // Every OSN of a Kafka channel must cut with the same parameters, and a
+        if !differences.is_empty() && capabilities.shared_log {
+            // Every OSN sharing the log must cut with the same parameters, and a
             // node cannot change them alone: refuse instead of cutting differently.
             let list: Vec<String> = differences
                 .iter()
@@ -99,8 +116,9 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
                 })
                 .collect();
             bail!(
-                "channel {}: the configuration differs from the channel's committed configuration, which every OSN of a Kafka channel must share: {}",
+                "channel {}: the configuration differs from the channel's committed configuration, which every OSN of a {} channel must share: {}",
                 entry.name,
+                configured.consensus_type,
                 list.join(", ")
             );
         }
@@ -148,6 +166,10 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
             security.clone(),
             shutdown.clone(),
         )),
+    )
+    .with_trace_dirs(
+        &config.debug.broadcast_trace_dir,
+        &config.debug.deliver_trace_dir,
     );
     let server = AtomicBroadcastServer::new(service)
         .max_decoding_message_size(config.general.max_recv_msg_size.0 as usize)
@@ -158,8 +180,8 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
     // the node's memory through one connection.
     let mut builder = tonic::transport::Server::builder()
         .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
-        .http2_keepalive_interval(Some(Duration::from_secs(60)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(20)));
+        .http2_keepalive_interval(Some(config.general.keepalive.server_interval.0))
+        .http2_keepalive_timeout(Some(config.general.keepalive.server_timeout.0));
     if let Some(tls) = &grpc_tls {
         builder = builder
             .tls_config(tls.tonic())
@@ -238,7 +260,7 @@ fn load_tls(config: &Config) -> anyhow::Result<(Option<Material>, Option<Materia
                 section: "Operations",
                 private_key: &o.private_key,
                 certificate: &o.certificate,
-                chain: &[],
+                chain: &o.root_cas,
                 client_auth_required: o.client_auth_required,
                 client_root_cas: &o.client_root_cas,
                 anonymous_clients: true,

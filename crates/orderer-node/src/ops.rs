@@ -138,7 +138,7 @@ async fn handle(state: &OpsState, req: Request<Incoming>, authenticated: bool) -
         ("/logspec", &Method::PUT) => put_logspec(state, req).await,
         ("/version", &Method::GET) => json_reply(
             StatusCode::OK,
-            json!({ "CommitSHA": env!("ORDERER_COMMIT"), "Version": env!("CARGO_PKG_VERSION") }),
+            json!({ "CommitSHA": env!("BUILD_COMMIT_ID"), "Version": env!("CARGO_PKG_VERSION") }),
         ),
         ("/metrics" | "/healthz" | "/logspec" | "/version", m) => error_reply(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -74,7 +74,7 @@ impl Security {
             None
         } else {
             let mut msps = Vec::new();
-            for (i, org) in config.organizations.iter().enumerate() {
+            for (i, org) in config.organizations().iter().enumerate() {
                 let msp = Msp::load(org.msp_dir.as_ref(), &org.id).with_context(|| {
                     format!(
                         "Organizations[{i}] ({}): cannot load the MSP in {}",
@@ -85,7 +85,7 @@ impl Security {
             }
             Some(Verifier::new(msps))
         };
-        let orgs: Vec<&str> = config.organizations.iter().map(|o| o.id.as_str()).collect();
+        let orgs: Vec<String> = config.organizations().into_iter().map(|o| o.id).collect();
         info!(
             identity = %g.local_msp_id,
             organizations = %orgs.join(","),

@@ -522,6 +522,51 @@ async fn graceful_stop_writes_every_accepted_envelope() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_trace_dirs_receive_every_request_as_fabric_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    let (b, d) = (traces.join("broadcast"), traces.join("deliver"));
+    let env = [
+        ("ORDERER_DEBUG_BROADCASTTRACEDIR", b.to_str().unwrap()),
+        ("ORDERER_DEBUG_DELIVERTRACEDIR", d.to_str().unwrap()),
+    ];
+    let node = TestNode::start(&dir.path().join("ledger"), &env).await;
+    send(&node, 5, 100).await;
+    let (blocks, ..) = fetch(&node, Position::Oldest, Position::Oldest).await;
+    assert_eq!(blocks.len(), 1);
+    node.stop().await;
+    // Written off the request path: wait for the files, not for time.
+    let files = |dir: std::path::PathBuf, n: usize| async move {
+        loop {
+            let names: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            if names.len() >= n {
+                return names;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let sent = tokio::time::timeout(EVENT_TIMEOUT, files(b.clone(), 5))
+        .await
+        .unwrap();
+    let mut seen = BTreeSet::new();
+    for path in &sent {
+        assert_eq!(path.extension().unwrap(), "broadcast");
+        let env = Envelope::decode(Bytes::from(std::fs::read(path).unwrap())).unwrap();
+        let p = orderer_api::envelope::parse_payload(&env).unwrap();
+        seen.insert(u64::from_be_bytes(p.data[..8].try_into().unwrap()));
+    }
+    assert_eq!(seen, (0..5).collect());
+    let asked = tokio::time::timeout(EVENT_TIMEOUT, files(d.clone(), 1))
+        .await
+        .unwrap();
+    let seek = Envelope::decode(Bytes::from(std::fs::read(&asked[0]).unwrap())).unwrap();
+    assert!(orderer_api::envelope::parse_payload(&seek).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_with_new_batch_parameters_appends_a_config_block() {
     let dir = tempfile::tempdir().unwrap();
     let node = TestNode::start(dir.path(), &[]).await;

@@ -12,10 +12,12 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/orderer.AtomicBroadcast.rs"));
 }
 
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -32,11 +34,63 @@ use crate::security::ClientTls;
 pub struct Service {
     broadcast: Arc<BroadcastHandler>,
     deliver: Arc<DeliverHandler>,
+    broadcast_trace: Option<Arc<TraceDir>>,
+    deliver_trace: Option<Arc<TraceDir>>,
 }
 
 impl Service {
     pub fn new(broadcast: Arc<BroadcastHandler>, deliver: Arc<DeliverHandler>) -> Self {
-        Service { broadcast, deliver }
+        Service {
+            broadcast,
+            deliver,
+            broadcast_trace: None,
+            deliver_trace: None,
+        }
+    }
+
+    /// Writes every request received to files in these directories (Fabric's
+    /// `Debug.BroadcastTraceDir` and `Debug.DeliverTraceDir`); empty: none.
+    pub fn with_trace_dirs(mut self, broadcast: &str, deliver: &str) -> Self {
+        self.broadcast_trace = TraceDir::new(broadcast, "broadcast");
+        self.deliver_trace = TraceDir::new(deliver, "deliver");
+        self
+    }
+}
+
+/// A directory that receives a copy of each request, as Fabric's orderer writes them:
+/// the marshalled envelope in `<unix nanos>_<n>.<method>`.
+#[derive(Debug)]
+pub struct TraceDir {
+    dir: PathBuf,
+    suffix: &'static str,
+    next: AtomicU64,
+}
+
+impl TraceDir {
+    fn new(dir: &str, suffix: &'static str) -> Option<Arc<TraceDir>> {
+        (!dir.is_empty()).then(|| {
+            Arc::new(TraceDir {
+                dir: PathBuf::from(dir),
+                suffix,
+                next: AtomicU64::new(0),
+            })
+        })
+    }
+
+    /// Writes `request` off the request path; a failure is logged at debug level, as
+    /// in Fabric: tracing never fails a request.
+    fn write(&self, request: &Bytes) {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("{nanos}_{n}.{}", self.suffix));
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = std::fs::write(&path, &request) {
+                tracing::debug!(path = %path.display(), error = %e, "writing a request trace failed");
+            }
+        });
     }
 }
 
@@ -52,7 +106,7 @@ impl AtomicBroadcast for Service {
         const METHOD: &str = "Broadcast";
         metrics::grpc_stream_received(METHOD);
         let client = client_tls(&request);
-        let requests = Counted::new(request.into_inner(), METHOD);
+        let requests = Counted::new(request.into_inner(), METHOD, self.broadcast_trace.clone());
         Ok(Response::new(Metered::new(
             self.broadcast.handle(requests, client),
             METHOD,
@@ -66,7 +120,7 @@ impl AtomicBroadcast for Service {
         const METHOD: &str = "Deliver";
         metrics::grpc_stream_received(METHOD);
         let client = client_tls(&request);
-        let requests = Counted::new(request.into_inner(), METHOD);
+        let requests = Counted::new(request.into_inner(), METHOD, self.deliver_trace.clone());
         Ok(Response::new(Metered::new(
             self.deliver.handle(requests, client),
             METHOD,
@@ -88,29 +142,37 @@ fn client_tls<T>(request: &Request<T>) -> ClientTls {
     ClientTls { cert_hash }
 }
 
-/// A request stream that counts the messages received.
+/// A request stream that counts the messages received (and traces them, if asked).
 #[derive(Debug)]
 pub struct Counted<S> {
     inner: S,
     method: &'static str,
+    trace: Option<Arc<TraceDir>>,
 }
 
 impl<S> Counted<S> {
-    fn new(inner: S, method: &'static str) -> Self {
-        Counted { inner, method }
+    fn new(inner: S, method: &'static str, trace: Option<Arc<TraceDir>>) -> Self {
+        Counted {
+            inner,
+            method,
+            trace,
+        }
     }
 }
 
-impl<S, T> Stream for Counted<S>
+impl<S> Stream for Counted<S>
 where
-    S: Stream<Item = Result<T, Status>> + Unpin,
+    S: Stream<Item = Result<Bytes, Status>> + Unpin,
 {
-    type Item = Result<T, Status>;
+    type Item = Result<Bytes, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(_))) = &polled {
+        if let Poll::Ready(Some(Ok(request))) = &polled {
             metrics::grpc_message_received(self.method);
+            if let Some(trace) = &self.trace {
+                trace.write(request);
+            }
         }
         polled
     }
