@@ -13,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "orderer/configuration.proto",
         "orderer/kafka.proto",
         "msp/identities.proto",
+        "msp/msp_principal.proto",
+        "msp/msp_config.proto",
     ];
     let fds = protox::compile(files, [&root])?;
     for f in files {

@@ -19,6 +19,7 @@ pub mod duration;
 pub mod envelope;
 pub mod error;
 pub mod metrics;
+pub mod policies;
 pub mod proto;
 pub mod seek;
 #[cfg(feature = "test-util")]

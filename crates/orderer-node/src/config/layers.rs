@@ -521,6 +521,22 @@ pub(crate) fn schema_for_tests() -> Dict {
     schema()
 }
 
+/// A YAML text's keys in their canonical spelling, and the defaults, as trees.
+#[cfg(test)]
+pub(crate) fn file_and_defaults_for_tests(yaml: &str) -> (Dict, Dict) {
+    let file = Yaml::string(yaml)
+        .data()
+        .ok()
+        .and_then(|mut m| m.remove(&Profile::Default))
+        .unwrap_or_default();
+    let defaults = Serialized::defaults(Config::default())
+        .data()
+        .ok()
+        .and_then(|mut m| m.remove(&Profile::Default))
+        .unwrap_or_default();
+    (canonicalize(file, &schema()), defaults)
+}
+
 #[cfg(test)]
 pub(crate) fn node_paths_for_tests(schema: &Dict) -> Vec<String> {
     node_paths(schema, "")

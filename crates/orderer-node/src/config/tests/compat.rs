@@ -215,12 +215,48 @@ fn check_config_shows_sources_and_redacts_secrets() {
         "{text}"
     );
     assert!(
-        text.contains("General.LocalMSPID = \"SampleOrg\"    # embedded sample configuration"),
+        text.contains("General.LocalMSPID = \"SampleOrg\"    # built-in default"),
         "{text}"
     );
     assert!(
-        text.contains("General.Keepalive.ServerTimeout = \"20s\"    # built-in default"),
+        text.contains(&format!("FileLedger.Location = \"{}\"    # embedded sample configuration", PathBuf::from(SAMPLE_DIR).join("../data/ledger").display())),
         "{text}"
     );
     assert_eq!(text.lines().count(), Config::keys().len());
+}
+
+/// Adding a key is one field with its default in the owning crate: the sample files
+/// write only what differs from the defaults (paths excepted: in a file they are
+/// relative to the file, as defaults are not).
+#[test]
+fn sample_files_restate_no_default() {
+    fn leaves(d: &figment::value::Dict, prefix: &str, out: &mut Vec<(String, String)>) {
+        for (k, v) in d {
+            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match v {
+                figment::value::Value::Dict(_, sub) => leaves(sub, &path, out),
+                other => out.push((path, super::super::report::show_value(other))),
+            }
+        }
+    }
+    let paths: Vec<&str> = Config::keys().iter().filter(|k| k.path).map(|k| k.key).collect();
+    for (name, text) in [
+        ("orderer.yaml", SAMPLE_CONFIG),
+        ("orderer-kafka.yaml", include_str!("../../../../../sampleconfig/orderer-kafka.yaml")),
+    ] {
+        let (file, defaults) = layers::file_and_defaults_for_tests(text);
+        let (mut written, mut default_values) = (Vec::new(), Vec::new());
+        leaves(&file, "", &mut written);
+        leaves(&defaults, "", &mut default_values);
+        for (key, value) in written {
+            if paths.contains(&key.as_str()) {
+                continue;
+            }
+            let default = default_values.iter().find(|(k, _)| *k == key);
+            assert!(
+                default.is_none_or(|(_, d)| *d != value),
+                "sampleconfig/{name}: {key} = {value} restates the built-in default"
+            );
+        }
+    }
 }
