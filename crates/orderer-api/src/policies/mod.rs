@@ -13,6 +13,7 @@
 //!   that says which rule failed and what became of each signature.
 //! * [`SignedData::from_envelope`], [`SignedData::from_config_update_envelope`]: the
 //!   signatures of Fabric's signed messages.
+//! * [`dsl`]: builders and configtx.yaml's policy strings, for config generators.
 //!
 //! Evaluation mirrors Fabric 2.x rule for rule (see `signature.rs` and
 //! `implicit_meta.rs`): every orderer of a channel must reach the same verdict.
@@ -27,6 +28,8 @@ mod policy;
 mod signature;
 mod signature_set;
 mod signed_data;
+
+pub mod dsl;
 
 use std::fmt::Debug;
 use std::sync::Arc;
