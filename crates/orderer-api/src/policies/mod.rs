@@ -31,6 +31,9 @@ mod signed_data;
 
 pub mod dsl;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt::Debug;
 use std::sync::Arc;
 
