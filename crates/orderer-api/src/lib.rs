@@ -7,6 +7,8 @@
 //! * [`channel`]: a channel's ordering parameters and its deterministic config blocks.
 //! * [`config`]: what every crate's `orderer.yaml` section is made of.
 //! * [`envelope`]: envelopes as raw bytes plus the header parsing Broadcast needs.
+//! * [`policies`]: Fabric's policy engine: signature and implicit meta policies
+//!   by path, evaluated over signed data through the channel's MSPs.
 //!
 //! Nothing here opens a socket or a file; consenters and the node build on it.
 

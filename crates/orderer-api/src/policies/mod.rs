@@ -5,6 +5,34 @@
 //! A policy never sees a certificate: it asks an [`IdentityDeserializer`] (the
 //! channel's MSPs) to turn the creator bytes of each signature into an [`Identity`],
 //! which says whether it satisfies a principal and whether a signature of it holds.
+//!
+//! * [`PolicyManager`]: every policy of a channel config, compiled, by path
+//!   (`/Channel/Orderer/BlockValidation`); what the node asks for a verdict.
+//! * [`Policy`]: one compiled policy (signature or implicit meta) and its
+//!   evaluation over [`SignedData`], failing with a [`PolicyError::NotSatisfied`]
+//!   that says which rule failed and what became of each signature.
+//! * [`SignedData::from_envelope`], [`SignedData::from_config_update_envelope`]: the
+//!   signatures of Fabric's signed messages.
+//! * [`dsl`]: builders and configtx.yaml's policy strings, for config generators.
+//!
+//! Evaluation mirrors Fabric 2.x rule for rule (see `signature.rs` and
+//! `implicit_meta.rs`): every orderer of a channel must reach the same verdict.
+//! Where this engine is stricter, it refuses at compile time a definition Fabric
+//! would accept but that cannot mean what its author wanted (a negative or
+//! unreachable `n_out_of`, an unknown implicit rule, absurd nesting).
+
+mod error;
+mod implicit_meta;
+mod manager;
+mod policy;
+mod signature;
+mod signature_set;
+mod signed_data;
+
+pub mod dsl;
+
+#[cfg(test)]
+mod tests;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -12,6 +40,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::proto::common::MspPrincipal;
+
+pub use error::{CompileError, PolicyError, RejectedSignature, Rejection, Unsatisfied};
+pub use manager::PolicyManager;
+pub use policy::Policy;
+pub use signed_data::SignedDataError;
+
+/// Signature policy rules nest at most this deep (a realistic policy nests 2 or 3);
+/// deeper ones are refused when compiled or parsed, which also bounds recursion.
+pub const MAX_RULE_DEPTH: usize = 32;
+
+/// Config groups nest at most this deep under the root (Fabric's nest 3 deep).
+pub const MAX_GROUP_DEPTH: usize = 32;
 
 /// One signature to evaluate: `identity` (a marshalled `msp.SerializedIdentity`)
 /// signed `data` with `signature`. Fabric's `protoutil.SignedData`.

@@ -1,0 +1,178 @@
+//! Building policy definitions: Fabric's `policydsl` builders and the policy strings
+//! of `configtx.yaml` (`OR('Org1MSP.member', 'Org2MSP.admin')`, `MAJORITY Admins`).
+//!
+//! Everything here produces protobuf messages ready to put in a config; nothing is
+//! compiled. The encoding matches Fabric's tools, so a config generated here has the
+//! same bytes as configtxgen's for the same input.
+
+mod parser;
+
+use bytes::Bytes;
+use prost::Message;
+use thiserror::Error;
+
+use crate::proto::common::implicit_meta_policy::Rule;
+use crate::proto::common::msp_principal::Classification;
+use crate::proto::common::msp_role::MspRoleType;
+use crate::proto::common::policy::PolicyType;
+use crate::proto::common::signature_policy::{NOutOf, Type};
+use crate::proto::common::{
+    ImplicitMetaPolicy, MspPrincipal, MspRole, Policy, SignaturePolicy, SignaturePolicyEnvelope,
+};
+
+pub use parser::parse_signature_policy;
+
+/// Why a policy string could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid policy {input:?}: {reason}")]
+pub struct DslError {
+    /// The policy string as given.
+    pub input: String,
+    /// What is wrong, and where (a byte offset) when it is about one place.
+    pub reason: String,
+}
+
+impl DslError {
+    fn new(input: &str, reason: impl Into<String>) -> Self {
+        DslError {
+            input: input.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A rule satisfied by a signature of the principal at `index` of the envelope.
+pub fn signed_by(index: i32) -> SignaturePolicy {
+    SignaturePolicy {
+        r#type: Some(Type::SignedBy(index)),
+    }
+}
+
+/// A rule satisfied when `n` of `rules` are.
+pub fn n_out_of(n: i32, rules: Vec<SignaturePolicy>) -> SignaturePolicy {
+    SignaturePolicy {
+        r#type: Some(Type::NOutOf(NOutOf { n, rules })),
+    }
+}
+
+/// A rule satisfied when any one of `rules` is (`n_out_of(1, rules)`).
+pub fn or(rules: Vec<SignaturePolicy>) -> SignaturePolicy {
+    n_out_of(1, rules)
+}
+
+/// A rule satisfied when all of `rules` are (`n_out_of(rules.len(), rules)`).
+pub fn and(rules: Vec<SignaturePolicy>) -> SignaturePolicy {
+    let n = i32::try_from(rules.len()).unwrap_or(i32::MAX);
+    n_out_of(n, rules)
+}
+
+/// The principal "has `role` in the MSP `msp_id`".
+pub fn role_principal(msp_id: &str, role: MspRoleType) -> MspPrincipal {
+    let role = MspRole {
+        msp_identifier: msp_id.to_owned(),
+        role: role as i32,
+    };
+    MspPrincipal {
+        principal_classification: Classification::Role as i32,
+        principal: Bytes::from(role.encode_to_vec()),
+    }
+}
+
+/// A version 0 envelope of `rule` over `identities`.
+pub fn envelope(rule: SignaturePolicy, identities: Vec<MspPrincipal>) -> SignaturePolicyEnvelope {
+    SignaturePolicyEnvelope {
+        version: 0,
+        rule: Some(rule),
+        identities,
+    }
+}
+
+/// One signature of an identity with `role` in `msp_id`, e.g. `Org1MSP.admin`
+/// (Fabric's `SignedByMspAdmin` and siblings: 1 out of `[signed_by(0)]`).
+pub fn signed_by_msp_role(msp_id: &str, role: MspRoleType) -> SignaturePolicyEnvelope {
+    envelope(
+        n_out_of(1, vec![signed_by(0)]),
+        vec![role_principal(msp_id, role)],
+    )
+}
+
+/// The policy every signature set satisfies (0 out of nothing), as configtxgen
+/// writes for the orderer system channel's `Consortiums/Admins`.
+pub fn accept_all() -> SignaturePolicyEnvelope {
+    envelope(n_out_of(0, Vec::new()), Vec::new())
+}
+
+/// `envelope` as a config's `common.Policy` of type SIGNATURE.
+pub fn signature_policy(envelope: &SignaturePolicyEnvelope) -> Policy {
+    Policy {
+        r#type: PolicyType::Signature as i32,
+        value: Bytes::from(envelope.encode_to_vec()),
+    }
+}
+
+/// An implicit meta policy (`rule` of the child groups' `sub_policy`) as a config's
+/// `common.Policy` of type IMPLICIT_META.
+pub fn implicit_meta_policy(rule: Rule, sub_policy: &str) -> Policy {
+    let definition = ImplicitMetaPolicy {
+        sub_policy: sub_policy.to_owned(),
+        rule: rule as i32,
+    };
+    Policy {
+        r#type: PolicyType::ImplicitMeta as i32,
+        value: Bytes::from(definition.encode_to_vec()),
+    }
+}
+
+/// Parses an implicit meta rule as configtx.yaml writes it: `RULE SubPolicy`, the
+/// rule one of `ANY`, `ALL`, `MAJORITY`, separated by one space (as Fabric's
+/// `ImplicitMetaFromString`); the sub-policy must not be empty.
+pub fn parse_implicit_meta(input: &str) -> Result<ImplicitMetaPolicy, DslError> {
+    let tokens: Vec<&str> = input.split(' ').collect();
+    let [rule, sub_policy] = tokens.as_slice() else {
+        return Err(DslError::new(
+            input,
+            format!(
+                "expected a rule and a sub-policy separated by one space, got {} tokens",
+                tokens.len()
+            ),
+        ));
+    };
+    let rule = match *rule {
+        "ANY" => Rule::Any,
+        "ALL" => Rule::All,
+        "MAJORITY" => Rule::Majority,
+        other => {
+            return Err(DslError::new(
+                input,
+                format!("unknown rule {other:?}, expected ANY, ALL or MAJORITY"),
+            ));
+        }
+    };
+    if sub_policy.is_empty() {
+        return Err(DslError::new(input, "the sub-policy name is empty"));
+    }
+    Ok(ImplicitMetaPolicy {
+        sub_policy: (*sub_policy).to_owned(),
+        rule: rule as i32,
+    })
+}
+
+/// A policy of configtx.yaml (`Type` and `Rule`) as a config's `common.Policy`:
+/// `ImplicitMeta` rules parse with [`parse_implicit_meta`], `Signature` rules with
+/// [`parse_signature_policy`].
+pub fn policy_from_configtx(kind: &str, rule: &str) -> Result<Policy, DslError> {
+    match kind {
+        "ImplicitMeta" => {
+            let definition = parse_implicit_meta(rule)?;
+            Ok(Policy {
+                r#type: PolicyType::ImplicitMeta as i32,
+                value: Bytes::from(definition.encode_to_vec()),
+            })
+        }
+        "Signature" => Ok(signature_policy(&parse_signature_policy(rule)?)),
+        other => Err(DslError::new(
+            rule,
+            format!("unknown policy type {other:?}, expected ImplicitMeta or Signature"),
+        )),
+    }
+}
