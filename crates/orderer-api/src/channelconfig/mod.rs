@@ -42,6 +42,7 @@ mod group;
 mod names;
 mod orderer;
 mod organization;
+mod transition;
 
 use std::collections::BTreeMap;
 
