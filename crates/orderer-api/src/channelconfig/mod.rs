@@ -64,8 +64,8 @@ use self::group::Group;
 use self::organization::MspRegistry;
 use crate::channel::ChannelConfig;
 use crate::proto::common::{
-    Block, BlockDataHashingStructure, Config, ConfigGroup, Consortium as ConsortiumProto, Envelope,
-    HashingAlgorithm, OrdererAddresses,
+    Block, BlockDataHashingStructure, Capabilities as CapabilitiesProto, Config, ConfigGroup,
+    Consortium as ConsortiumProto, Envelope, HashingAlgorithm, OrdererAddresses,
 };
 
 /// The root group's name, and the first element of every config path.
@@ -154,8 +154,7 @@ impl ChannelValues {
                 "missing: an orderer serves only channels with an Orderer group",
             )
         })?;
-        let orderer_caps: Option<crate::proto::common::Capabilities> =
-            orderer_group.decode(CAPABILITIES_KEY)?;
+        let orderer_caps: Option<CapabilitiesProto> = orderer_group.decode(CAPABILITIES_KEY)?;
         OrdererCapabilities::new(orderer_caps.as_ref())
             .all()
             .check_supported(&orderer_group.child_path(CAPABILITIES_KEY))?;

@@ -19,7 +19,7 @@ pub fn check_channel_id(id: &str) -> Result<(), String> {
         ));
     }
     let bytes = id.as_bytes();
-    let valid = bytes[0].is_ascii_lowercase()
+    let valid = bytes.first().is_some_and(u8::is_ascii_lowercase)
         && bytes
             .iter()
             .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');

@@ -72,8 +72,8 @@ pub struct OrdererValues {
 const ORG_VALUES: &[&str] = &[keys::ENDPOINTS];
 
 impl OrdererValues {
-    /// Reads and checks the `Orderer` group. Organizations' MSPs are returned through
-    /// `orgs`; the caller checks them across the channel.
+    /// Reads and checks the `Orderer` group. The caller checks the organizations'
+    /// MSPs against the rest of the channel's.
     pub(crate) fn parse(
         group: &Group<'_>,
         channel: &ChannelCapabilities,
