@@ -5,6 +5,7 @@
 //! * [`blockcutter`]: Fabric's block cutting rules, pure and synchronous.
 //! * [`block`]: block assembly and Fabric's data and header hashes.
 //! * [`channel`]: a channel's ordering parameters and its deterministic config blocks.
+//! * [`channelconfig`]: a channel configuration (`Config` tree) read, typed and validated by Fabric's rules.
 //! * [`config`]: what every crate's `orderer.yaml` section is made of.
 //! * [`envelope`]: envelopes as raw bytes plus the header parsing Broadcast needs.
 //! * [`policies`]: Fabric's policy engine: signature and implicit meta policies
@@ -15,6 +16,7 @@
 pub mod block;
 pub mod blockcutter;
 pub mod channel;
+pub mod channelconfig;
 pub mod config;
 pub mod consensus;
 pub mod duration;
