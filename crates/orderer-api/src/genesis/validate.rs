@@ -54,6 +54,8 @@ pub enum GenesisError {
         address: String,
         reason: String,
     },
+    #[error("{0}")]
+    Endpoints(String),
     #[error("/Channel/Orderer: a kafka channel needs at least one Kafka broker")]
     NoKafkaBrokers,
     #[error("/Channel/Orderer/BatchSize: {0}")]
@@ -107,6 +109,10 @@ const APPLICATION_CAPABILITIES: &[&str] = &[
     "V1_1_PVTDATA_EXPERIMENTAL",
     "V1_1_RESOURCETREE_EXPERIMENTAL",
 ];
+
+/// The channel capabilities from which orderer orgs list their own `Endpoints`;
+/// below them, Fabric refuses org endpoints and requires `OrdererAddresses`.
+const ORG_ENDPOINT_CAPABILITIES: &[&str] = &["V1_4_2", "V1_4_3", "V2_0", "V3_0"];
 
 /// Fabric's longest channel or config ID.
 const MAX_ID_LEN: usize = 249;
@@ -163,7 +169,33 @@ pub(crate) fn check(p: &Profile) -> Result<Checked<'_>, GenesisError> {
         application_orgs: check_orgs(&a.organizations, OrgKind::Application)?,
     };
     check_msps_agree(&checked)?;
+    check_endpoints(p)?;
     Ok(checked)
+}
+
+fn check_endpoints(p: &Profile) -> Result<(), GenesisError> {
+    let org_endpoints = p
+        .capabilities
+        .iter()
+        .any(|c| ORG_ENDPOINT_CAPABILITIES.contains(&c.as_str()));
+    if org_endpoints {
+        return Ok(());
+    }
+    let mut orgs = p.orderer.organizations.iter();
+    if let Some(org) = orgs.find(|o| !o.orderer_endpoints.is_empty()) {
+        return Err(GenesisError::Endpoints(format!(
+            "/Channel/Orderer/{}/Endpoints needs the channel capability V1_4_2 or later",
+            org.name
+        )));
+    }
+    if p.orderer.addresses.is_empty() {
+        return Err(GenesisError::Endpoints(
+            "/Channel/OrdererAddresses must list the orderers: without the channel capability \
+             V1_4_2 or later, clients find them nowhere else"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Fabric's channel ID rule: `[a-z][a-z0-9.-]*`, at most 249 characters.

@@ -209,6 +209,18 @@ fn bad_inputs_are_clear_errors() {
             "policy reference is empty",
         ),
         (
+            Box::new(|p| p.capabilities = ["V1_3".to_owned()].into()),
+            "/Channel/Orderer/OrdererOrg/Endpoints needs the channel capability V1_4_2",
+        ),
+        (
+            Box::new(|p| {
+                p.capabilities.clear();
+                p.orderer.organizations[0].orderer_endpoints.clear();
+                p.orderer.addresses.clear();
+            }),
+            "/Channel/OrdererAddresses must list the orderers",
+        ),
+        (
             Box::new(|p| p.consortium = Some(String::new())),
             "/Channel/Consortium",
         ),

@@ -15,9 +15,9 @@ use super::*;
 use crate::block::verify_block;
 use crate::proto::common::{
     BlockDataHashingStructure, BlockMetadataIndex, Capabilities, ConfigPolicy, ConfigValue,
-    HashingAlgorithm, ImplicitMetaPolicy, MspPrincipal, MspRole, OrdererAddresses, Policy,
-    SignaturePolicyEnvelope, implicit_meta_policy::Rule, msp_role::MspRoleType, policy::PolicyType,
-    signature_policy,
+    Consortium, HashingAlgorithm, ImplicitMetaPolicy, MspPrincipal, MspRole, OrdererAddresses,
+    Policy, SignaturePolicyEnvelope, implicit_meta_policy::Rule, msp_role::MspRoleType,
+    policy::PolicyType, signature_policy,
 };
 use crate::proto::msp::{FabricMspConfig, KeyInfo, MspConfig, SigningIdentityInfo};
 use crate::proto::{orderer as ord, peer};

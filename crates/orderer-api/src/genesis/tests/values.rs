@@ -128,19 +128,29 @@ fn kafka_carries_its_brokers_and_solo_does_not() {
 fn optional_values_appear_only_when_set() {
     let mut p = profile();
     p.orderer.addresses.clear();
-    p.capabilities.clear();
+    p.orderer.capabilities.clear();
+    p.application.capabilities.clear();
     p.application.acls.clear();
+    p.application.organizations[0].anchor_peers.clear();
+    p.orderer.organizations[0].orderer_endpoints.clear();
     p.consortium = Some("SampleConsortium".into());
     let root = channel(&p);
     assert_eq!(
         root.values.keys().collect::<Vec<_>>(),
         [
             "BlockDataHashingStructure",
+            "Capabilities",
             "Consortium",
             "HashingAlgorithm"
         ]
     );
-    assert!(!at(&root, &["Application"]).values.contains_key("ACLs"));
+    let consortium = decode::<Consortium>(&root.values["Consortium"]);
+    assert_eq!(consortium.name, "SampleConsortium");
+    let keys = |path: &[&str]| at(&root, path).values.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&["Application"]), Vec::<String>::new());
+    assert_eq!(keys(&["Application", "Org1"]), ["MSP"]);
+    assert_eq!(keys(&["Orderer", "OrdererOrg"]), ["MSP"]);
+    assert!(!keys(&["Orderer"]).contains(&"Capabilities".to_owned()));
 }
 
 #[test]
