@@ -111,10 +111,12 @@ pub struct Organization {
     /// ([`orderer_org_policies`] or [`application_org_policies`]); a map replaces
     /// them all and must include `Readers`, `Writers` and `Admins`.
     pub policies: Option<Policies>,
-    /// Application orgs only: the `AnchorPeers` value (omitted when empty).
+    /// Application orgs only: the `AnchorPeers` value (omitted when empty). An
+    /// orderer org ignores it, as configtxgen does, so one org value can serve both
+    /// groups.
     pub anchor_peers: Vec<AnchorPeer>,
     /// Orderer orgs only: the org's `host:port` ordering endpoints, the `Endpoints`
-    /// value (omitted when empty).
+    /// value (omitted when empty). An application org ignores it.
     pub orderer_endpoints: Vec<String>,
 }
 

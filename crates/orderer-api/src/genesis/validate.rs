@@ -392,10 +392,10 @@ fn check_orgs(orgs: &[Organization], kind: OrgKind) -> Result<Vec<CheckedOrg<'_>
                 check_addresses(&format!("{path}/Endpoints"), &org.orderer_endpoints, true)?
             }
             OrgKind::Application => {
-                for peer in &org.anchor_peers {
-                    let address = format!("{}:{}", peer.host, peer.port);
-                    check_addresses(&format!("{path}/AnchorPeers"), &[address], true)?;
-                }
+                let anchors: Vec<_> = (org.anchor_peers.iter())
+                    .map(|peer| format!("{}:{}", peer.host, peer.port))
+                    .collect();
+                check_addresses(&format!("{path}/AnchorPeers"), &anchors, true)?;
             }
         }
         out.push(CheckedOrg { org, msp, policies });
