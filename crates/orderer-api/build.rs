@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "msp/identities.proto",
         "msp/msp_principal.proto",
         "msp/msp_config.proto",
+        "peer/configuration.proto",
     ];
     let fds = protox::compile(files, [&root])?;
     for f in files {

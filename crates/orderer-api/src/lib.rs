@@ -1,11 +1,12 @@
 //! The domain of the ordering service, free of I/O.
 //!
-//! * [`proto`]: Hyperledger Fabric's wire types (`common`, `orderer`, `msp`).
+//! * [`proto`]: Hyperledger Fabric's wire types (`common`, `orderer`, `msp`, `peer`).
 //! * [`consensus`]: the plugin boundary: [`Consenter`], [`Chain`], [`ConsenterSupport`].
 //! * [`blockcutter`]: Fabric's block cutting rules, pure and synchronous.
 //! * [`block`]: block assembly and Fabric's data and header hashes.
 //! * [`channel`]: a channel's ordering parameters and its deterministic config blocks.
 //! * [`channelconfig`]: a channel configuration (`Config` tree) read, typed and validated by Fabric's rules.
+//! * [`genesis`]: a complete Fabric channel config and genesis block, as configtxgen makes them.
 //! * [`config`]: what every crate's `orderer.yaml` section is made of.
 //! * [`envelope`]: envelopes as raw bytes plus the header parsing Broadcast needs.
 //! * [`policies`]: Fabric's policy engine: signature and implicit meta policies
@@ -22,6 +23,7 @@ pub mod consensus;
 pub mod duration;
 pub mod envelope;
 pub mod error;
+pub mod genesis;
 pub mod metrics;
 pub mod policies;
 pub mod proto;

@@ -21,3 +21,8 @@ pub mod orderer {
 pub mod msp {
     include!(concat!(env!("OUT_DIR"), "/msp.rs"));
 }
+
+/// Fabric's proto package `protos` (Go package `peer`): the application-side config values.
+pub mod peer {
+    include!(concat!(env!("OUT_DIR"), "/protos.rs"));
+}

@@ -1,0 +1,241 @@
+//! The config tree of a checked profile, laid out as configtxgen lays it out: which
+//! values exist, their keys, their `mod_policy`, all versions 0.
+
+use std::collections::BTreeSet;
+
+use prost::Message;
+
+use crate::duration;
+use crate::proto::common::{
+    BlockDataHashingStructure, Capabilities, Capability, ConfigGroup, ConfigPolicy, ConfigValue,
+    Consortium, HashingAlgorithm, OrdererAddresses,
+};
+use crate::proto::orderer as ord;
+use crate::proto::peer;
+
+use super::policy::{ADMINS, Policies};
+use super::profile::{Consensus, Profile};
+use super::validate::{Checked, CheckedOrg};
+
+/// Group keys of the channel config.
+pub const ORDERER_GROUP: &str = "Orderer";
+/// See [`ORDERER_GROUP`].
+pub const APPLICATION_GROUP: &str = "Application";
+
+/// Orderer admins govern who orders: configtxgen gives `OrdererAddresses` this
+/// `mod_policy` rather than the channel's `Admins`.
+const ORDERER_ADMINS: &str = "/Channel/Orderer/Admins";
+
+fn value(msg: &impl Message, mod_policy: &str) -> ConfigValue {
+    ConfigValue {
+        version: 0,
+        value: msg.encode_to_vec().into(),
+        mod_policy: mod_policy.to_owned(),
+    }
+}
+
+fn group() -> ConfigGroup {
+    ConfigGroup {
+        mod_policy: ADMINS.to_owned(),
+        ..Default::default()
+    }
+}
+
+fn add_policies(group: &mut ConfigGroup, policies: &Policies) {
+    for (name, spec) in policies {
+        group.policies.insert(
+            name.clone(),
+            ConfigPolicy {
+                version: 0,
+                policy: Some(spec.to_proto()),
+                mod_policy: ADMINS.to_owned(),
+            },
+        );
+    }
+}
+
+/// configtxgen writes no `Capabilities` value when none are set.
+fn add_capabilities(group: &mut ConfigGroup, names: &BTreeSet<String>) {
+    if names.is_empty() {
+        return;
+    }
+    let capabilities = Capabilities {
+        capabilities: names.iter().map(|n| (n.clone(), Capability {})).collect(),
+    };
+    group
+        .values
+        .insert("Capabilities".into(), value(&capabilities, ADMINS));
+}
+
+/// `/Channel`, with its `Orderer` and `Application` groups.
+pub(crate) fn channel_group(p: &Profile, checked: &Checked<'_>) -> ConfigGroup {
+    let mut channel = group();
+    add_policies(&mut channel, &p.policies);
+    channel.values.insert(
+        "HashingAlgorithm".into(),
+        value(
+            &HashingAlgorithm {
+                name: "SHA256".into(),
+            },
+            ADMINS,
+        ),
+    );
+    // Fabric supports only this width: the data hash covers all envelopes at once.
+    channel.values.insert(
+        "BlockDataHashingStructure".into(),
+        value(&BlockDataHashingStructure { width: u32::MAX }, ADMINS),
+    );
+    if !p.orderer.addresses.is_empty() {
+        channel.values.insert(
+            "OrdererAddresses".into(),
+            value(
+                &OrdererAddresses {
+                    addresses: p.orderer.addresses.clone(),
+                },
+                ORDERER_ADMINS,
+            ),
+        );
+    }
+    if let Some(name) = &p.consortium {
+        channel.values.insert(
+            "Consortium".into(),
+            value(&Consortium { name: name.clone() }, ADMINS),
+        );
+    }
+    add_capabilities(&mut channel, &p.capabilities);
+    channel.groups.insert(
+        ORDERER_GROUP.into(),
+        orderer_group(p, &checked.orderer_orgs),
+    );
+    channel.groups.insert(
+        APPLICATION_GROUP.into(),
+        application_group(p, &checked.application_orgs),
+    );
+    channel
+}
+
+fn orderer_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
+    let o = &p.orderer;
+    let mut g = group();
+    add_policies(&mut g, &o.policies);
+    g.values.insert(
+        "BatchSize".into(),
+        value(
+            &ord::BatchSize {
+                max_message_count: o.batch_size.max_message_count,
+                absolute_max_bytes: o.batch_size.absolute_max_bytes,
+                preferred_max_bytes: o.batch_size.preferred_max_bytes,
+            },
+            ADMINS,
+        ),
+    );
+    g.values.insert(
+        "BatchTimeout".into(),
+        value(
+            &ord::BatchTimeout {
+                timeout: duration::format(o.batch_timeout),
+            },
+            ADMINS,
+        ),
+    );
+    g.values.insert(
+        "ChannelRestrictions".into(),
+        value(
+            &ord::ChannelRestrictions {
+                max_count: o.max_channels,
+            },
+            ADMINS,
+        ),
+    );
+    add_capabilities(&mut g, &o.capabilities);
+    // Solo and Kafka have no consensus metadata; Kafka records its seed brokers.
+    if let Consensus::Kafka { brokers } = &o.consensus {
+        g.values.insert(
+            "KafkaBrokers".into(),
+            value(
+                &ord::KafkaBrokers {
+                    brokers: brokers.clone(),
+                },
+                ADMINS,
+            ),
+        );
+    }
+    g.values.insert(
+        "ConsensusType".into(),
+        value(
+            &ord::ConsensusType {
+                r#type: o.consensus.kind().as_str().into(),
+                ..Default::default()
+            },
+            ADMINS,
+        ),
+    );
+    for org in orgs {
+        let mut og = org_group(org);
+        if !org.org.orderer_endpoints.is_empty() {
+            og.values.insert(
+                "Endpoints".into(),
+                value(
+                    &OrdererAddresses {
+                        addresses: org.org.orderer_endpoints.clone(),
+                    },
+                    ADMINS,
+                ),
+            );
+        }
+        g.groups.insert(org.org.name.clone(), og);
+    }
+    g
+}
+
+fn application_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
+    let a = &p.application;
+    let mut g = group();
+    add_policies(&mut g, &a.policies);
+    if !a.acls.is_empty() {
+        let acls = peer::AcLs {
+            acls: a
+                .acls
+                .iter()
+                .map(|(resource, policy)| {
+                    (
+                        resource.clone(),
+                        peer::ApiResource {
+                            policy_ref: policy.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        };
+        g.values.insert("ACLs".into(), value(&acls, ADMINS));
+    }
+    add_capabilities(&mut g, &a.capabilities);
+    for org in orgs {
+        let mut og = org_group(org);
+        if !org.org.anchor_peers.is_empty() {
+            let anchors = peer::AnchorPeers {
+                anchor_peers: org
+                    .org
+                    .anchor_peers
+                    .iter()
+                    .map(|a| peer::AnchorPeer {
+                        host: a.host.clone(),
+                        port: i32::from(a.port),
+                    })
+                    .collect(),
+            };
+            og.values
+                .insert("AnchorPeers".into(), value(&anchors, ADMINS));
+        }
+        g.groups.insert(org.org.name.clone(), og);
+    }
+    g
+}
+
+/// An org's group: its MSP and policies (endpoints are added by the caller).
+fn org_group(org: &CheckedOrg<'_>) -> ConfigGroup {
+    let mut g = group();
+    add_policies(&mut g, &org.policies);
+    g.values.insert("MSP".into(), value(&org.msp, ADMINS));
+    g
+}

@@ -1,0 +1,234 @@
+//! Input validation: each bad input is an error that names what is wrong.
+
+use super::*;
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    type Edit = Box<dyn Fn(&mut Profile)>;
+    let encoded = |msp: FabricMspConfig, kind: i32| {
+        OrgMsp::Encoded(MspConfig {
+            r#type: kind,
+            config: msp.encode_to_vec().into(),
+        })
+    };
+    let signing = FabricMspConfig {
+        signing_identity: Some(SigningIdentityInfo::default()),
+        ..fabric_msp("Org1MSP")
+    };
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|p| p.channel_id.clear()),
+            "channel id \"\": must not be empty",
+        ),
+        (
+            Box::new(|p| p.channel_id = "MyChannel".into()),
+            "must start with a lowercase letter",
+        ),
+        (
+            Box::new(|p| p.channel_id = "my_channel".into()),
+            "only lowercase letters",
+        ),
+        (
+            Box::new(|p| p.orderer.organizations.clear()),
+            "/Channel/Orderer needs at least one organization",
+        ),
+        (
+            Box::new(|p| p.application.organizations.clear()),
+            "/Channel/Application needs at least one organization",
+        ),
+        (
+            Box::new(|p| p.application.organizations[1].msp_id = "Org1MSP".into()),
+            "organizations \"Org1\" and \"Org2\" have the same MSP ID \"Org1MSP\"",
+        ),
+        (
+            Box::new(|p| p.application.organizations[1].name = "Org1".into()),
+            "two organizations named \"Org1\"",
+        ),
+        (
+            Box::new(|p| p.application.organizations[0].name = "Org/1".into()),
+            "only ASCII letters",
+        ),
+        (
+            Box::new(|p| p.application.organizations[0].msp_id = "Other".into()),
+            "names MSP \"Org1MSP\", not the organization's MSP ID \"Other\"",
+        ),
+        (
+            Box::new(|p| {
+                p.application.organizations[0].msp = OrgMsp::from(FabricMspConfig {
+                    root_certs: vec![],
+                    ..fabric_msp("Org1MSP")
+                })
+            }),
+            "no root CA",
+        ),
+        (
+            Box::new(move |p| {
+                p.application.organizations[0].msp = encoded(fabric_msp("Org1MSP"), 1)
+            }),
+            "only type 0",
+        ),
+        (
+            Box::new(move |p| p.application.organizations[0].msp = encoded(signing.clone(), 0)),
+            "carries a signing identity",
+        ),
+        (
+            Box::new(|p| {
+                p.application.organizations[0].msp = OrgMsp::Encoded(MspConfig {
+                    r#type: 0,
+                    config: Bytes::from_static(b"\xff"),
+                })
+            }),
+            "not a FabricMSPConfig",
+        ),
+        (
+            Box::new(|p| p.orderer.consensus = Consensus::Kafka { brokers: vec![] }),
+            "at least one Kafka broker",
+        ),
+        (
+            Box::new(|p| {
+                p.orderer.consensus = Consensus::Kafka {
+                    brokers: vec!["kafka0".into()],
+                }
+            }),
+            "\"kafka0\": expected host:port",
+        ),
+        (
+            Box::new(|p| {
+                p.orderer.consensus = Consensus::Kafka {
+                    brokers: vec!["kafka0:0".into()],
+                }
+            }),
+            "port must be a number",
+        ),
+        (
+            Box::new(|p| {
+                p.orderer.consensus = Consensus::Kafka {
+                    brokers: vec!["kafka0:http".into()],
+                }
+            }),
+            "port must be a number",
+        ),
+        (
+            Box::new(|p| {
+                p.orderer.consensus = Consensus::Kafka {
+                    brokers: vec![":9092".into()],
+                }
+            }),
+            "host must be",
+        ),
+        (
+            Box::new(|p| {
+                p.orderer.consensus = Consensus::Kafka {
+                    brokers: vec!["[::1]:9092".into()],
+                }
+            }),
+            "DNS name or an IPv4",
+        ),
+        (
+            Box::new(|p| {
+                p.orderer.consensus = Consensus::Kafka {
+                    brokers: vec!["k:1".into(), "k:1".into()],
+                }
+            }),
+            "listed twice",
+        ),
+        (
+            Box::new(|p| p.orderer.addresses = vec!["bad host:7050".into()]),
+            "/Channel/OrdererAddresses: address",
+        ),
+        (
+            Box::new(|p| p.application.organizations[0].anchor_peers[0].port = 0),
+            "/Channel/Application/Org1/AnchorPeers",
+        ),
+        (
+            Box::new(|p| p.orderer.batch_timeout = Duration::ZERO),
+            "BatchTimeout must be positive",
+        ),
+        (
+            Box::new(|p| p.orderer.batch_size.preferred_max_bytes = u32::MAX),
+            "BatchSize",
+        ),
+        (
+            Box::new(|p| {
+                p.orderer.policies.remove(BLOCK_VALIDATION);
+            }),
+            "/Channel/Orderer has no BlockValidation policy",
+        ),
+        (
+            Box::new(|p| {
+                p.policies.remove(ADMINS);
+            }),
+            "/Channel has no Admins policy",
+        ),
+        (
+            Box::new(|p| p.application.organizations[0].policies = Some(Policies::new())),
+            "/Channel/Application/Org1 has no Readers policy",
+        ),
+        (
+            Box::new(|p| {
+                p.policies.insert(
+                    READERS.into(),
+                    PolicySpec::Signature(SignatureRule::OutOf(2, vec![])),
+                );
+            }),
+            "can never be satisfied",
+        ),
+        (
+            Box::new(|p| {
+                p.policies.insert(
+                    READERS.into(),
+                    PolicySpec::Encoded(Policy {
+                        r#type: 2,
+                        value: Bytes::new(),
+                    }),
+                );
+            }),
+            "only SIGNATURE (1) and IMPLICIT_META (3)",
+        ),
+        (
+            Box::new(|p| {
+                p.policies.insert(
+                    "Bad Name".into(),
+                    PolicySpec::implicit_meta(MetaRule::Any, READERS),
+                );
+            }),
+            "\"Bad Name\"",
+        ),
+        (
+            Box::new(|p| {
+                p.orderer.capabilities.insert("V2.0".into());
+            }),
+            "/Channel/Orderer/Capabilities: \"V2.0\" is not a capability",
+        ),
+        (
+            Box::new(|p| {
+                p.application
+                    .acls
+                    .insert("peer/Propose".into(), String::new());
+            }),
+            "policy reference is empty",
+        ),
+        (
+            Box::new(|p| p.capabilities = ["V1_3".to_owned()].into()),
+            "/Channel/Orderer/OrdererOrg/Endpoints needs the channel capability V1_4_2",
+        ),
+        (
+            Box::new(|p| {
+                p.capabilities.clear();
+                p.orderer.organizations[0].orderer_endpoints.clear();
+                p.orderer.addresses.clear();
+            }),
+            "/Channel/OrdererAddresses must list the orderers",
+        ),
+        (
+            Box::new(|p| p.consortium = Some(String::new())),
+            "/Channel/Consortium",
+        ),
+    ];
+    for (edit, want) in cases {
+        let mut p = profile();
+        edit(&mut p);
+        let err = p.generate().unwrap_err().to_string();
+        assert!(err.contains(want), "want {want:?} in {err:?}");
+    }
+}

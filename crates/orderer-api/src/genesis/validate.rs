@@ -1,0 +1,480 @@
+//! Checks a [`Profile`] before anything is encoded, with Fabric's rules, so that a
+//! bad input is a clear error here rather than a block Fabric nodes refuse.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use prost::Message;
+
+use crate::proto::common::{ImplicitMetaPolicy, SignaturePolicyEnvelope, policy::PolicyType};
+use crate::proto::msp::{FabricCryptoConfig, FabricMspConfig, MspConfig};
+
+use super::policy::{ADMINS, BLOCK_VALIDATION, Policies, PolicySpec, READERS, WRITERS};
+use super::profile::{Consensus, OrgKind, OrgMsp, Organization, Profile};
+
+/// Why a profile cannot become a channel configuration. `path` names the config
+/// element at fault, e.g. `/Channel/Application/Org1`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenesisError {
+    #[error("channel id {channel_id:?}: {reason}")]
+    ChannelId { channel_id: String, reason: String },
+    #[error("/Channel/{group} needs at least one organization")]
+    NoOrganizations { group: &'static str },
+    #[error("{path}: name {name:?}: {reason}")]
+    Name {
+        path: String,
+        name: String,
+        reason: String,
+    },
+    #[error("/Channel/{group} lists two organizations named {name:?}")]
+    DuplicateOrgName { group: &'static str, name: String },
+    #[error(
+        "/Channel/{group}: organizations {first:?} and {second:?} have the same MSP ID {msp_id:?}"
+    )]
+    DuplicateMspId {
+        group: &'static str,
+        msp_id: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "MSP {msp_id:?} differs between {first} and {second}: one MSP ID names one MSP in a channel"
+    )]
+    ConflictingMsp {
+        msp_id: String,
+        first: String,
+        second: String,
+    },
+    #[error("{path}: MSP: {reason}")]
+    Msp { path: String, reason: String },
+    #[error("{path}: address {address:?}: {reason}")]
+    Address {
+        path: String,
+        address: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Endpoints(String),
+    #[error("/Channel/Orderer: a kafka channel needs at least one Kafka broker")]
+    NoKafkaBrokers,
+    #[error("/Channel/Orderer/BatchSize: {0}")]
+    BatchSize(String),
+    #[error("/Channel/Orderer/BatchTimeout must be positive")]
+    BatchTimeout,
+    #[error("{path} has no {name} policy, which Fabric requires")]
+    MissingPolicy { path: String, name: &'static str },
+    #[error("{path}: policy {name:?}: {reason}")]
+    Policy {
+        path: String,
+        name: String,
+        reason: String,
+    },
+    #[error(
+        "{path}/Capabilities: {name:?} is not a capability of this level; expected one of {valid}"
+    )]
+    Capability {
+        path: String,
+        name: String,
+        valid: String,
+    },
+    #[error("/Channel/Application/ACLs: {resource:?}: {reason}")]
+    Acl { resource: String, reason: String },
+}
+
+/// An org whose MSP has been checked and normalized.
+#[derive(Clone, Debug)]
+pub(crate) struct CheckedOrg<'a> {
+    pub(crate) org: &'a Organization,
+    pub(crate) msp: MspConfig,
+    pub(crate) policies: Policies,
+}
+
+/// A profile that passed every check, with its orgs ready to encode.
+#[derive(Clone, Debug)]
+pub(crate) struct Checked<'a> {
+    pub(crate) orderer_orgs: Vec<CheckedOrg<'a>>,
+    pub(crate) application_orgs: Vec<CheckedOrg<'a>>,
+}
+
+const CHANNEL_CAPABILITIES: &[&str] = &["V1_1", "V1_3", "V1_4_2", "V1_4_3", "V2_0", "V3_0"];
+const ORDERER_CAPABILITIES: &[&str] = &["V1_1", "V1_4_2", "V2_0"];
+const APPLICATION_CAPABILITIES: &[&str] = &[
+    "V1_1",
+    "V1_2",
+    "V1_3",
+    "V1_4_2",
+    "V2_0",
+    "V2_5",
+    "V1_1_PVTDATA_EXPERIMENTAL",
+    "V1_1_RESOURCETREE_EXPERIMENTAL",
+];
+
+/// The channel capabilities from which orderer orgs list their own `Endpoints`;
+/// below them, Fabric refuses org endpoints and requires `OrdererAddresses`.
+const ORG_ENDPOINT_CAPABILITIES: &[&str] = &["V1_4_2", "V1_4_3", "V2_0", "V3_0"];
+
+/// Fabric's longest channel or config ID.
+const MAX_ID_LEN: usize = 249;
+
+pub(crate) fn check(p: &Profile) -> Result<Checked<'_>, GenesisError> {
+    check_channel_id(&p.channel_id)?;
+    check_policies("/Channel", &p.policies, &[])?;
+    check_capabilities("/Channel", &p.capabilities, CHANNEL_CAPABILITIES)?;
+    if let Some(name) = &p.consortium {
+        check_config_id("/Channel/Consortium", name)?;
+    }
+
+    let o = &p.orderer;
+    o.batch_size
+        .validate()
+        .map_err(|e| GenesisError::BatchSize(e.to_string()))?;
+    if o.batch_timeout.is_zero() {
+        return Err(GenesisError::BatchTimeout);
+    }
+    check_addresses("/Channel/OrdererAddresses", &o.addresses, true)?;
+    if let Consensus::Kafka { brokers } = &o.consensus {
+        if brokers.is_empty() {
+            return Err(GenesisError::NoKafkaBrokers);
+        }
+        // Fabric's broker check splits at ':' and so takes no IPv6 literal.
+        check_addresses("/Channel/Orderer/KafkaBrokers", brokers, false)?;
+    }
+    check_policies("/Channel/Orderer", &o.policies, &[BLOCK_VALIDATION])?;
+    check_capabilities("/Channel/Orderer", &o.capabilities, ORDERER_CAPABILITIES)?;
+
+    let a = &p.application;
+    check_policies("/Channel/Application", &a.policies, &[])?;
+    check_capabilities(
+        "/Channel/Application",
+        &a.capabilities,
+        APPLICATION_CAPABILITIES,
+    )?;
+    for (resource, policy) in &a.acls {
+        let reason = if resource.is_empty() {
+            "the resource name is empty"
+        } else if policy.trim().is_empty() {
+            "the policy reference is empty"
+        } else {
+            continue;
+        };
+        return Err(GenesisError::Acl {
+            resource: resource.clone(),
+            reason: reason.into(),
+        });
+    }
+
+    let checked = Checked {
+        orderer_orgs: check_orgs(&o.organizations, OrgKind::Orderer)?,
+        application_orgs: check_orgs(&a.organizations, OrgKind::Application)?,
+    };
+    check_msps_agree(&checked)?;
+    check_endpoints(p)?;
+    Ok(checked)
+}
+
+fn check_endpoints(p: &Profile) -> Result<(), GenesisError> {
+    let org_endpoints = p
+        .capabilities
+        .iter()
+        .any(|c| ORG_ENDPOINT_CAPABILITIES.contains(&c.as_str()));
+    if org_endpoints {
+        return Ok(());
+    }
+    let mut orgs = p.orderer.organizations.iter();
+    if let Some(org) = orgs.find(|o| !o.orderer_endpoints.is_empty()) {
+        return Err(GenesisError::Endpoints(format!(
+            "/Channel/Orderer/{}/Endpoints needs the channel capability V1_4_2 or later",
+            org.name
+        )));
+    }
+    if p.orderer.addresses.is_empty() {
+        return Err(GenesisError::Endpoints(
+            "/Channel/OrdererAddresses must list the orderers: without the channel capability \
+             V1_4_2 or later, clients find them nowhere else"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Fabric's channel ID rule: `[a-z][a-z0-9.-]*`, at most 249 characters.
+fn check_channel_id(id: &str) -> Result<(), GenesisError> {
+    let reason = if id.is_empty() {
+        "must not be empty"
+    } else if id.len() > MAX_ID_LEN {
+        "must not be longer than 249 characters"
+    } else if !id.starts_with(|c: char| c.is_ascii_lowercase()) {
+        "must start with a lowercase letter"
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    {
+        "may contain only lowercase letters, digits, dots and dashes"
+    } else {
+        return Ok(());
+    };
+    Err(GenesisError::ChannelId {
+        channel_id: id.to_owned(),
+        reason: reason.to_owned(),
+    })
+}
+
+/// Fabric's rule for config group, value and policy names: `[a-zA-Z0-9.-]+`, at most
+/// 249 characters, neither `.` nor `..`.
+fn check_config_id(path: &str, name: &str) -> Result<(), GenesisError> {
+    let reason = if name.is_empty() {
+        "must not be empty"
+    } else if name.len() > MAX_ID_LEN {
+        "must not be longer than 249 characters"
+    } else if name == "." || name == ".." {
+        "must not be '.' or '..'"
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        "may contain only ASCII letters, digits, dots and dashes"
+    } else {
+        return Ok(());
+    };
+    Err(GenesisError::Name {
+        path: path.to_owned(),
+        name: name.to_owned(),
+        reason: reason.to_owned(),
+    })
+}
+
+/// `host:port` with a nonzero port; the host a DNS name, an IPv4 address or (when
+/// `ipv6`) a bracketed IPv6 literal. No address may be listed twice.
+fn check_addresses(path: &str, addresses: &[String], ipv6: bool) -> Result<(), GenesisError> {
+    let mut seen = BTreeSet::new();
+    for address in addresses {
+        let err = |reason: &str| GenesisError::Address {
+            path: path.to_owned(),
+            address: address.clone(),
+            reason: reason.to_owned(),
+        };
+        let (host, port) = address
+            .rsplit_once(':')
+            .ok_or_else(|| err("expected host:port"))?;
+        match port.parse::<u16>() {
+            Ok(0) | Err(_) => return Err(err("the port must be a number from 1 to 65535")),
+            Ok(_) => {}
+        }
+        let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(literal) => {
+                ipv6 && !literal.is_empty()
+                    && literal
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+            }
+            None => {
+                !host.is_empty()
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                    && !host.starts_with(['.', '-'])
+                    && !host.ends_with(['.', '-'])
+            }
+        };
+        if !host_ok {
+            return Err(err(if ipv6 {
+                "the host must be a DNS name, an IPv4 address or a bracketed IPv6 address"
+            } else {
+                "the host must be a DNS name or an IPv4 address"
+            }));
+        }
+        if !seen.insert(address.as_str()) {
+            return Err(err("listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// Every group needs `Readers`, `Writers` and `Admins` (plus `extra`), and every
+/// policy must be well formed.
+fn check_policies(
+    path: &str,
+    policies: &Policies,
+    extra: &[&'static str],
+) -> Result<(), GenesisError> {
+    for name in [READERS, WRITERS, ADMINS].iter().chain(extra) {
+        if !policies.contains_key(*name) {
+            return Err(GenesisError::MissingPolicy {
+                path: path.to_owned(),
+                name,
+            });
+        }
+    }
+    for (name, spec) in policies {
+        check_config_id(path, name)?;
+        let reason = match spec {
+            PolicySpec::ImplicitMeta { sub_policy, .. } => check_config_id(path, sub_policy)
+                .err()
+                .map(|_| format!("sub-policy {sub_policy:?} is not a valid policy name")),
+            PolicySpec::Signature(rule) => rule.check().err(),
+            PolicySpec::Encoded(policy) => check_encoded(policy.r#type, &policy.value).err(),
+        };
+        if let Some(reason) = reason {
+            return Err(GenesisError::Policy {
+                path: path.to_owned(),
+                name: name.clone(),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_encoded(kind: i32, value: &Bytes) -> Result<(), String> {
+    match PolicyType::try_from(kind) {
+        Ok(PolicyType::Signature) => SignaturePolicyEnvelope::decode(value.clone())
+            .map(drop)
+            .map_err(|e| format!("not a SignaturePolicyEnvelope: {e}")),
+        Ok(PolicyType::ImplicitMeta) => ImplicitMetaPolicy::decode(value.clone())
+            .map(drop)
+            .map_err(|e| format!("not an ImplicitMetaPolicy: {e}")),
+        _ => Err(format!(
+            "type {kind}: only SIGNATURE (1) and IMPLICIT_META (3) policies go in a channel config"
+        )),
+    }
+}
+
+fn check_capabilities(
+    path: &str,
+    names: &BTreeSet<String>,
+    valid: &[&str],
+) -> Result<(), GenesisError> {
+    match names.iter().find(|n| !valid.contains(&n.as_str())) {
+        None => Ok(()),
+        Some(name) => Err(GenesisError::Capability {
+            path: path.to_owned(),
+            name: name.clone(),
+            valid: valid.join(", "),
+        }),
+    }
+}
+
+fn check_orgs(orgs: &[Organization], kind: OrgKind) -> Result<Vec<CheckedOrg<'_>>, GenesisError> {
+    let group = kind.group();
+    if orgs.is_empty() {
+        return Err(GenesisError::NoOrganizations { group });
+    }
+    let mut names = BTreeSet::new();
+    let mut msp_ids: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut out = Vec::with_capacity(orgs.len());
+    for org in orgs {
+        let group_path = format!("/Channel/{group}");
+        check_config_id(&group_path, &org.name)?;
+        if !names.insert(org.name.as_str()) {
+            return Err(GenesisError::DuplicateOrgName {
+                group,
+                name: org.name.clone(),
+            });
+        }
+        if let Some(first) = msp_ids.insert(&org.msp_id, &org.name) {
+            return Err(GenesisError::DuplicateMspId {
+                group,
+                msp_id: org.msp_id.clone(),
+                first: first.to_owned(),
+                second: org.name.clone(),
+            });
+        }
+        let path = format!("{group_path}/{}", org.name);
+        let msp = check_msp(&path, org)?;
+        let policies = org
+            .policies
+            .clone()
+            .unwrap_or_else(|| kind.default_policies(&org.msp_id));
+        check_policies(&path, &policies, &[])?;
+        match kind {
+            OrgKind::Orderer => {
+                check_addresses(&format!("{path}/Endpoints"), &org.orderer_endpoints, true)?
+            }
+            OrgKind::Application => {
+                let anchors: Vec<_> = (org.anchor_peers.iter())
+                    .map(|peer| format!("{}:{}", peer.host, peer.port))
+                    .collect();
+                check_addresses(&format!("{path}/AnchorPeers"), &anchors, true)?;
+            }
+        }
+        out.push(CheckedOrg { org, msp, policies });
+    }
+    Ok(out)
+}
+
+/// The MSP value to write: an X.509 `FabricMSPConfig` named after the org's MSP ID,
+/// with at least one root CA and no signing identity.
+fn check_msp(path: &str, org: &Organization) -> Result<MspConfig, GenesisError> {
+    let err = |reason: String| GenesisError::Msp {
+        path: path.to_owned(),
+        reason,
+    };
+    if org.msp_id.is_empty() {
+        return Err(err("the MSP ID is empty".into()));
+    }
+    let (config, encoded) = match &org.msp {
+        OrgMsp::Fabric(config) => {
+            let mut config = FabricMspConfig::clone(config);
+            if config.name.is_empty() {
+                config.name = org.msp_id.clone();
+            }
+            // A local MSP may carry the node's key: never copy it into the channel.
+            config.signing_identity = None;
+            config
+                .crypto_config
+                .get_or_insert_with(|| FabricCryptoConfig {
+                    signature_hash_family: "SHA2".into(),
+                    identity_identifier_hash_function: "SHA256".into(),
+                });
+            let encoded = MspConfig {
+                r#type: 0,
+                config: config.encode_to_vec().into(),
+            };
+            (config, encoded)
+        }
+        OrgMsp::Encoded(encoded) => {
+            if encoded.r#type != 0 {
+                return Err(err(format!(
+                    "type {}: only type 0 (X.509, FabricMSPConfig) is supported",
+                    encoded.r#type
+                )));
+            }
+            let config = FabricMspConfig::decode(encoded.config.clone())
+                .map_err(|e| err(format!("not a FabricMSPConfig: {e}")))?;
+            if config.signing_identity.is_some() {
+                return Err(err(
+                    "carries a signing identity: a channel config holds only verifying MSPs".into(),
+                ));
+            }
+            (config, encoded.clone())
+        }
+    };
+    if config.name != org.msp_id {
+        return Err(err(format!(
+            "names MSP {:?}, not the organization's MSP ID {:?}",
+            config.name, org.msp_id
+        )));
+    }
+    if config.root_certs.is_empty() {
+        return Err(err("has no root CA certificate".into()));
+    }
+    Ok(encoded)
+}
+
+/// The same MSP ID in both groups (an org that orders and runs peers) must carry the
+/// same MSP: Fabric refuses two definitions of one MSP.
+fn check_msps_agree(checked: &Checked<'_>) -> Result<(), GenesisError> {
+    for a in &checked.application_orgs {
+        for o in &checked.orderer_orgs {
+            if a.org.msp_id == o.org.msp_id && a.msp != o.msp {
+                return Err(GenesisError::ConflictingMsp {
+                    msp_id: a.org.msp_id.clone(),
+                    first: format!("/Channel/Orderer/{}", o.org.name),
+                    second: format!("/Channel/Application/{}", a.org.name),
+                });
+            }
+        }
+    }
+    Ok(())
+}
