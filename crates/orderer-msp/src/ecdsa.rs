@@ -2,137 +2,240 @@
 //! signature, only the one at most half the curve order is accepted, so that a
 //! signature cannot be altered into another valid one.
 
+use crate::der;
+
+/// The curves whose keys an identity may have (Fabric's default BCCSP also knows
+/// P-521, which ring cannot verify).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EcCurve {
+    P256,
+    P384,
+}
+
 /// The order of the P-256 group.
 const P256_N: [u8; 32] = [
     0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
 
-/// `(r, s)` of a DER `SEQUENCE { INTEGER r, INTEGER s }`, as 32-byte big-endian values.
-pub(crate) fn parse(der: &[u8]) -> Result<([u8; 32], [u8; 32]), String> {
-    let body = match der {
-        [0x30, len, rest @ ..] if usize::from(*len) == rest.len() && *len < 0x80 => rest,
-        _ => return Err("not a DER SEQUENCE of two integers".into()),
-    };
-    let (r, rest) = integer(body)?;
-    let (s, rest) = integer(rest)?;
-    if !rest.is_empty() {
+/// The order of the P-384 group.
+const P384_N: [u8; 48] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
+    0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
+];
+
+impl EcCurve {
+    fn order(self) -> &'static [u8] {
+        match self {
+            EcCurve::P256 => &P256_N,
+            EcCurve::P384 => &P384_N,
+        }
+    }
+
+    /// `value` (unsigned big-endian, no leading zeros) left-padded to the order's
+    /// width; `None` when it is wider.
+    fn widen(self, value: &[u8]) -> Option<Vec<u8>> {
+        let width = self.order().len();
+        let skip = value.iter().take_while(|b| **b == 0).count();
+        let value = &value[skip..];
+        if value.len() > width {
+            return None;
+        }
+        let mut out = vec![0u8; width - value.len()];
+        out.extend_from_slice(value);
+        Some(out)
+    }
+
+    fn half_order(self) -> Vec<u8> {
+        let mut carry = 0u8;
+        self.order()
+            .iter()
+            .map(|b| {
+                let h = (b >> 1) | carry;
+                carry = (b & 1) << 7;
+                h
+            })
+            .collect()
+    }
+
+    /// Whether `s` is at most half the order (Fabric's `IsLowS`).
+    pub(crate) fn is_low_s(self, s: &[u8]) -> bool {
+        self.widen(s).is_some_and(|s| s <= self.half_order())
+    }
+
+    /// `n - s`, the other valid S of a signature; `s` must be below the order.
+    fn negate(self, s: &[u8]) -> Result<Vec<u8>, String> {
+        let s = self
+            .widen(s)
+            .filter(|s| s.as_slice() < self.order())
+            .ok_or("S is not below the curve order")?;
+        let n = self.order();
+        let mut out = vec![0u8; n.len()];
+        let mut borrow = 0i16;
+        for i in (0..n.len()).rev() {
+            let d = i16::from(n[i]) - i16::from(s[i]) - borrow;
+            borrow = i16::from(d < 0);
+            out[i] = (d + 256 * borrow) as u8;
+        }
+        Ok(trim(&out).to_vec())
+    }
+}
+
+/// The two integers of an ECDSA signature, unsigned big-endian without leading zeros.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawSignature {
+    pub(crate) r: Vec<u8>,
+    pub(crate) s: Vec<u8>,
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let skip = v.iter().take_while(|b| **b == 0).count();
+    &v[skip..]
+}
+
+/// `SEQUENCE { INTEGER r, INTEGER s }` at the start of `der`, and what follows it.
+/// Fabric unmarshals signatures with Go's `asn1.Unmarshal`, which ignores bytes after
+/// the sequence; the integers must be positive and minimally encoded.
+pub(crate) fn parse_prefix(der: &[u8]) -> Result<(RawSignature, &[u8]), String> {
+    let (seq, rest) = der::element(der).map_err(|e| format!("not DER: {e}"))?;
+    if seq.tag != 0x30 {
+        return Err("not a DER SEQUENCE of two integers".into());
+    }
+    let (r, inner) = integer(seq.contents)?;
+    let (s, inner) = integer(inner)?;
+    if !inner.is_empty() {
         return Err("trailing bytes after the two integers".into());
     }
-    Ok((r, s))
+    Ok((RawSignature { r, s }, rest))
 }
 
-/// One DER INTEGER that fits 256 bits, and what follows it.
-fn integer(der: &[u8]) -> Result<([u8; 32], &[u8]), String> {
-    let (len, rest) = match der {
-        [0x02, len, rest @ ..] if usize::from(*len) <= rest.len() && *len > 0 => {
-            (usize::from(*len), rest)
-        }
-        _ => return Err("expected an INTEGER".into()),
-    };
-    let (value, rest) = rest.split_at(len);
-    if value[0] & 0x80 != 0 {
+/// A DER signature with nothing after it.
+pub(crate) fn parse_exact(der: &[u8]) -> Result<RawSignature, String> {
+    let (sig, rest) = parse_prefix(der)?;
+    if !rest.is_empty() {
+        return Err("trailing bytes after the signature".into());
+    }
+    Ok(sig)
+}
+
+/// One positive, minimally encoded DER INTEGER of at most 66 bytes, and what follows.
+fn integer(der: &[u8]) -> Result<(Vec<u8>, &[u8]), String> {
+    let (e, rest) = der::element(der).map_err(|e| format!("not DER: {e}"))?;
+    let v = e.contents;
+    if e.tag != 0x02 || v.is_empty() {
+        return Err("expected an INTEGER".into());
+    }
+    if v[0] & 0x80 != 0 {
         return Err("negative INTEGER".into());
     }
-    let value = match value {
-        [0, tail @ ..] if !tail.is_empty() => tail,
-        v => v,
-    };
-    if value.len() > 32 {
-        return Err("INTEGER larger than 256 bits".into());
+    if v.len() > 1 && v[0] == 0 && v[1] & 0x80 == 0 {
+        return Err("INTEGER not minimally encoded".into());
     }
-    let mut out = [0u8; 32];
-    out[32 - value.len()..].copy_from_slice(value);
-    Ok((out, rest))
-}
-
-fn half_order() -> [u8; 32] {
-    let mut half = [0u8; 32];
-    let mut carry = 0u8;
-    for (i, b) in P256_N.iter().enumerate() {
-        half[i] = (b >> 1) | carry;
-        carry = (b & 1) << 7;
+    let value = trim(v);
+    if value.is_empty() {
+        return Err("zero INTEGER".into());
     }
-    half
+    if value.len() > 66 {
+        return Err("INTEGER too large for an ECDSA signature".into());
+    }
+    Ok((value.to_vec(), rest))
 }
 
-/// Whether `s` is at most half the P-256 order.
-pub(crate) fn is_low_s(s: &[u8; 32]) -> bool {
-    *s <= half_order()
+/// DER of `SEQUENCE { INTEGER r, INTEGER s }` (Go's `MarshalECDSASignature`).
+pub(crate) fn encode(sig: &RawSignature) -> Vec<u8> {
+    fn int(v: &[u8], out: &mut Vec<u8>) {
+        let v = trim(v);
+        let mut contents = Vec::with_capacity(v.len() + 1);
+        if v.first().is_none_or(|b| b & 0x80 != 0) {
+            contents.push(0);
+        }
+        contents.extend_from_slice(v);
+        der::push_element(0x02, &contents, out);
+    }
+    let mut body = Vec::with_capacity(2 * 50);
+    int(&sig.r, &mut body);
+    int(&sig.s, &mut body);
+    let mut out = Vec::with_capacity(body.len() + 3);
+    der::push_element(0x30, &body, &mut out);
+    out
 }
 
-/// A DER signature with S replaced by `n - S` when S is high (same validity).
+/// The same signature with a low S, canonically encoded (Fabric's `SignatureToLowS`).
+pub(crate) fn to_low_s_on(curve: EcCurve, der: &[u8]) -> Result<Vec<u8>, String> {
+    let (mut sig, _) = parse_prefix(der)?;
+    if !curve.is_low_s(&sig.s) {
+        sig.s = curve.negate(&sig.s)?;
+    }
+    Ok(encode(&sig))
+}
+
+/// A P-256 DER signature with S replaced by `n - S` when S is high (same validity).
 pub(crate) fn to_low_s(der: &[u8]) -> Result<Vec<u8>, String> {
-    let (_, s) = parse(der)?;
-    if is_low_s(&s) {
-        return Ok(der.to_vec());
-    }
-    flip_s(der)
+    to_low_s_on(EcCurve::P256, der)
 }
 
 /// The other valid signature of the same message: S replaced by `n - S`. (A high-S
-/// signature from a low-S one, to test that high S is refused.)
+/// signature from a low-S one, to test that high S is refused.) P-256.
 pub fn flip_s(der: &[u8]) -> Result<Vec<u8>, String> {
-    let (r, s) = parse(der)?;
-    let mut low = [0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let d = i16::from(P256_N[i]) - i16::from(s[i]) - borrow;
-        borrow = i16::from(d < 0);
-        low[i] = (d + 256 * borrow) as u8;
-    }
-    Ok(encode(&r, &low))
+    flip_s_on(EcCurve::P256, der)
 }
 
-/// DER of `SEQUENCE { INTEGER r, INTEGER s }`.
-pub(crate) fn encode(r: &[u8; 32], s: &[u8; 32]) -> Vec<u8> {
-    fn int(v: &[u8; 32], out: &mut Vec<u8>) {
-        let first = v.iter().position(|b| *b != 0).unwrap_or(31);
-        let digits = &v[first..];
-        let pad = digits[0] & 0x80 != 0;
-        out.push(0x02);
-        out.push((digits.len() + usize::from(pad)) as u8);
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(digits);
-    }
-    let mut body = Vec::with_capacity(72);
-    int(r, &mut body);
-    int(s, &mut body);
-    let mut out = vec![0x30, body.len() as u8];
-    out.extend(body);
-    out
+/// [`flip_s`] on any supported curve.
+pub fn flip_s_on(curve: EcCurve, der: &[u8]) -> Result<Vec<u8>, String> {
+    let mut sig = parse_exact(der)?;
+    sig.s = curve.negate(&sig.s)?;
+    Ok(encode(&sig))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn sig(r: &[u8], s: &[u8]) -> Vec<u8> {
+        encode(&RawSignature {
+            r: r.to_vec(),
+            s: s.to_vec(),
+        })
+    }
+
     #[test]
     fn high_s_is_flipped_and_low_s_kept() {
-        let r = [7u8; 32];
-        let mut high = P256_N;
-        high[31] -= 1; // n - 1: high
-        let der = encode(&r, &high);
-        let (_, s) = parse(&der).unwrap();
-        assert!(!is_low_s(&s));
-        let low = to_low_s(&der).unwrap();
-        let (r2, s2) = parse(&low).unwrap();
-        assert_eq!(r2, r);
-        let mut one = [0u8; 32];
-        one[31] = 1;
-        assert_eq!(s2, one, "n - (n - 1) = 1");
-        assert_eq!(to_low_s(&low).unwrap(), low);
+        for curve in [EcCurve::P256, EcCurve::P384] {
+            let mut high = curve.order().to_vec();
+            *high.last_mut().unwrap() -= 1; // n - 1: high
+            let der = sig(&[7; 32], &high);
+            assert!(!curve.is_low_s(&parse_exact(&der).unwrap().s));
+            let low = to_low_s_on(curve, &der).unwrap();
+            let parsed = parse_exact(&low).unwrap();
+            assert_eq!(parsed.r, vec![7; 32]);
+            assert_eq!(parsed.s, vec![1], "n - (n - 1) = 1");
+            assert_eq!(to_low_s_on(curve, &low).unwrap(), low);
+            assert_eq!(flip_s_on(curve, &low).unwrap(), der);
+        }
     }
 
     #[test]
     fn half_order_is_the_boundary() {
-        let half = half_order();
-        assert!(is_low_s(&half));
-        let mut above = half;
-        above[31] += 1;
-        assert!(!is_low_s(&above));
+        for curve in [EcCurve::P256, EcCurve::P384] {
+            let half = curve.half_order();
+            assert!(curve.is_low_s(&half));
+            let mut above = half.clone();
+            *above.last_mut().unwrap() += 1;
+            assert!(!curve.is_low_s(&above));
+            let mut wider = vec![1u8];
+            wider.extend_from_slice(&half);
+            assert!(!curve.is_low_s(&wider));
+        }
+    }
+
+    #[test]
+    fn encoding_is_canonical() {
+        // A high first bit needs a zero byte; leading zeros are dropped.
+        assert_eq!(
+            sig(&[0x80], &[0, 0, 1]),
+            [0x30, 0x07, 0x02, 0x02, 0x00, 0x80, 0x02, 0x01, 0x01]
+        );
     }
 
     #[test]
@@ -142,10 +245,28 @@ mod tests {
             &[0x30, 0x00],
             &[0x30, 0x03, 0x02, 0x01],
             &[0x31, 0x00],
+            // A negative INTEGER.
+            &[0x30, 0x06, 0x02, 0x01, 0x80, 0x02, 0x01, 0x01],
+            // A zero INTEGER.
+            &[0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01],
+            // Not minimal: 00 01.
+            &[0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01],
+            // A third INTEGER.
+            &[
+                0x30, 0x09, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01,
+            ],
         ] {
-            assert!(parse(bad).is_err(), "{bad:?}");
+            assert!(parse_exact(bad).is_err(), "{bad:?}");
         }
-        // A negative INTEGER.
-        assert!(parse(&[0x30, 0x06, 0x02, 0x01, 0x80, 0x02, 0x01, 0x01]).is_err());
+    }
+
+    #[test]
+    fn bytes_after_the_sequence_are_ignored_like_go_but_not_by_parse_exact() {
+        let mut der = sig(&[1], &[2]);
+        der.extend_from_slice(b"junk");
+        let (parsed, rest) = parse_prefix(&der).unwrap();
+        assert_eq!((parsed.r, parsed.s), (vec![1], vec![2]));
+        assert_eq!(rest, b"junk");
+        assert!(parse_exact(&der).is_err());
     }
 }

@@ -6,21 +6,31 @@
 //!   and whether the ECDSA P-256 signature holds (DER, SHA-256, low-S as Fabric
 //!   requires), with validated creators cached.
 //! * [`SigningIdentity`]: a certificate and key from a local MSP, signing like Fabric.
+//! * [`FabricMsp`], [`MspManager`]: a channel's MSPs from its `FabricMSPConfig`s with
+//!   Fabric v2's rules (intermediates, admins, CRLs, OU identifiers, NodeOUs), its
+//!   identities' principals and signatures (P-256 and P-384), as orderer-api's
+//!   `IdentityDeserializer`; [`msp_config_from_dir`] reads an MSP directory into one.
 //! * `generate` (feature): new CAs and identities in the MSP layout.
 //!
 //! Fabric's own sample MSP and `cryptogen` output load as they are.
 
 mod cert;
+mod der;
 mod ecdsa;
+mod fabric;
 #[cfg(feature = "generate")]
 pub mod generate;
 mod msp;
+mod sanitize;
 mod signer;
 mod verifier;
 
 use std::path::{Path, PathBuf};
 
-pub use ecdsa::flip_s;
+pub use ecdsa::{EcCurve, flip_s, flip_s_on};
+pub use fabric::{
+    FabricIdentity, FabricMsp, MspManager, NodeRole, OuIdentifier, msp_config, msp_config_from_dir,
+};
 pub use msp::{Msp, Validated};
 pub use signer::{SigningIdentity, pem_encode};
 pub use verifier::{Creator, Verifier};

@@ -35,18 +35,7 @@ pub struct Validated {
 /// The PEM certificates of every file in `dir` (a missing directory holds none).
 pub(crate) fn read_cert_dir(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, MspError> {
     let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(MspError::file(dir, e.to_string())),
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
-    paths.sort();
-    for path in paths {
+    for path in crate::fabric::list_files(dir)?.unwrap_or_default() {
         let text = std::fs::read(&path).map_err(|e| MspError::file(&path, e.to_string()))?;
         let certs = pem_certs(&text).map_err(|e| MspError::file(&path, e))?;
         if certs.is_empty() {

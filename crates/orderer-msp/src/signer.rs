@@ -45,14 +45,8 @@ impl SigningIdentity {
         };
         let cert = Cert::parse(&cert_der).map_err(|e| MspError::file(&cert_path, e))?;
         let keystore = dir.join("keystore");
-        let entries =
-            std::fs::read_dir(&keystore).map_err(|e| MspError::file(&keystore, e.to_string()))?;
-        let mut paths: Vec<_> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        paths.sort();
+        let paths = crate::fabric::list_files(&keystore)?
+            .ok_or_else(|| MspError::file(&keystore, "does not exist".into()))?;
         for path in &paths {
             let pem = std::fs::read(path).map_err(|e| MspError::file(path, e.to_string()))?;
             let Ok(pkcs8) = pkcs8_from_pem(&pem) else {
@@ -170,25 +164,15 @@ fn sec1_to_pkcs8(sec1: &[u8]) -> Vec<u8> {
         0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
     ];
     let mut octets = vec![0x04];
-    der_len(sec1.len(), &mut octets);
+    crate::der::push_len(sec1.len(), &mut octets);
     octets.extend_from_slice(sec1);
     let mut body = vec![0x02, 0x01, 0x00];
     body.extend_from_slice(&ALG);
     body.extend(octets);
     let mut out = vec![0x30];
-    der_len(body.len(), &mut out);
+    crate::der::push_len(body.len(), &mut out);
     out.extend(body);
     out
-}
-
-fn der_len(len: usize, out: &mut Vec<u8>) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else if len < 0x100 {
-        out.extend([0x81, len as u8]);
-    } else {
-        out.extend([0x82, (len >> 8) as u8, len as u8]);
-    }
 }
 
 /// PEM text of one DER object.

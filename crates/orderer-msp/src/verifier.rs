@@ -49,8 +49,8 @@ impl Creator {
         if signature.is_empty() {
             return Err(SignatureError::Missing);
         }
-        let (_, s) = ecdsa::parse(signature).map_err(SignatureError::Malformed)?;
-        if !ecdsa::is_low_s(&s) {
+        let sig = ecdsa::parse_exact(signature).map_err(SignatureError::Malformed)?;
+        if !ecdsa::EcCurve::P256.is_low_s(&sig.s) {
             return Err(SignatureError::HighS);
         }
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.validated.public_key)

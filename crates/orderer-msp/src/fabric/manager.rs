@@ -1,0 +1,157 @@
+//! The MSPs of a channel by MSP ID, as the channel's identity deserializer. The same
+//! few creators sign thousands of envelopes, so validated identities are cached by
+//! their serialized bytes; only the validity period is checked on every use.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use orderer_api::policies::{Identity, IdentityDeserializer};
+use orderer_api::proto::msp::{MspConfig, SerializedIdentity};
+use prost::Message;
+
+use super::identity::FabricIdentity;
+use super::msp::FabricMsp;
+
+/// Identities per cache generation. When the current generation is full it becomes the
+/// previous one and the oldest is dropped; a hit in the previous generation moves the
+/// entry back to the current one. So at most twice this many identities are held, and
+/// those in use stay (an approximate LRU without per-hit bookkeeping).
+const CACHE_GENERATION: usize = 8_192;
+
+type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+#[derive(Default)]
+struct Cache {
+    current: HashMap<Vec<u8>, Arc<FabricIdentity>>,
+    previous: HashMap<Vec<u8>, Arc<FabricIdentity>>,
+}
+
+impl Cache {
+    fn insert(&mut self, key: Vec<u8>, id: Arc<FabricIdentity>) {
+        if self.current.len() >= CACHE_GENERATION {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key, id);
+    }
+}
+
+/// A channel's MSPs: deserializes and validates the identities of signatures.
+pub struct MspManager {
+    msps: BTreeMap<String, Arc<FabricMsp>>,
+    cache: RwLock<Cache>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for MspManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MspManager")
+            .field("msps", &self.msps.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MspManager {
+    /// The manager of these MSPs; two MSPs with the same ID are an error.
+    pub fn new(msps: impl IntoIterator<Item = FabricMsp>) -> Result<Self, String> {
+        let mut map = BTreeMap::new();
+        for msp in msps {
+            let id = msp.id().to_owned();
+            if map.insert(id.clone(), Arc::new(msp)).is_some() {
+                return Err(format!("MSP {id} is defined twice"));
+            }
+        }
+        Ok(MspManager {
+            msps: map,
+            cache: RwLock::new(Cache::default()),
+            clock: Arc::new(crate::now),
+        })
+    }
+
+    /// The manager of the MSPs of these `MSPConfig`s.
+    pub fn from_msp_configs<'a>(
+        configs: impl IntoIterator<Item = &'a MspConfig>,
+    ) -> Result<Self, String> {
+        let msps = configs
+            .into_iter()
+            .map(FabricMsp::from_msp_config)
+            .collect::<Result<Vec<_>, _>>()?;
+        MspManager::new(msps)
+    }
+
+    /// The same manager reading the time (seconds since the epoch) from `clock`.
+    pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The MSP with this ID.
+    pub fn msp(&self, id: &str) -> Option<&Arc<FabricMsp>> {
+        self.msps.get(id)
+    }
+
+    /// The IDs of the MSPs, sorted.
+    pub fn msp_ids(&self) -> impl Iterator<Item = &str> {
+        self.msps.keys().map(String::as_str)
+    }
+
+    /// How many validated identities are cached.
+    pub fn cached_identities(&self) -> usize {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        cache.current.len() + cache.previous.len()
+    }
+
+    /// Deserializes and validates a marshalled `msp.SerializedIdentity` (cached), and
+    /// checks that it is valid at `now` (seconds since the epoch).
+    pub fn deserialize_at(
+        &self,
+        serialized: &[u8],
+        now: i64,
+    ) -> Result<Arc<FabricIdentity>, String> {
+        let identity = match self.cached(serialized) {
+            Some(id) => id,
+            None => {
+                let id = Arc::new(self.validate(serialized)?);
+                self.cache
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(serialized.to_vec(), Arc::clone(&id));
+                id
+            }
+        };
+        identity.check_time(now)?;
+        Ok(identity)
+    }
+
+    fn cached(&self, key: &[u8]) -> Option<Arc<FabricIdentity>> {
+        {
+            let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(id) = cache.current.get(key) {
+                return Some(Arc::clone(id));
+            }
+            if !cache.previous.contains_key(key) {
+                return None;
+            }
+        }
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let id = cache.previous.remove(key)?;
+        cache.insert(key.to_vec(), Arc::clone(&id));
+        Some(id)
+    }
+
+    fn validate(&self, serialized: &[u8]) -> Result<FabricIdentity, String> {
+        let id = SerializedIdentity::decode(serialized)
+            .map_err(|e| format!("the identity is not a valid msp.SerializedIdentity: {e}"))?;
+        let msp = self
+            .msps
+            .get(&id.mspid)
+            .ok_or_else(|| format!("MSP {:?} is not defined on the channel", id.mspid))?;
+        msp.identity_from_pem(&id.id_bytes)
+    }
+}
+
+impl IdentityDeserializer for MspManager {
+    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, String> {
+        let id: Arc<dyn Identity> = self.deserialize_at(serialized, (self.clock)())?;
+        Ok(id)
+    }
+}
