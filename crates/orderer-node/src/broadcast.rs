@@ -28,6 +28,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::field::Empty;
 use tracing::{Instrument, Span, debug, trace_span};
 
+use crate::bundle::WRITERS;
 use crate::ingress::IngressError;
 use crate::registry::{Channel, Registry};
 use crate::security::{ClientTls, Security};
@@ -298,7 +299,7 @@ impl BroadcastHandler {
 ///
 /// In order: the channel's `AbsoluteMaxBytes` (BAD_REQUEST), the timestamp window
 /// (BAD_REQUEST), the TLS binding when the client claims one (BAD_REQUEST), then the
-/// creator, the channel's Writers and the signature (FORBIDDEN).
+/// channel's `/Channel/Writers` policy over the envelope's signature (FORBIDDEN).
 pub fn validate(
     channel: &Channel,
     raw: &RawEnvelope,
@@ -317,6 +318,6 @@ pub fn validate(
     }
     security.check_timestamp(&payload.channel_header)?;
     security.check_binding(&payload.channel_header, client, false)?;
-    security.check_creator(&channel.writers, &channel.id, env, payload)?;
+    security.check_policy(&channel.bundle(), WRITERS, env, payload)?;
     Ok(config.sequence)
 }

@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use orderer_api::channelconfig::ChannelValues;
 use orderer_api::config::Problems;
 use orderer_api::{Consenter, ConsenterKind};
 
+use crate::bootstrap::ChannelPlan;
 use crate::config::Config;
 
 /// What the node must know about a consenter beyond its trait.
@@ -27,8 +29,9 @@ pub struct Registration {
     pub capabilities: Capabilities,
     /// Checks the consenter's section; called when this consenter is selected.
     pub validate: fn(&Config, &mut Problems),
-    /// Creates the consenter for this node's configuration (inside a Tokio runtime).
-    pub create: fn(&Config) -> Result<Arc<dyn Consenter>, String>,
+    /// Creates the consenter (inside a Tokio runtime) from this node's configuration
+    /// and the configuration of a channel it orders (for Kafka: the brokers).
+    pub create: fn(&Config, &ChannelValues) -> Result<Arc<dyn Consenter>, String>,
     /// Metric names the consenter exports, and their descriptions.
     pub metrics: &'static [&'static str],
     pub describe_metrics: fn(),
@@ -41,7 +44,7 @@ pub const REGISTRY: &[Registration] = &[
         section: None,
         capabilities: Capabilities { shared_log: false },
         validate: |_, _| {},
-        create: |_| Ok(Arc::new(orderer_solo::SoloConsenter::new())),
+        create: |_, _| Ok(Arc::new(orderer_solo::SoloConsenter::new())),
         metrics: &[],
         describe_metrics: || {},
     },
@@ -53,9 +56,9 @@ pub const REGISTRY: &[Registration] = &[
         validate: |config, problems| {
             orderer_api::config::Section::validate(&config.kafka, problems)
         },
-        create: |config| {
-            let consenter = orderer_kafka::KafkaConsenter::new(kafka_options(config)?)?;
-            Ok(Arc::new(consenter))
+        create: |config, channel| {
+            let options = kafka_options(config, channel.orderer().kafka_brokers())?;
+            Ok(Arc::new(orderer_kafka::KafkaConsenter::new(options)?))
         },
         metrics: &[orderer_kafka::metrics::LAST_OFFSET_PERSISTED],
         describe_metrics: orderer_kafka::metrics::describe,
@@ -87,12 +90,17 @@ impl Consenters {
         c
     }
 
-    /// The consenter `Orderer.OrdererType` selects, created for `config`, plus the
-    /// built-in ones. Must run inside a Tokio runtime.
-    pub fn for_config(config: &Config) -> Result<Self, String> {
+    /// The consenters the planned channels need, each created once (the first
+    /// channel of a kind gives the cluster settings, e.g. Kafka's brokers, which the
+    /// node's channels share). Must run inside a Tokio runtime.
+    pub fn for_plans(config: &Config, plans: &[ChannelPlan]) -> Result<Self, String> {
         let mut c = Consenters::builtin();
-        let selected = registration(config.orderer.orderer_type)?;
-        c.register((selected.create)(config)?);
+        for plan in plans {
+            let kind = plan.kind();
+            if !c.by_kind.contains_key(&kind) {
+                c.register((registration(kind)?.create)(config, &plan.values)?);
+            }
+        }
         Ok(c)
     }
 
@@ -113,10 +121,13 @@ impl Consenters {
 }
 
 /// The Kafka consenter's options: the node's `Kafka` section, the seed brokers of
-/// `Orderer.Kafka.Brokers`, and room for the largest envelope any channel accepts.
+/// the channel configuration, and room for the largest envelope any channel accepts.
 #[cfg(feature = "kafka")]
-pub fn kafka_options(config: &Config) -> Result<orderer_kafka::KafkaOptions, String> {
-    let mut o = orderer_kafka::KafkaOptions::new(config.orderer.kafka.brokers.clone());
+pub fn kafka_options(
+    config: &Config,
+    brokers: &[String],
+) -> Result<orderer_kafka::KafkaOptions, String> {
+    let mut o = orderer_kafka::KafkaOptions::new(brokers.to_vec());
     o.config = config.kafka.clone();
     let mut largest = 0usize;
     for entry in &config.channels {

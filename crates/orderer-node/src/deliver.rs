@@ -12,6 +12,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -22,12 +23,13 @@ use orderer_api::proto::orderer::SeekInfo;
 use orderer_api::proto::orderer::seek_info::{SeekBehavior, SeekContentType, SeekErrorResponse};
 use orderer_api::seek::SeekRange;
 use orderer_api::{ChainState, RawEnvelope};
-use orderer_msp::Creator;
+use orderer_api::policies::SignedData;
 use prost::Message;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{Instrument, debug, trace_span};
 
+use crate::bundle::READERS;
 use crate::ingress::IngressError;
 use crate::metrics;
 use crate::registry::{Channel, Registry};
@@ -37,6 +39,9 @@ use crate::shutdown::Shutdown;
 
 /// Responses buffered per stream...
 const STREAM_BUFFER: usize = 16;
+/// How often a long stream's requester is checked against `/Channel/Readers` again
+/// while the configuration stays the same (certificates expire).
+const READERS_RECHECK: Duration = Duration::from_secs(1);
 /// ...and at most this many bytes of blocks (or one block, if larger): bounds the
 /// memory a slow reader holds.
 pub const STREAM_BUFFER_BYTES: usize = 16 * 1024 * 1024;
@@ -160,8 +165,9 @@ impl DeliverHandler {
             seek,
             start,
             stop,
-            creator,
+            signed,
         } = request;
+        let mut readers_checked = (channel.bundle(), Instant::now());
         let best_effort = seek.error_response == SeekErrorResponse::BestEffort as i32;
         let fail_if_not_ready = seek.behavior == SeekBehavior::FailIfNotReady as i32;
         let headers_only = seek.content_type == SeekContentType::HeaderWithSig as i32;
@@ -211,12 +217,20 @@ impl DeliverHandler {
                 Ok(b) => b,
                 Err(e) => return Outcome::Failed(IngressError::Ledger(e.to_string())),
             };
-            // A stream may outlive the requester's certificate (Fabric's expiration check).
-            if let Some(creator) = &creator {
-                if let Err(e) = creator.check_time(orderer_msp::now()) {
-                    return Outcome::Failed(IngressError::Forbidden(format!(
-                        "creator refused during the stream: {e}"
-                    )));
+            // A stream may outlive the requester's certificate, or the configuration
+            // that let it read: check again when the configuration changed, and at
+            // most once a second otherwise (Fabric's session re-evaluation).
+            if let Some(signed) = &signed {
+                let bundle = channel.bundle();
+                if !Arc::ptr_eq(&bundle, &readers_checked.0)
+                    || readers_checked.1.elapsed() >= READERS_RECHECK
+                {
+                    if let Err(e) = bundle.evaluate(READERS, std::slice::from_ref(signed)) {
+                        return Outcome::Failed(IngressError::Forbidden(format!(
+                            "refused during the stream: {e}"
+                        )));
+                    }
+                    readers_checked = (bundle, Instant::now());
                 }
             }
             for block in blocks {
@@ -263,9 +277,9 @@ impl DeliverHandler {
         self.security.check_timestamp(&payload.channel_header)?;
         self.security
             .check_binding(&payload.channel_header, client, true)?;
-        let creator = self
+        let signed = self
             .security
-            .check_creator(&channel.readers, &channel.id, &env, &payload)?;
+            .check_policy(&channel.bundle(), READERS, &env, &payload)?;
         let seek = orderer_api::seek::decode(payload.data)?;
         let SeekRange { start, stop } =
             orderer_api::seek::resolve(&seek, channel.ledger().height())?;
@@ -274,7 +288,7 @@ impl DeliverHandler {
             seek,
             start,
             stop,
-            creator,
+            signed,
         })
     }
 }
@@ -284,8 +298,8 @@ struct Request {
     seek: SeekInfo,
     start: u64,
     stop: u64,
-    /// Who asked; `None` when signature checks are skipped.
-    creator: Option<Arc<Creator>>,
+    /// The request's signature; `None` when signature checks are skipped.
+    signed: Option<SignedData>,
 }
 
 /// Resolves when the chain stops being ready.

@@ -5,7 +5,9 @@
 //! `main.rs` only parses arguments and calls [`node::run`]; everything is here so
 //! that tests can start a node in-process.
 
+pub mod bootstrap;
 pub mod broadcast;
+pub mod bundle;
 pub mod config;
 pub mod consenters;
 pub mod deliver;

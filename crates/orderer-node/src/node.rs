@@ -5,20 +5,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use orderer_api::channel::CommittedConfig;
-use orderer_api::{ChainState, ChannelConfig, RawEnvelope};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tracing::{error, info, warn};
 
+use crate::bootstrap::ChannelPlan;
 use crate::broadcast::BroadcastHandler;
+use crate::bundle::Bundle;
 use crate::config::{Config, MetricsProvider};
 use crate::consenters::Consenters;
 use crate::deliver::DeliverHandler;
 use crate::ledger::Ledger;
 use crate::registry::{Channel, Registry};
-use crate::security::{Policy, Security};
+use crate::security::Security;
 use crate::server::{AtomicBroadcastServer, Service};
 use crate::shutdown::{ShutdownTrigger, shutdown_pair};
 use crate::support::ChannelSupport;
@@ -28,8 +28,6 @@ use crate::tls::{self, ListenerTls, Material};
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Concurrent gRPC streams one connection may open.
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
-/// How long the start waits for a configuration change to be committed.
-const CONFIG_APPLY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the metrics recorder drains its histogram samples into buckets.
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -47,11 +45,16 @@ pub struct RunningNode {
 
 /// Opens every channel, starts its chain and the gRPC server.
 pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<RunningNode> {
-    if let crate::config::Bootstrap::File(file) = config.general.bootstrap() {
-        bail!(
-            "General.BootstrapMethod is file (genesis block {file}): booting from a configtxgen block is not supported yet; set General.BootstrapMethod to none, and this orderer makes each channel's genesis block from Orderer, Organizations and Channels"
-        );
-    }
+    let plans = crate::bootstrap::plans(&config)?;
+    start_plans(config, plans, consenters).await
+}
+
+/// [`start`] with the channels already planned.
+pub async fn start_plans(
+    config: Config,
+    plans: Vec<ChannelPlan>,
+    consenters: Consenters,
+) -> anyhow::Result<RunningNode> {
     let ledger_root = std::path::PathBuf::from(&config.file_ledger.location);
     for (key, dir) in [
         ("Debug.BroadcastTraceDir", &config.debug.broadcast_trace_dir),
@@ -68,86 +71,16 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
             ledger_root.display()
         )
     })?;
-    let consenter = consenters
-        .get(config.orderer.orderer_type)
-        .map_err(anyhow::Error::msg)?;
-    let capabilities = crate::consenters::registration(config.orderer.orderer_type)
-        .map_err(anyhow::Error::msg)?
-        .capabilities;
     let metrics = crate::metrics::install(config.metrics.provider == MetricsProvider::Prometheus);
     let security = Arc::new(Security::load(&config)?);
     let (grpc_tls, ops_tls) = load_tls(&config)?;
 
     let mut registry = Registry::default();
-    let mut updates = Vec::new();
-    for entry in &config.channels {
-        let configured = config.channel_config(entry).map_err(anyhow::Error::msg)?;
-        let (ledger, recovery) = Ledger::open(&ledger_root, &entry.name)
-            .await
-            .with_context(|| format!("channel {}: opening the ledger", entry.name))?;
-        if recovery.truncated_bytes > 0 {
-            warn!(channel = %entry.name, bytes = recovery.truncated_bytes, "recovered from a torn write");
-        }
-        let support = Arc::new(
-            ChannelSupport::open(ledger, &configured, Some(security.signer().clone()))
-                .await
-                .with_context(|| format!("channel {}: reading the ledger", entry.name))?,
-        );
-        let committed = support.committed_config();
-        let differences = committed.channel.diff(&configured);
-        if committed.channel.consensus_type != configured.consensus_type {
-            bail!(
-                "channel {}: its ledger was ordered by {} but Orderer.OrdererType is {}; changing the consensus type of an existing channel is not supported",
-                entry.name,
-                committed.channel.consensus_type,
-                configured.consensus_type
-            );
-        }
-        if !differences.is_empty() && capabilities.shared_log {
-            // Every OSN sharing the log must cut with the same parameters, and a
-            // node cannot change them alone: refuse instead of cutting differently.
-            let list: Vec<String> = differences
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{} is {} in the ledger but {} in the configuration",
-                        d.key, d.ours, d.theirs
-                    )
-                })
-                .collect();
-            bail!(
-                "channel {}: the configuration differs from the channel's committed configuration, which every OSN of a {} channel must share: {}",
-                entry.name,
-                configured.consensus_type,
-                list.join(", ")
-            );
-        }
-        let chain = consenter
-            .handle_chain(support.clone(), support.last_consenter_metadata())
-            .with_context(|| format!("channel {}: creating the chain", entry.name))?;
-        chain.start();
-        if !differences.is_empty() {
-            updates.push((entry.name.clone(), committed, configured, differences));
-        }
-        info!(
-            channel = %entry.name,
-            height = support.ledger().height(),
-            orderer_type = %config.orderer.orderer_type,
-            "channel opened"
-        );
-        registry.insert(Channel {
-            id: entry.name.clone(),
-            label: entry.name.as_str().into(),
-            support,
-            chain,
-            writers: Policy::new("Writers", config.msp_ids(entry.writers.as_ref())),
-            readers: Policy::new("Readers", config.msp_ids(entry.readers.as_ref())),
-        });
+    for plan in plans {
+        let channel = open_channel(&config, plan, &ledger_root, &consenters, &security).await?;
+        registry.insert(channel);
     }
     let registry = Arc::new(registry);
-    for (name, committed, configured, differences) in updates {
-        apply_config_change(&registry, &name, &committed, configured, &differences).await?;
-    }
 
     let addr = config.grpc_address();
     let listener = TcpListener::bind(&addr).await.with_context(|| {
@@ -270,49 +203,117 @@ fn load_tls(config: &Config) -> anyhow::Result<(Option<Material>, Option<Materia
     Ok((grpc, ops))
 }
 
-/// Orders a config block that records the channel parameters now configured, because
-/// they differ from the ones in the channel's last config block.
-async fn apply_config_change(
-    registry: &Registry,
-    name: &str,
-    committed: &CommittedConfig,
-    configured: ChannelConfig,
-    differences: &[orderer_api::channel::ConfigDifference],
-) -> anyhow::Result<()> {
-    let Some(channel) = registry.get(name) else {
-        return Ok(());
-    };
-    let changes: Vec<String> = differences
-        .iter()
-        .map(|d| format!("{} {} -> {}", d.key, d.ours, d.theirs))
-        .collect();
-    info!(channel = name, changes = %changes.join(", "), "configuration changed; ordering a config block");
-    let update = committed.update(configured);
-    let sequence = update.sequence;
-    let mut config_rx = channel.support.config();
-    let mut state = channel.chain.state();
-    tokio::time::timeout(CONFIG_APPLY_TIMEOUT, state.wait_for(ChainState::is_ready))
+/// Opens one channel: its ledger (writing the planned block 0 when new), the
+/// configuration in force, and its chain.
+async fn open_channel(
+    config: &Config,
+    plan: ChannelPlan,
+    ledger_root: &std::path::Path,
+    consenters: &Consenters,
+    security: &Security,
+) -> anyhow::Result<Channel> {
+    let id = plan.id.clone();
+    let (ledger, recovery) = Ledger::open(ledger_root, &id)
         .await
-        .with_context(|| format!("channel {name}: chain not ready to take the config change"))?
-        .with_context(|| format!("channel {name}: chain stopped"))?;
-    let receipt = channel
-        .chain
-        .configure(
-            RawEnvelope::from_envelope(&update.envelope()),
-            committed.sequence,
+        .with_context(|| format!("channel {id}: opening the ledger"))?;
+    if recovery.truncated_bytes > 0 {
+        warn!(channel = %id, bytes = recovery.truncated_bytes, "recovered from a torn write");
+    }
+    let existing = ledger.height() > 0;
+    let support = Arc::new(
+        ChannelSupport::open(ledger, plan.genesis.clone(), Some(security.signer().clone()))
+            .await
+            .with_context(|| format!("channel {id}: reading the ledger"))?,
+    );
+    if existing {
+        check_unchanged(config, &plan, &support).await?;
+    }
+    let committed = support.committed_config();
+    let bundle = Bundle::new(&id, &committed).map_err(|e| {
+        // Earlier versions of this orderer wrote a genesis config of only the
+        // Channel and Orderer groups, without organizations.
+        let hint = if committed.channel_group.groups.contains_key("Application") {
+            ""
+        } else {
+            "; this ledger was written by an earlier version of this orderer (its configuration has no organizations): move it aside to start the channel afresh"
+        };
+        anyhow::anyhow!(
+            "channel {id}: the ledger's configuration (sequence {}) cannot be used: {e}{hint}",
+            committed.sequence
         )
-        .await
-        .with_context(|| format!("channel {name}: ordering the config change"))?;
-    receipt
-        .await
-        .with_context(|| format!("channel {name}: the config change was not accepted"))?;
-    tokio::time::timeout(
-        CONFIG_APPLY_TIMEOUT,
-        config_rx.wait_for(|c| c.sequence >= sequence),
-    )
-    .await
-    .with_context(|| format!("channel {name}: the config block was not written in time"))?
-    .with_context(|| format!("channel {name}: chain stopped"))?;
+    })?;
+    security.check_block_signer(&bundle).map_err(|e| {
+        anyhow::anyhow!(
+            "channel {id}: this orderer's identity (General.LocalMSPID {}) does not satisfy the channel's /Channel/Orderer/BlockValidation policy, so peers would refuse its blocks: {e}",
+            config.general.local_msp_id
+        )
+    })?;
+    let kind = committed.channel.consensus_type;
+    let chain = consenters
+        .get(kind)
+        .map_err(anyhow::Error::msg)?
+        .handle_chain(support.clone(), support.last_consenter_metadata())
+        .with_context(|| format!("channel {id}: creating the chain"))?;
+    chain.start();
+    info!(
+        channel = %id,
+        height = support.ledger().height(),
+        orderer_type = %kind,
+        sequence = committed.sequence,
+        organizations = %bundle.values.msps().keys().cloned().collect::<Vec<_>>().join(","),
+        "channel opened"
+    );
+    Ok(Channel::new(id, support, chain, bundle))
+}
+
+/// A restarted channel keeps the configuration in its ledger: a local setting that
+/// would change it is refused, naming the key, instead of being ignored or written
+/// as an unsigned config block. (Changes are config updates.)
+async fn check_unchanged(
+    config: &Config,
+    plan: &ChannelPlan,
+    support: &ChannelSupport,
+) -> anyhow::Result<()> {
+    let id = &plan.id;
+    if !plan.generated {
+        if support.ledger().block_bytes(0).await? != plan.genesis {
+            bail!(
+                "channel {id}: General.BootstrapFile {} is not the genesis block of the existing ledger in {}",
+                config.general.bootstrap_file,
+                config.file_ledger.location
+            );
+        }
+        return Ok(());
+    }
+    let committed = support.committed_config();
+    let mut changes: Vec<String> = committed
+        .channel
+        .diff(&plan.values.channel_config())
+        .iter()
+        .map(|d| format!("{} is {} in the ledger but {} in the configuration", d.key, d.ours, d.theirs))
+        .collect();
+    if let Ok(bundle) = Bundle::new(id, &committed) {
+        let ledger_orgs: Vec<&String> = bundle.values.msps().keys().collect();
+        let configured: Vec<&String> = plan.values.msps().keys().collect();
+        if ledger_orgs != configured {
+            changes.push(format!(
+                "Organizations has {configured:?} but the ledger's configuration has {ledger_orgs:?}"
+            ));
+        }
+        if bundle.values.orderer().kafka_brokers() != plan.values.orderer().kafka_brokers() {
+            changes.push(format!(
+                "Orderer.Kafka.Brokers is {:?} in the ledger but {:?} in the configuration",
+                bundle.values.orderer().kafka_brokers(),
+                plan.values.orderer().kafka_brokers()
+            ));
+        }
+    }
+    if !changes.is_empty() {
+        bail!(
+            "channel {id}: the configuration differs from the channel's configuration in the ledger, which only a config update may change: {}",
+            changes.join("; ")
+        );
+    }
     Ok(())
 }
 
@@ -349,8 +350,9 @@ pub async fn run(
     config: Config,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let consenters = Consenters::for_config(&config).map_err(anyhow::Error::msg)?;
-    let node = start(config, consenters).await?;
+    let plans = crate::bootstrap::plans(&config)?;
+    let consenters = Consenters::for_plans(&config, &plans).map_err(anyhow::Error::msg)?;
+    let node = start_plans(config, plans, consenters).await?;
     stop.await;
     node.shutdown().await
 }

@@ -1,12 +1,12 @@
 //! The channels this node serves.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use orderer_api::Chain;
 
 use crate::ledger::Ledger;
-use crate::security::Policy;
+use crate::bundle::Bundle;
 use crate::support::ChannelSupport;
 
 /// A channel: its ledger (through its support) and its chain.
@@ -17,13 +17,41 @@ pub struct Channel {
     pub label: Arc<str>,
     pub support: Arc<ChannelSupport>,
     pub chain: Arc<dyn Chain>,
-    /// Who may broadcast.
-    pub writers: Policy,
-    /// Who may deliver.
-    pub readers: Policy,
+    /// The configuration in force: its MSPs and policies. Replaced whole when a config
+    /// block is written, so a request sees one configuration or the next, never a mix.
+    bundle: RwLock<Arc<Bundle>>,
 }
 
 impl Channel {
+    pub fn new(
+        id: String,
+        support: Arc<ChannelSupport>,
+        chain: Arc<dyn Chain>,
+        bundle: Bundle,
+    ) -> Channel {
+        Channel {
+            label: id.as_str().into(),
+            id,
+            support,
+            chain,
+            bundle: RwLock::new(Arc::new(bundle)),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn bundle(&self) -> Arc<Bundle> {
+        // A writer only swaps an Arc: a poisoned lock still holds a whole bundle.
+        self.bundle
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts the configuration of a new config block in force.
+    pub fn set_bundle(&self, bundle: Bundle) {
+        *self.bundle.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(bundle);
+    }
+
     pub fn ledger(&self) -> &Ledger {
         self.support.ledger()
     }

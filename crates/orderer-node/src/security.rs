@@ -2,40 +2,25 @@
 //!
 //! Every request envelope passes, in order: the ChannelHeader timestamp against
 //! `General.Authentication.TimeWindow` (BAD_REQUEST); with mutual TLS, the
-//! `tls_cert_hash` binding (BAD_REQUEST, as Fabric's Deliver); the creator: an
-//! `msp.SerializedIdentity` whose certificate chains to its MSP's CA and is within its
-//! validity period (FORBIDDEN); the channel's Writers or Readers (FORBIDDEN); the
-//! ECDSA P-256 signature over the payload, DER, low-S (FORBIDDEN). Each refusal says
-//! which check failed.
+//! `tls_cert_hash` binding (BAD_REQUEST, as Fabric's Deliver); then the channel's
+//! `/Channel/Writers` or `/Channel/Readers` policy over the envelope's signature, as
+//! Fabric's signature filters evaluate it: the creator must be a valid identity of an
+//! MSP of the channel config, its signature must verify, and the policy must be
+//! satisfied (FORBIDDEN, with the policy's explanation).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use orderer_api::envelope::ParsedPayload;
+use orderer_api::policies::SignedData;
 use orderer_api::proto::common::{ChannelHeader, Envelope};
-use orderer_msp::{Creator, Msp, SigningIdentity, Verifier};
+use orderer_msp::SigningIdentity;
 use tracing::{info, warn};
 
+use crate::bundle::{BLOCK_VALIDATION, Bundle};
 use crate::config::Config;
 use crate::ingress::IngressError;
-
-/// The MSP IDs allowed to do something on a channel (its Writers or its Readers).
-#[derive(Debug, Clone, Default)]
-pub struct Policy {
-    name: &'static str,
-    msp_ids: BTreeSet<String>,
-}
-
-impl Policy {
-    pub fn new(name: &'static str, msp_ids: impl IntoIterator<Item = String>) -> Self {
-        Policy {
-            name,
-            msp_ids: msp_ids.into_iter().collect(),
-        }
-    }
-}
 
 /// What the TLS layer knows of the client.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,16 +32,16 @@ pub struct ClientTls {
 /// The checks and the signing identity of this node.
 #[derive(Debug)]
 pub struct Security {
-    /// `None` when signature checks are skipped.
-    verifier: Option<Verifier>,
+    /// `General.Authentication.SkipSignatureChecks`.
+    skip_checks: bool,
     signer: Arc<SigningIdentity>,
     time_window: Duration,
     mutual_tls: bool,
 }
 
 impl Security {
-    /// Loads the local identity and every organization's MSP; a broken file stops the
-    /// start with its path and the problem.
+    /// Loads the local identity; a broken file stops the start with its path and
+    /// the problem.
     pub fn load(config: &Config) -> anyhow::Result<Security> {
         let g = &config.general;
         let signer = SigningIdentity::load(g.local_msp_dir.as_ref(), &g.local_msp_id)
@@ -66,35 +51,21 @@ impl Security {
                     g.local_msp_dir
                 )
             })?;
-        let verifier = if g.authentication.skip_signature_checks {
+        let skip_checks = g.authentication.skip_signature_checks;
+        if skip_checks {
             warn!(
-                "General.Authentication.SkipSignatureChecks is true: envelopes are accepted WITHOUT checking \\
+                "General.Authentication.SkipSignatureChecks is true: envelopes are accepted WITHOUT checking \
                  signatures, certificates or Writers/Readers; anyone who reaches this orderer can broadcast and deliver"
             );
-            None
-        } else {
-            let mut msps = Vec::new();
-            for (i, org) in config.organizations().iter().enumerate() {
-                let msp = Msp::load(org.msp_dir.as_ref(), &org.id).with_context(|| {
-                    format!(
-                        "Organizations[{i}] ({}): cannot load the MSP in {}",
-                        org.name, org.msp_dir
-                    )
-                })?;
-                msps.push(msp);
-            }
-            Some(Verifier::new(msps))
-        };
-        let orgs: Vec<String> = config.organizations().into_iter().map(|o| o.id).collect();
+        }
         info!(
             identity = %g.local_msp_id,
-            organizations = %orgs.join(","),
-            signature_checks = verifier.is_some(),
+            signature_checks = !skip_checks,
             time_window = %orderer_api::duration::format(g.authentication.time_window.0),
             "security loaded"
         );
         Ok(Security {
-            verifier,
+            skip_checks,
             signer: Arc::new(signer),
             time_window: g.authentication.time_window.0,
             mutual_tls: g.tls.enabled && g.tls.client_auth_required,
@@ -108,7 +79,7 @@ impl Security {
 
     /// Whether checks cost signature verifications (worth running off the read loop).
     pub fn verifies(&self) -> bool {
-        self.verifier.is_some()
+        !self.skip_checks
     }
 
     /// The ChannelHeader timestamp must be within the time window of now.
@@ -168,37 +139,41 @@ impl Security {
         Ok(())
     }
 
-    /// Who signed `env`, whether they may (`policy`), and whether the signature holds.
-    /// `None` when signature checks are skipped.
-    pub fn check_creator(
+    /// Whether `env`'s signature satisfies the policy at `path` of the channel
+    /// configuration `bundle`. Returns the signed data (to check again during a long
+    /// stream), or `None` when signature checks are skipped.
+    pub fn check_policy(
         &self,
-        policy: &Policy,
-        channel: &str,
+        bundle: &Bundle,
+        path: &str,
         env: &Envelope,
         payload: &ParsedPayload,
-    ) -> Result<Option<Arc<Creator>>, IngressError> {
-        let Some(verifier) = &self.verifier else {
+    ) -> Result<Option<SignedData>, IngressError> {
+        if self.skip_checks {
             return Ok(None);
-        };
-        let creator = verifier
-            .identify(&payload.signature_header.creator, orderer_msp::now())
-            .map_err(|e| IngressError::Forbidden(format!("creator refused: {e}")))?;
-        if !policy.msp_ids.contains(creator.msp_id()) {
-            return Err(IngressError::Forbidden(format!(
-                "MSP {} is not among the {} of channel {channel} ({})",
-                creator.msp_id(),
-                policy.name,
-                policy
-                    .msp_ids
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
         }
-        creator
-            .verify(&env.payload, &env.signature)
-            .map_err(|e| IngressError::Forbidden(format!("signature refused: {e}")))?;
-        Ok(Some(creator))
+        let signed = SignedData {
+            data: env.payload.clone(),
+            identity: payload.signature_header.creator.clone(),
+            signature: env.signature.clone(),
+        };
+        bundle
+            .evaluate(path, std::slice::from_ref(&signed))
+            .map_err(IngressError::Forbidden)?;
+        Ok(Some(signed))
+    }
+
+    /// Checks that this orderer's identity satisfies the channel's
+    /// `/Channel/Orderer/BlockValidation` policy, which peers apply to every block it
+    /// signs.
+    pub fn check_block_signer(&self, bundle: &Bundle) -> Result<(), String> {
+        let probe = b"orderer block validation self-check";
+        let signature = self.signer.sign(probe)?;
+        let signed = SignedData {
+            data: bytes::Bytes::from_static(probe),
+            identity: self.signer.serialized().clone(),
+            signature: signature.into(),
+        };
+        bundle.evaluate(BLOCK_VALIDATION, &[signed])
     }
 }

@@ -53,20 +53,17 @@ pub enum OpenError {
 }
 
 impl ChannelSupport {
-    /// Opens a channel on its ledger, writing the genesis block built from `configured`
-    /// first if the ledger is empty. The configuration in force is read from the
-    /// ledger's last config block, which may differ from `configured`.
+    /// Opens a channel on its ledger, writing `genesis` (an encoded block 0, stored
+    /// as given) first if the ledger is empty. The configuration in force is read
+    /// from the ledger's last config block.
     pub async fn open(
         ledger: Ledger,
-        configured: &ChannelConfig,
+        genesis: Bytes,
         signer: Option<Arc<SigningIdentity>>,
     ) -> Result<Self, OpenError> {
         let channel = ledger.channel().to_owned();
         if ledger.height() == 0 {
-            let genesis = CommittedConfig::genesis_block(configured.clone());
-            ledger
-                .append_durable(0, Bytes::from(genesis.encode_to_vec()))
-                .await?;
+            ledger.append_durable(0, genesis).await?;
         }
         let bad = |number: u64, reason: String| OpenError::BadBlock {
             channel: channel.clone(),

@@ -14,6 +14,8 @@ pub struct OrdererSection {
     pub batch_timeout: GoDuration,
     pub batch_size: BatchSizeSection,
     pub kafka: OrdererKafkaSection,
+    #[serde(deserialize_with = "super::null_as_default")]
+    pub addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +48,7 @@ impl Default for OrdererSection {
             kafka: OrdererKafkaSection {
                 brokers: vec!["127.0.0.1:9092".into()],
             },
+            addresses: Vec::new(),
         }
     }
 }
@@ -107,7 +110,11 @@ impl Section for OrdererSection {
         ),
         KeyDoc::new(
             "Orderer.Kafka.Brokers",
-            "Seed brokers (`host:port`) when `OrdererType` is `kafka`.",
+            "Seed brokers (`host:port`) when `OrdererType` is `kafka`; recorded in each channel's genesis block (`KafkaBrokers`), so every OSN must list the same ones in the same order.",
+        ),
+        KeyDoc::new(
+            "Orderer.Addresses",
+            "`host:port` of the ordering nodes, recorded in each channel's genesis block (`OrdererAddresses`): peers pull blocks from them. Empty: this node's `General.ListenAddress:ListenPort` (none when the port is 0). OSNs sharing a Kafka channel must list the same addresses.",
         ),
     ];
 
@@ -125,6 +132,11 @@ impl Section for OrdererSection {
                 if let Err(e) = check_host_port(b) {
                     problems.bad("Orderer.Kafka.Brokers", format!("{b:?}"), e);
                 }
+            }
+        }
+        for a in &self.addresses {
+            if let Err(e) = check_host_port(a) {
+                problems.bad("Orderer.Addresses", format!("{a:?}"), e);
             }
         }
     }

@@ -7,6 +7,7 @@
 //! problems with the key, the value, where it came from and the form expected.
 
 mod channels;
+
 mod fabric;
 mod general;
 mod layers;
@@ -165,6 +166,15 @@ impl Config {
             .filter(|o| names.is_none_or(|n| n.contains(&o.name)))
             .map(|o| o.id)
             .collect()
+    }
+
+    /// `Orderer.Addresses`, or this node's gRPC address when that is empty and the
+    /// port is fixed.
+    pub fn orderer_addresses(&self) -> Vec<String> {
+        if !self.orderer.addresses.is_empty() || self.general.listen_port == 0 {
+            return self.orderer.addresses.clone();
+        }
+        vec![self.grpc_address()]
     }
 
     /// The gRPC listen address as `host:port`.
