@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bytes::Bytes;
 use prost::Message;
 
-use crate::proto::common::{ImplicitMetaPolicy, SignaturePolicyEnvelope, policy::PolicyType};
+use crate::policies::{Definition, PolicyError};
+use crate::proto::common::Policy;
 use crate::proto::msp::{FabricCryptoConfig, FabricMspConfig, MspConfig};
 
-use super::policy::{ADMINS, BLOCK_VALIDATION, Policies, PolicySpec, READERS, WRITERS};
+use super::policy::{ADMINS, BLOCK_VALIDATION, Policies, READERS, WRITERS};
 use super::profile::{Consensus, OrgKind, OrgMsp, Organization, Profile};
 
 /// Why a profile cannot become a channel configuration. `path` names the config
@@ -306,37 +306,30 @@ fn check_policies(
             });
         }
     }
-    for (name, spec) in policies {
+    for (name, policy) in policies {
         check_config_id(path, name)?;
-        let reason = match spec {
-            PolicySpec::ImplicitMeta { sub_policy, .. } => check_config_id(path, sub_policy)
-                .err()
-                .map(|_| format!("sub-policy {sub_policy:?} is not a valid policy name")),
-            PolicySpec::Signature(rule) => rule.check().err(),
-            PolicySpec::Encoded(policy) => check_encoded(policy.r#type, &policy.value).err(),
-        };
-        if let Some(reason) = reason {
-            return Err(GenesisError::Policy {
-                path: path.to_owned(),
-                name: name.clone(),
-                reason,
-            });
-        }
+        check_policy(path, name, policy).map_err(|reason| GenesisError::Policy {
+            path: path.to_owned(),
+            name: name.clone(),
+            reason,
+        })?;
     }
     Ok(())
 }
 
-fn check_encoded(kind: i32, value: &Bytes) -> Result<(), String> {
-    match PolicyType::try_from(kind) {
-        Ok(PolicyType::Signature) => SignaturePolicyEnvelope::decode(value.clone())
-            .map(drop)
-            .map_err(|e| format!("not a SignaturePolicyEnvelope: {e}")),
-        Ok(PolicyType::ImplicitMeta) => ImplicitMetaPolicy::decode(value.clone())
-            .map(drop)
-            .map_err(|e| format!("not an ImplicitMetaPolicy: {e}")),
-        _ => Err(format!(
-            "type {kind}: only SIGNATURE (1) and IMPLICIT_META (3) policies go in a channel config"
+/// Refuses what the node's policy engine would refuse when it loads the config
+/// (stricter than Fabric: e.g. an `OutOf` nothing can satisfy), and an implicit
+/// meta policy over a sub-policy name no group can have.
+fn check_policy(path: &str, name: &str, policy: &Policy) -> Result<(), String> {
+    match Definition::decode(format!("{path}/{name}"), policy) {
+        Ok(Definition::Signature(_)) => Ok(()),
+        Ok(Definition::ImplicitMeta { sub_policy, .. }) => check_config_id(path, &sub_policy)
+            .map_err(|_| format!("sub-policy {sub_policy:?} is not a valid policy name")),
+        Err(PolicyError::Invalid { source, .. }) => Err(source.to_string()),
+        Err(PolicyError::UnsupportedType { policy_type, .. }) => Err(format!(
+            "type {policy_type}: only SIGNATURE (1) and IMPLICIT_META (3) policies go in a channel config"
         )),
+        Err(other) => Err(other.to_string()),
     }
 }
 
