@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message;
 
+use crate::channelconfig::CapabilityLevel;
 use crate::policies::{Definition, PolicyError};
 use crate::proto::common::Policy;
 use crate::proto::msp::{FabricCryptoConfig, FabricMspConfig, MspConfig};
@@ -71,7 +72,7 @@ pub enum GenesisError {
         reason: String,
     },
     #[error(
-        "{path}/Capabilities: {name:?} is not a capability of this level; expected one of {valid}"
+        "{path}/Capabilities: {name:?} is not a capability this orderer supports at this level; expected one of {valid}"
     )]
     Capability {
         path: String,
@@ -97,19 +98,6 @@ pub(crate) struct Checked<'a> {
     pub(crate) application_orgs: Vec<CheckedOrg<'a>>,
 }
 
-const CHANNEL_CAPABILITIES: &[&str] = &["V1_1", "V1_3", "V1_4_2", "V1_4_3", "V2_0", "V3_0"];
-const ORDERER_CAPABILITIES: &[&str] = &["V1_1", "V1_4_2", "V2_0"];
-const APPLICATION_CAPABILITIES: &[&str] = &[
-    "V1_1",
-    "V1_2",
-    "V1_3",
-    "V1_4_2",
-    "V2_0",
-    "V2_5",
-    "V1_1_PVTDATA_EXPERIMENTAL",
-    "V1_1_RESOURCETREE_EXPERIMENTAL",
-];
-
 /// The channel capabilities from which orderer orgs list their own `Endpoints`;
 /// below them, Fabric refuses org endpoints and requires `OrdererAddresses`.
 const ORG_ENDPOINT_CAPABILITIES: &[&str] = &["V1_4_2", "V1_4_3", "V2_0", "V3_0"];
@@ -120,7 +108,7 @@ const MAX_ID_LEN: usize = 249;
 pub(crate) fn check(p: &Profile) -> Result<Checked<'_>, GenesisError> {
     check_channel_id(&p.channel_id)?;
     check_policies("/Channel", &p.policies, &[])?;
-    check_capabilities("/Channel", &p.capabilities, CHANNEL_CAPABILITIES)?;
+    check_capabilities("/Channel", &p.capabilities, CapabilityLevel::Channel)?;
     if let Some(name) = &p.consortium {
         check_config_id("/Channel/Consortium", name)?;
     }
@@ -141,14 +129,18 @@ pub(crate) fn check(p: &Profile) -> Result<Checked<'_>, GenesisError> {
         check_addresses("/Channel/Orderer/KafkaBrokers", brokers, false)?;
     }
     check_policies("/Channel/Orderer", &o.policies, &[BLOCK_VALIDATION])?;
-    check_capabilities("/Channel/Orderer", &o.capabilities, ORDERER_CAPABILITIES)?;
+    check_capabilities(
+        "/Channel/Orderer",
+        &o.capabilities,
+        CapabilityLevel::Orderer,
+    )?;
 
     let a = &p.application;
     check_policies("/Channel/Application", &a.policies, &[])?;
     check_capabilities(
         "/Channel/Application",
         &a.capabilities,
-        APPLICATION_CAPABILITIES,
+        CapabilityLevel::Application,
     )?;
     for (resource, policy) in &a.acls {
         let reason = if resource.is_empty() {
@@ -333,11 +325,13 @@ fn check_policy(path: &str, name: &str, policy: &Policy) -> Result<(), String> {
     }
 }
 
+/// Only the capabilities the node knows: it refuses a channel requiring another.
 fn check_capabilities(
     path: &str,
     names: &BTreeSet<String>,
-    valid: &[&str],
+    level: CapabilityLevel,
 ) -> Result<(), GenesisError> {
+    let valid = level.known();
     match names.iter().find(|n| !valid.contains(&n.as_str())) {
         None => Ok(()),
         Some(name) => Err(GenesisError::Capability {

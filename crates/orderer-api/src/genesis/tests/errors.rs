@@ -243,6 +243,11 @@ fn bad_inputs_are_clear_errors() {
             "/Channel/Orderer/Capabilities: \"V2.0\" is not a capability",
         ),
         (
+            // Fabric 3's: the node refuses a channel that requires it.
+            Box::new(|p| p.capabilities = ["V3_0".to_owned()].into()),
+            "/Channel/Capabilities: \"V3_0\" is not a capability",
+        ),
+        (
             Box::new(|p| {
                 p.application
                     .acls
