@@ -16,9 +16,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use bytes::Bytes;
-use orderer_api::genesis::{
-    AnchorPeer, Consensus, OrgMsp, Organization, Policies, PolicySpec, Profile,
-};
+use orderer_api::genesis::{AnchorPeer, Consensus, OrgMsp, Organization, Policies, Profile};
+use orderer_api::policies::dsl::policy_from_configtx;
 use orderer_api::proto::common::{Block, ConfigEnvelope, ConfigGroup, Envelope, Payload};
 use orderer_api::proto::msp::MspConfig;
 use prost::Message;
@@ -234,7 +233,7 @@ fn assert_same(what: &str, ours: &Value, theirs: &Value) {
 fn policies(entries: &[(&str, &str, &str)]) -> Policies {
     entries
         .iter()
-        .map(|(name, kind, rule)| (name.to_string(), PolicySpec::parse(kind, rule).unwrap()))
+        .map(|(name, kind, rule)| (name.to_string(), policy_from_configtx(kind, rule).unwrap()))
         .collect()
 }
 

@@ -42,12 +42,12 @@ fn group() -> ConfigGroup {
 }
 
 fn add_policies(group: &mut ConfigGroup, policies: &Policies) {
-    for (name, spec) in policies {
+    for (name, policy) in policies {
         group.policies.insert(
             name.clone(),
             ConfigPolicy {
                 version: 0,
-                policy: Some(spec.to_proto()),
+                policy: Some(policy.clone()),
                 mod_policy: ADMINS.to_owned(),
             },
         );

@@ -20,7 +20,6 @@
 //!
 //! No I/O: the caller reads MSP directories and passes their [`OrgMsp`].
 
-mod dsl;
 mod encode;
 mod policy;
 mod profile;
@@ -40,13 +39,11 @@ use crate::proto::common::{
     Payload, SignatureHeader,
 };
 
-pub use dsl::PolicyParseError;
 pub use encode::{APPLICATION_GROUP, ORDERER_GROUP};
 pub use policy::{
-    ADMINS, BLOCK_VALIDATION, ENDORSEMENT, LIFECYCLE_ENDORSEMENT, MetaRule, Policies, PolicySpec,
-    Principal, READERS, Role, SignatureRule, WRITERS, application_group_policies,
-    application_org_node_ou_policies, application_org_policies, orderer_group_policies,
-    orderer_org_policies, standard_meta_policies,
+    ADMINS, BLOCK_VALIDATION, ENDORSEMENT, LIFECYCLE_ENDORSEMENT, Policies, READERS, WRITERS,
+    application_group_policies, application_org_node_ou_policies, application_org_policies,
+    orderer_group_policies, orderer_org_policies, standard_meta_policies,
 };
 pub use profile::{
     AnchorPeer, ApplicationProfile, Consensus, DEFAULT_CAPABILITY, OrdererProfile, OrgMsp,

@@ -3,13 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bytes::Bytes;
 use prost::Message;
 
-use crate::proto::common::{ImplicitMetaPolicy, SignaturePolicyEnvelope, policy::PolicyType};
+use crate::channelconfig::CapabilityLevel;
+use crate::policies::{Definition, PolicyError};
+use crate::proto::common::Policy;
 use crate::proto::msp::{FabricCryptoConfig, FabricMspConfig, MspConfig};
 
-use super::policy::{ADMINS, BLOCK_VALIDATION, Policies, PolicySpec, READERS, WRITERS};
+use super::policy::{ADMINS, BLOCK_VALIDATION, Policies, READERS, WRITERS};
 use super::profile::{Consensus, OrgKind, OrgMsp, Organization, Profile};
 
 /// Why a profile cannot become a channel configuration. `path` names the config
@@ -71,7 +72,7 @@ pub enum GenesisError {
         reason: String,
     },
     #[error(
-        "{path}/Capabilities: {name:?} is not a capability of this level; expected one of {valid}"
+        "{path}/Capabilities: {name:?} is not a capability this orderer supports at this level; expected one of {valid}"
     )]
     Capability {
         path: String,
@@ -97,19 +98,6 @@ pub(crate) struct Checked<'a> {
     pub(crate) application_orgs: Vec<CheckedOrg<'a>>,
 }
 
-const CHANNEL_CAPABILITIES: &[&str] = &["V1_1", "V1_3", "V1_4_2", "V1_4_3", "V2_0", "V3_0"];
-const ORDERER_CAPABILITIES: &[&str] = &["V1_1", "V1_4_2", "V2_0"];
-const APPLICATION_CAPABILITIES: &[&str] = &[
-    "V1_1",
-    "V1_2",
-    "V1_3",
-    "V1_4_2",
-    "V2_0",
-    "V2_5",
-    "V1_1_PVTDATA_EXPERIMENTAL",
-    "V1_1_RESOURCETREE_EXPERIMENTAL",
-];
-
 /// The channel capabilities from which orderer orgs list their own `Endpoints`;
 /// below them, Fabric refuses org endpoints and requires `OrdererAddresses`.
 const ORG_ENDPOINT_CAPABILITIES: &[&str] = &["V1_4_2", "V1_4_3", "V2_0", "V3_0"];
@@ -120,7 +108,7 @@ const MAX_ID_LEN: usize = 249;
 pub(crate) fn check(p: &Profile) -> Result<Checked<'_>, GenesisError> {
     check_channel_id(&p.channel_id)?;
     check_policies("/Channel", &p.policies, &[])?;
-    check_capabilities("/Channel", &p.capabilities, CHANNEL_CAPABILITIES)?;
+    check_capabilities("/Channel", &p.capabilities, CapabilityLevel::Channel)?;
     if let Some(name) = &p.consortium {
         check_config_id("/Channel/Consortium", name)?;
     }
@@ -141,14 +129,18 @@ pub(crate) fn check(p: &Profile) -> Result<Checked<'_>, GenesisError> {
         check_addresses("/Channel/Orderer/KafkaBrokers", brokers, false)?;
     }
     check_policies("/Channel/Orderer", &o.policies, &[BLOCK_VALIDATION])?;
-    check_capabilities("/Channel/Orderer", &o.capabilities, ORDERER_CAPABILITIES)?;
+    check_capabilities(
+        "/Channel/Orderer",
+        &o.capabilities,
+        CapabilityLevel::Orderer,
+    )?;
 
     let a = &p.application;
     check_policies("/Channel/Application", &a.policies, &[])?;
     check_capabilities(
         "/Channel/Application",
         &a.capabilities,
-        APPLICATION_CAPABILITIES,
+        CapabilityLevel::Application,
     )?;
     for (resource, policy) in &a.acls {
         let reason = if resource.is_empty() {
@@ -306,45 +298,40 @@ fn check_policies(
             });
         }
     }
-    for (name, spec) in policies {
+    for (name, policy) in policies {
         check_config_id(path, name)?;
-        let reason = match spec {
-            PolicySpec::ImplicitMeta { sub_policy, .. } => check_config_id(path, sub_policy)
-                .err()
-                .map(|_| format!("sub-policy {sub_policy:?} is not a valid policy name")),
-            PolicySpec::Signature(rule) => rule.check().err(),
-            PolicySpec::Encoded(policy) => check_encoded(policy.r#type, &policy.value).err(),
-        };
-        if let Some(reason) = reason {
-            return Err(GenesisError::Policy {
-                path: path.to_owned(),
-                name: name.clone(),
-                reason,
-            });
-        }
+        check_policy(path, name, policy).map_err(|reason| GenesisError::Policy {
+            path: path.to_owned(),
+            name: name.clone(),
+            reason,
+        })?;
     }
     Ok(())
 }
 
-fn check_encoded(kind: i32, value: &Bytes) -> Result<(), String> {
-    match PolicyType::try_from(kind) {
-        Ok(PolicyType::Signature) => SignaturePolicyEnvelope::decode(value.clone())
-            .map(drop)
-            .map_err(|e| format!("not a SignaturePolicyEnvelope: {e}")),
-        Ok(PolicyType::ImplicitMeta) => ImplicitMetaPolicy::decode(value.clone())
-            .map(drop)
-            .map_err(|e| format!("not an ImplicitMetaPolicy: {e}")),
-        _ => Err(format!(
-            "type {kind}: only SIGNATURE (1) and IMPLICIT_META (3) policies go in a channel config"
+/// Refuses what the node's policy engine would refuse when it loads the config
+/// (stricter than Fabric: e.g. an `OutOf` nothing can satisfy), and an implicit
+/// meta policy over a sub-policy name no group can have.
+fn check_policy(path: &str, name: &str, policy: &Policy) -> Result<(), String> {
+    match Definition::decode(format!("{path}/{name}"), policy) {
+        Ok(Definition::Signature(_)) => Ok(()),
+        Ok(Definition::ImplicitMeta { sub_policy, .. }) => check_config_id(path, &sub_policy)
+            .map_err(|_| format!("sub-policy {sub_policy:?} is not a valid policy name")),
+        Err(PolicyError::Invalid { source, .. }) => Err(source.to_string()),
+        Err(PolicyError::UnsupportedType { policy_type, .. }) => Err(format!(
+            "type {policy_type}: only SIGNATURE (1) and IMPLICIT_META (3) policies go in a channel config"
         )),
+        Err(other) => Err(other.to_string()),
     }
 }
 
+/// Only the capabilities the node knows: it refuses a channel requiring another.
 fn check_capabilities(
     path: &str,
     names: &BTreeSet<String>,
-    valid: &[&str],
+    level: CapabilityLevel,
 ) -> Result<(), GenesisError> {
+    let valid = level.known();
     match names.iter().find(|n| !valid.contains(&n.as_str())) {
         None => Ok(()),
         Some(name) => Err(GenesisError::Capability {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use super::error::PolicyError;
 use super::implicit_meta::{CompiledImplicitMeta, SubPolicy};
 use super::{IdentityDeserializer, MAX_GROUP_DEPTH, Policy, SignedData};
-use crate::proto::common::ConfigGroup;
+use crate::proto::common::implicit_meta_policy::Rule;
 use crate::proto::common::policy::PolicyType;
+use crate::proto::common::{self, ConfigGroup};
 
 /// Every policy of a config group tree, compiled, addressed by path.
 ///
@@ -151,6 +152,46 @@ fn check_name(parent: &str, name: &str) -> Result<(), PolicyError> {
     Ok(())
 }
 
+/// A config policy, decoded and checked as far as it can be without its group.
+pub(crate) enum Definition {
+    /// A compiled signature policy.
+    Signature(Policy),
+    /// An implicit meta policy, whose sub-policies resolve in the child groups.
+    ImplicitMeta {
+        path: String,
+        rule: Rule,
+        sub_policy: String,
+    },
+}
+
+impl Definition {
+    /// Decodes `policy`, to be known as `path`, as the manager does when it loads a
+    /// config: only SIGNATURE and IMPLICIT_META policies, compiled or checked.
+    pub(crate) fn decode(path: String, policy: &common::Policy) -> Result<Self, PolicyError> {
+        match PolicyType::try_from(policy.r#type) {
+            Ok(PolicyType::Signature) => {
+                Policy::signature_from_bytes(path, policy.value.clone()).map(Definition::Signature)
+            }
+            Ok(PolicyType::ImplicitMeta) => {
+                match CompiledImplicitMeta::decode_definition(policy.value.clone()) {
+                    Ok((rule, sub_policy)) => Ok(Definition::ImplicitMeta {
+                        path,
+                        rule,
+                        sub_policy,
+                    }),
+                    Err(source) => Err(PolicyError::Invalid { path, source }),
+                }
+            }
+            Ok(PolicyType::Msp | PolicyType::Unknown) | Err(_) => {
+                Err(PolicyError::UnsupportedType {
+                    path,
+                    policy_type: policy.r#type,
+                })
+            }
+        }
+    }
+}
+
 fn build_group(path: String, config: &ConfigGroup, depth: usize) -> Result<Group, PolicyError> {
     if depth >= MAX_GROUP_DEPTH {
         return Err(PolicyError::GroupsTooDeep {
@@ -173,21 +214,13 @@ fn build_group(path: String, config: &ConfigGroup, depth: usize) -> Result<Group
         let Some(policy) = &config_policy.policy else {
             return Err(PolicyError::MissingPolicy { path: policy_path });
         };
-        let compiled = match PolicyType::try_from(policy.r#type) {
-            Ok(PolicyType::Signature) => {
-                Policy::signature_from_bytes(policy_path, policy.value.clone())?
-            }
-            Ok(PolicyType::ImplicitMeta) => {
-                let (rule, sub_policy) =
-                    match CompiledImplicitMeta::decode_definition(policy.value.clone()) {
-                        Ok(definition) => definition,
-                        Err(source) => {
-                            return Err(PolicyError::Invalid {
-                                path: policy_path,
-                                source,
-                            });
-                        }
-                    };
+        let compiled = match Definition::decode(policy_path, policy)? {
+            Definition::Signature(compiled) => compiled,
+            Definition::ImplicitMeta {
+                path,
+                rule,
+                sub_policy,
+            } => {
                 let subs = groups
                     .values()
                     .map(|child| match child.resolve_in_subtree(&sub_policy) {
@@ -198,13 +231,7 @@ fn build_group(path: String, config: &ConfigGroup, depth: usize) -> Result<Group
                     })
                     .collect();
                 let compiled = CompiledImplicitMeta::new(rule, sub_policy, subs);
-                Policy::implicit_meta(policy_path, compiled)
-            }
-            Ok(PolicyType::Msp | PolicyType::Unknown) | Err(_) => {
-                return Err(PolicyError::UnsupportedType {
-                    path: policy_path,
-                    policy_type: policy.r#type,
-                });
+                Policy::implicit_meta(path, compiled)
             }
         };
         policies.insert(name.clone(), Arc::new(compiled));

@@ -42,6 +42,7 @@ use bytes::Bytes;
 use crate::proto::common::MspPrincipal;
 
 pub use error::{CompileError, PolicyError, RejectedSignature, Rejection, Unsatisfied};
+pub(crate) use manager::Definition;
 pub use manager::PolicyManager;
 pub use policy::Policy;
 pub use signed_data::SignedDataError;

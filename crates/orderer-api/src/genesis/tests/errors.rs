@@ -1,6 +1,9 @@
 //! Input validation: each bad input is an error that names what is wrong.
 
 use super::*;
+use crate::policies::dsl::{
+    envelope, implicit_meta_policy, n_out_of, policy_from_configtx, signature_policy,
+};
 
 #[test]
 fn bad_inputs_are_clear_errors() {
@@ -166,21 +169,27 @@ fn bad_inputs_are_clear_errors() {
         ),
         (
             Box::new(|p| {
-                p.policies.insert(
-                    READERS.into(),
-                    PolicySpec::Signature(SignatureRule::OutOf(2, vec![])),
-                );
+                // Fabric's parser and configtxgen take it; nothing can satisfy it.
+                let never = policy_from_configtx("Signature", "OutOf(2, 'Org1MSP.member')");
+                p.policies.insert(READERS.into(), never.unwrap());
             }),
-            "can never be satisfied",
+            "/Channel: policy \"Readers\": rule needs 2 of 1 rules: n must be between 0 and 1",
+        ),
+        (
+            Box::new(|p| {
+                let reject_all = signature_policy(&envelope(n_out_of(1, vec![]), vec![]));
+                p.policies.insert(READERS.into(), reject_all);
+            }),
+            "needs 1 of 0 rules",
         ),
         (
             Box::new(|p| {
                 p.policies.insert(
                     READERS.into(),
-                    PolicySpec::Encoded(Policy {
+                    Policy {
                         r#type: 2,
                         value: Bytes::new(),
-                    }),
+                    },
                 );
             }),
             "only SIGNATURE (1) and IMPLICIT_META (3)",
@@ -188,9 +197,42 @@ fn bad_inputs_are_clear_errors() {
         (
             Box::new(|p| {
                 p.policies.insert(
-                    "Bad Name".into(),
-                    PolicySpec::implicit_meta(MetaRule::Any, READERS),
+                    READERS.into(),
+                    Policy {
+                        r#type: PolicyType::Signature as i32,
+                        value: Bytes::from_static(b"\xff"),
+                    },
                 );
+            }),
+            "not a valid SignaturePolicyEnvelope",
+        ),
+        (
+            Box::new(|p| {
+                p.policies
+                    .insert(READERS.into(), implicit_meta_policy(Rule::Any, "Bad Name"));
+            }),
+            "sub-policy \"Bad Name\" is not a valid policy name",
+        ),
+        (
+            Box::new(|p| {
+                let unknown_rule = ImplicitMetaPolicy {
+                    sub_policy: READERS.into(),
+                    rule: 7,
+                };
+                p.policies.insert(
+                    READERS.into(),
+                    Policy {
+                        r#type: PolicyType::ImplicitMeta as i32,
+                        value: unknown_rule.encode_to_vec().into(),
+                    },
+                );
+            }),
+            "implicit meta rule 7 is not ANY, ALL or MAJORITY",
+        ),
+        (
+            Box::new(|p| {
+                p.policies
+                    .insert("Bad Name".into(), implicit_meta_policy(Rule::Any, READERS));
             }),
             "\"Bad Name\"",
         ),
@@ -199,6 +241,11 @@ fn bad_inputs_are_clear_errors() {
                 p.orderer.capabilities.insert("V2.0".into());
             }),
             "/Channel/Orderer/Capabilities: \"V2.0\" is not a capability",
+        ),
+        (
+            // Fabric 3's: the node refuses a channel that requires it.
+            Box::new(|p| p.capabilities = ["V3_0".to_owned()].into()),
+            "/Channel/Capabilities: \"V3_0\" is not a capability",
         ),
         (
             Box::new(|p| {

@@ -1,6 +1,7 @@
 //! Default and custom policies and their encoding.
 
 use super::*;
+use crate::policies::dsl::policy_from_configtx;
 
 #[test]
 fn every_default_policy_is_at_its_path() {
@@ -81,25 +82,79 @@ fn node_ou_policies_name_roles() {
     assert_eq!(roles("Endorsement"), [Peer]);
 }
 
+/// The defaults are what configtxgen makes of the sample configtx.yaml's strings.
 #[test]
-fn nested_rules_number_principals_like_fabric() {
-    // Fabric's parser numbers a gate's nested gates before its own principals.
-    let rule: SignatureRule = "AND('A.member', OR('B.peer', 'C.admin'), 'D.client')"
-        .parse()
-        .unwrap();
-    let env = rule.to_envelope();
-    let ids: Vec<_> = env.identities.iter().map(role).map(|(m, _)| m).collect();
-    assert_eq!(ids, ["B", "C", "A", "D"]);
-    let Some(signature_policy::Type::NOutOf(top)) = env.rule.unwrap().r#type else {
-        panic!()
+fn defaults_encode_like_their_configtx_strings() {
+    let parsed = |entries: &[(&str, &str, &str)]| -> Policies {
+        entries
+            .iter()
+            .map(|(name, kind, rule)| {
+                let policy = policy_from_configtx(kind, rule).unwrap();
+                (name.to_string(), policy)
+            })
+            .collect()
     };
-    assert_eq!(top.n, 3);
-    let by = |i| Some(signature_policy::Type::SignedBy(i));
-    assert_eq!(top.rules[0].r#type, by(2));
-    assert_eq!(top.rules[2].r#type, by(3));
-    let Some(signature_policy::Type::NOutOf(inner)) = &top.rules[1].r#type else {
-        panic!()
-    };
-    assert_eq!((inner.n, inner.rules[0].r#type.clone()), (1, by(0)));
-    assert_eq!(inner.rules[1].r#type, by(1));
+    let mut orderer = parsed(&[
+        ("Readers", "ImplicitMeta", "ANY Readers"),
+        ("Writers", "ImplicitMeta", "ANY Writers"),
+        ("Admins", "ImplicitMeta", "MAJORITY Admins"),
+    ]);
+    assert_eq!(standard_meta_policies(), orderer);
+    orderer.extend(parsed(&[(
+        "BlockValidation",
+        "ImplicitMeta",
+        "ANY Writers",
+    )]));
+    assert_eq!(orderer_group_policies(), orderer);
+    let org = parsed(&[
+        ("Readers", "Signature", "OR('Org1MSP.member')"),
+        ("Writers", "Signature", "OR('Org1MSP.member')"),
+        ("Admins", "Signature", "OR('Org1MSP.admin')"),
+        ("Endorsement", "Signature", "OR('Org1MSP.member')"),
+    ]);
+    assert_eq!(application_org_policies("Org1MSP"), org);
+    let node_ous = parsed(&[
+        (
+            "Readers",
+            "Signature",
+            "OR('Org1MSP.admin', 'Org1MSP.peer', 'Org1MSP.client')",
+        ),
+        (
+            "Writers",
+            "Signature",
+            "OR('Org1MSP.admin', 'Org1MSP.client')",
+        ),
+        ("Admins", "Signature", "OR('Org1MSP.admin')"),
+        ("Endorsement", "Signature", "OR('Org1MSP.peer')"),
+    ]);
+    assert_eq!(application_org_node_ou_policies("Org1MSP"), node_ous);
+}
+
+/// A configtx string is written as parsed, principals numbered as Fabric numbers
+/// them (nested gates first).
+#[test]
+fn parsed_policies_are_written_as_given() {
+    let rule = "AND('Org1MSP.member', OR('Org2MSP.peer', 'Org1MSP.admin'), 'Org2MSP.client')";
+    let policy = policy_from_configtx("Signature", rule).unwrap();
+    let mut p = profile();
+    p.application.organizations[0].policies = Some(Policies::from([
+        (READERS.into(), policy.clone()),
+        (WRITERS.into(), policy.clone()),
+        (ADMINS.into(), policy.clone()),
+    ]));
+    let root = channel(&p);
+    let written = at(&root, &["Application", "Org1"]).policies[READERS]
+        .policy
+        .clone();
+    assert_eq!(written, Some(policy.clone()));
+    let env = SignaturePolicyEnvelope::decode(policy.value).unwrap();
+    let ids: Vec<_> = env.identities.iter().map(role).collect();
+    use MspRoleType::*;
+    let expected = [
+        ("Org2MSP", Peer),
+        ("Org1MSP", Admin),
+        ("Org1MSP", Member),
+        ("Org2MSP", Client),
+    ];
+    assert_eq!(ids, expected.map(|(m, r)| (m.to_owned(), r)));
 }

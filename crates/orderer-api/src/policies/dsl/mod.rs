@@ -87,13 +87,19 @@ pub fn envelope(rule: SignaturePolicy, identities: Vec<MspPrincipal>) -> Signatu
     }
 }
 
+/// One signature of any of `identities`, numbered in order: the envelope the parser
+/// makes of `OR('A.member', 'B.admin')`.
+pub fn signed_by_any(identities: Vec<MspPrincipal>) -> SignaturePolicyEnvelope {
+    let rules = (0..identities.len())
+        .map(|index| signed_by(i32::try_from(index).unwrap_or(i32::MAX)))
+        .collect();
+    envelope(or(rules), identities)
+}
+
 /// One signature of an identity with `role` in `msp_id`, e.g. `Org1MSP.admin`
 /// (Fabric's `SignedByMspAdmin` and siblings: 1 out of `[signed_by(0)]`).
 pub fn signed_by_msp_role(msp_id: &str, role: MspRoleType) -> SignaturePolicyEnvelope {
-    envelope(
-        n_out_of(1, vec![signed_by(0)]),
-        vec![role_principal(msp_id, role)],
-    )
+    signed_by_any(vec![role_principal(msp_id, role)])
 }
 
 /// The policy every signature set satisfies (0 out of nothing), as configtxgen
@@ -113,10 +119,13 @@ pub fn signature_policy(envelope: &SignaturePolicyEnvelope) -> Policy {
 /// An implicit meta policy (`rule` of the child groups' `sub_policy`) as a config's
 /// `common.Policy` of type IMPLICIT_META.
 pub fn implicit_meta_policy(rule: Rule, sub_policy: &str) -> Policy {
-    let definition = ImplicitMetaPolicy {
+    meta_policy(&ImplicitMetaPolicy {
         sub_policy: sub_policy.to_owned(),
         rule: rule as i32,
-    };
+    })
+}
+
+fn meta_policy(definition: &ImplicitMetaPolicy) -> Policy {
     Policy {
         r#type: PolicyType::ImplicitMeta as i32,
         value: Bytes::from(definition.encode_to_vec()),
@@ -125,7 +134,8 @@ pub fn implicit_meta_policy(rule: Rule, sub_policy: &str) -> Policy {
 
 /// Parses an implicit meta rule as configtx.yaml writes it: `RULE SubPolicy`, the
 /// rule one of `ANY`, `ALL`, `MAJORITY`, separated by one space (as Fabric's
-/// `ImplicitMetaFromString`); the sub-policy must not be empty.
+/// `ImplicitMetaFromString`, case included); the sub-policy must not be empty
+/// (Fabric's would take `"ANY "` for a rule over policies named "").
 pub fn parse_implicit_meta(input: &str) -> Result<ImplicitMetaPolicy, DslError> {
     let tokens: Vec<&str> = input.split(' ').collect();
     let [rule, sub_policy] = tokens.as_slice() else {
@@ -157,18 +167,12 @@ pub fn parse_implicit_meta(input: &str) -> Result<ImplicitMetaPolicy, DslError> 
     })
 }
 
-/// A policy of configtx.yaml (`Type` and `Rule`) as a config's `common.Policy`:
-/// `ImplicitMeta` rules parse with [`parse_implicit_meta`], `Signature` rules with
-/// [`parse_signature_policy`].
+/// A policy of configtx.yaml (`Type` and `Rule`) as a config's `common.Policy`, as
+/// configtxgen encodes it: `ImplicitMeta` rules parse with [`parse_implicit_meta`],
+/// `Signature` rules with [`parse_signature_policy`].
 pub fn policy_from_configtx(kind: &str, rule: &str) -> Result<Policy, DslError> {
     match kind {
-        "ImplicitMeta" => {
-            let definition = parse_implicit_meta(rule)?;
-            Ok(Policy {
-                r#type: PolicyType::ImplicitMeta as i32,
-                value: Bytes::from(definition.encode_to_vec()),
-            })
-        }
+        "ImplicitMeta" => Ok(meta_policy(&parse_implicit_meta(rule)?)),
         "Signature" => Ok(signature_policy(&parse_signature_policy(rule)?)),
         other => Err(DslError::new(
             rule,

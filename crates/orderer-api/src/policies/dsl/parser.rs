@@ -25,9 +25,11 @@ use crate::proto::common::{MspPrincipal, SignaturePolicy, SignaturePolicyEnvelop
 /// Parses a signature policy string such as `OR('Org1MSP.member', 'Org2MSP.admin')`
 /// or `OutOf(2, 'A.peer', 'B.peer', 'C.peer')` into an envelope.
 ///
-/// Refuses what the compiled policy would refuse: a count below 0 or above the
-/// number of rules (Fabric's parser accepts one more, a policy nothing satisfies),
-/// and gates nested deeper than [`MAX_RULE_DEPTH`].
+/// The count of `OutOf` is bounded as Fabric's parser bounds it: from 0 to one more
+/// than the number of rules. A count above the number of rules parses, as it does
+/// for configtxgen, into a policy nothing satisfies; the policy engine refuses to
+/// compile that one. Gates nested deeper than [`MAX_RULE_DEPTH`] are refused (the
+/// engine would refuse them too).
 pub fn parse_signature_policy(input: &str) -> Result<SignaturePolicyEnvelope, DslError> {
     let mut parser = Parser { input, pos: 0 };
     let gate = parser
@@ -200,10 +202,12 @@ impl<'a> Parser<'a> {
             (GateKind::Or, _) => 1,
             _ => i64::try_from(rules).unwrap_or(i64::MAX),
         };
+        // Fabric's bound: "permit equal to n+1, but disallow over n+1".
+        let max = rules.saturating_add(1);
         match i32::try_from(n) {
-            Ok(n) if n >= 0 && usize::try_from(n).is_ok_and(|n| n <= rules) => Ok(Gate { n, args }),
+            Ok(n) if n >= 0 && usize::try_from(n).is_ok_and(|n| n <= max) => Ok(Gate { n, args }),
             _ => Err(format!(
-                "OutOf at offset {start} needs {n} of {rules} rules: the count must be between 0 and {rules}"
+                "OutOf at offset {start} needs {n} of {rules} rules: the count must be between 0 and {max}"
             )),
         }
     }

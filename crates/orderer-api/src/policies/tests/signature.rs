@@ -301,6 +301,10 @@ fn renders_in_fabric_policy_language() {
             "OutOf(2, 'A.member', 'B.member', 'C.member')",
             "OutOf(2, 'A.member', 'B.member', 'C.member')",
         ),
+        (
+            "outof(2, 'A.client', or('B.orderer', 'C.member'), 'C.admin')",
+            "OutOf(2, 'A.client', OR('B.orderer', 'C.member'), 'C.admin')",
+        ),
     ] {
         assert_eq!(compile(dsl).to_string(), rendered);
     }
