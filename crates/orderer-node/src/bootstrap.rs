@@ -9,9 +9,9 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use orderer_api::ConsenterKind;
 use orderer_api::channelconfig::ChannelValues;
-use orderer_api::genesis::{
-    Consensus, Organization, PolicySpec, Principal, Profile, READERS, Role, WRITERS,
-};
+use orderer_api::genesis::{Consensus, Organization, Profile, READERS, WRITERS};
+use orderer_api::policies::dsl::{role_principal, signature_policy, signed_by_any};
+use orderer_api::proto::common::msp_role::MspRoleType;
 use orderer_api::proto::common::Block;
 use prost::Message;
 
@@ -105,11 +105,12 @@ fn generate(config: &Config, entry: &ChannelEntry) -> anyhow::Result<ChannelPlan
             let members = orgs
                 .iter()
                 .filter(|o| names.contains(&o.name))
-                .map(|o| Principal::new(&o.id, Role::Member));
-            profile
-                .application
-                .policies
-                .insert(policy.to_owned(), PolicySpec::any_of(members));
+                .map(|o| role_principal(&o.id, MspRoleType::Member))
+                .collect();
+            profile.application.policies.insert(
+                policy.to_owned(),
+                signature_policy(&signed_by_any(members)),
+            );
         }
     }
     let genesis = profile
