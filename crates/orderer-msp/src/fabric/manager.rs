@@ -12,23 +12,32 @@ use prost::Message;
 use super::identity::FabricIdentity;
 use super::msp::FabricMsp;
 
-/// Identities per cache generation. When the current generation is full it becomes the
-/// previous one and the oldest is dropped; a hit in the previous generation moves the
-/// entry back to the current one. So at most twice this many identities are held, and
-/// those in use stay (an approximate LRU without per-hit bookkeeping).
-const CACHE_GENERATION: usize = 8_192;
+/// Identities cached by default.
+const CACHE_SIZE: usize = 16_384;
 
 type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-#[derive(Default)]
+/// Two generations of identities. When the current generation is full it becomes the
+/// previous one and the previous one is dropped; a hit in the previous generation moves
+/// the entry back to the current one. So at most `2 * generation` identities are held
+/// and those in use stay: an approximate LRU without per-hit bookkeeping.
 struct Cache {
+    generation: usize,
     current: HashMap<Vec<u8>, Arc<FabricIdentity>>,
     previous: HashMap<Vec<u8>, Arc<FabricIdentity>>,
 }
 
 impl Cache {
+    fn new(size: usize) -> Self {
+        Cache {
+            generation: (size / 2).max(1),
+            current: HashMap::new(),
+            previous: HashMap::new(),
+        }
+    }
+
     fn insert(&mut self, key: Vec<u8>, id: Arc<FabricIdentity>) {
-        if self.current.len() >= CACHE_GENERATION {
+        if self.current.len() >= self.generation {
             self.previous = std::mem::take(&mut self.current);
         }
         self.current.insert(key, id);
@@ -62,7 +71,7 @@ impl MspManager {
         }
         Ok(MspManager {
             msps: map,
-            cache: RwLock::new(Cache::default()),
+            cache: RwLock::new(Cache::new(CACHE_SIZE)),
             clock: Arc::new(crate::now),
         })
     }
@@ -81,6 +90,13 @@ impl MspManager {
     /// The same manager reading the time (seconds since the epoch) from `clock`.
     pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The same manager caching at most about `size` validated identities (default
+    /// 16384).
+    pub fn with_cache_size(mut self, size: usize) -> Self {
+        self.cache = RwLock::new(Cache::new(size));
         self
     }
 

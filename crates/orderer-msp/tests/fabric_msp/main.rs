@@ -1,0 +1,12 @@
+//! Channel MSPs built from `FabricMSPConfig`: one test per rule of Fabric's X.509 MSP
+//! (v1.4.3 semantics), each named after the behaviour it mirrors.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod dir;
+mod identities;
+mod manager;
+mod principals;
+mod setup;
+mod signatures;
