@@ -8,7 +8,9 @@ use crate::der;
 /// P-521, which ring cannot verify).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EcCurve {
+    /// NIST P-256 (secp256r1), Fabric's default.
     P256,
+    /// NIST P-384 (secp384r1).
     P384,
 }
 

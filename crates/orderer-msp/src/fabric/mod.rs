@@ -20,6 +20,7 @@ mod ous;
 mod principal;
 mod setup;
 
+pub(crate) use chain::{Pools, dedup, unique_chain_any_time};
 pub(crate) use dir::list_files;
 pub use dir::{msp_config, msp_config_from_dir};
 pub use identity::FabricIdentity;
