@@ -8,5 +8,6 @@ mod dir;
 mod identities;
 mod manager;
 mod principals;
+mod robustness;
 mod setup;
 mod signatures;
