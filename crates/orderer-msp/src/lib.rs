@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 pub use ecdsa::{EcCurve, flip_s, flip_s_on};
 pub use fabric::{
     FabricIdentity, FabricMsp, MspManager, NodeRole, OuIdentifier, msp_config, msp_config_from_dir,
+    msp_config_from_dir_with_warnings,
 };
 pub use msp::{Msp, Validated};
 pub use signer::{SigningIdentity, pem_encode};

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use orderer_api::policies::IdentityDeserializer;
 use orderer_api::proto::common::msp_role::MspRoleType;
 use orderer_msp::generate::{Authority, KeyKind, new_org};
-use orderer_msp::{FabricMsp, MspManager, NodeRole, SigningIdentity, msp_config_from_dir};
+use orderer_msp::{
+    FabricMsp, MspManager, NodeRole, SigningIdentity, msp_config_from_dir,
+    msp_config_from_dir_with_warnings,
+};
 
 use crate::common::*;
 
@@ -117,7 +120,7 @@ fn missing_or_empty_cacerts_is_refused() {
 }
 
 #[test]
-fn file_without_pem_is_refused_naming_it() {
+fn files_without_pem_are_skipped_with_a_warning_like_fabric() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Authority::root("ca", ORG1, v()).unwrap();
     write(&dir.path().join("cacerts/ca.pem"), ca.cert_pem());
@@ -125,13 +128,17 @@ fn file_without_pem_is_refused_naming_it() {
         &dir.path().join("admincerts/readme.txt"),
         "not a certificate",
     );
+    let (c, warnings) = msp_config_from_dir_with_warnings(dir.path(), ORG1).unwrap();
+    assert!(c.admins.is_empty());
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].contains("readme.txt") && warnings[0].contains("no PEM block"));
+    // A cacerts/ without any PEM file is still an error.
+    std::fs::remove_file(dir.path().join("cacerts/ca.pem")).unwrap();
+    write(&dir.path().join("cacerts/ca.der"), "binary");
     let err = msp_config_from_dir(dir.path(), ORG1)
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("readme.txt") && err.contains("no PEM block"),
-        "{err}"
-    );
+    assert!(err.contains("no CA certificate"), "{err}");
 }
 
 #[test]
@@ -182,17 +189,24 @@ fn config_yaml_variants() {
         err.contains("config.yaml") && err.contains("not a valid"),
         "{err}"
     );
+    // A NodeOU certificate that cannot be read leaves the OU unbound (as Fabric).
     write(
         &yaml,
         "NodeOUs:\n  Enable: true\n  AdminOUIdentifier:\n    Certificate: cacerts/missing.pem\n    OrganizationalUnitIdentifier: admin\n",
     );
+    let (c, warnings) = msp_config_from_dir_with_warnings(dir.path(), ORG1).unwrap();
+    let admin = c.fabric_node_ous.unwrap().admin_ou_identifier.unwrap();
+    assert!(admin.certificate.is_empty());
+    assert!(warnings[0].contains("missing.pem") && warnings[0].contains("AdminOUIdentifier"));
+    // A missing OrganizationalUnitIdentifiers certificate is an error (as Fabric).
+    write(
+        &yaml,
+        "OrganizationalUnitIdentifiers:\n  - Certificate: cacerts/missing.pem\n    OrganizationalUnitIdentifier: COP\n",
+    );
     let err = msp_config_from_dir(dir.path(), ORG1)
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("missing.pem") && err.contains("AdminOUIdentifier"),
-        "{err}"
-    );
+    assert!(err.contains("missing.pem"), "{err}");
 }
 
 #[test]

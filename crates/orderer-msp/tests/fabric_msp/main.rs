@@ -5,6 +5,7 @@
 
 mod common;
 mod dir;
+mod fabric_testdata;
 mod identities;
 mod manager;
 mod principals;

@@ -53,6 +53,19 @@ fn bytes_after_the_der_signature_are_ignored_like_fabric() {
 }
 
 #[test]
+fn extra_integer_inside_the_signature_is_ignored_like_fabric() {
+    // Go's asn1.Unmarshal lets a SEQUENCE carry more elements than the struct has.
+    let org = Org::new(ORG1, true);
+    let (cert, key) = org.issue("alice", &["client"]);
+    let id = identity(&org.msp(), &cert);
+    let sig = sign(ORG1, &cert, &key, b"m");
+    let mut longer = vec![0x30, sig[1] + 3];
+    longer.extend_from_slice(&sig[2..]);
+    longer.extend_from_slice(&[0x02, 0x01, 0x64]);
+    id.verify(b"m", &longer).unwrap();
+}
+
+#[test]
 fn signature_of_another_identity_is_refused() {
     let org = Org::new(ORG1, true);
     let (alice, _) = org.issue("alice", &["client"]);
