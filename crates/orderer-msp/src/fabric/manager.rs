@@ -49,6 +49,7 @@ pub struct MspManager {
     msps: BTreeMap<String, Arc<FabricMsp>>,
     cache: RwLock<Cache>,
     clock: Clock,
+    check_time: bool,
 }
 
 impl std::fmt::Debug for MspManager {
@@ -73,6 +74,7 @@ impl MspManager {
             msps: map,
             cache: RwLock::new(Cache::new(CACHE_SIZE)),
             clock: Arc::new(crate::now),
+            check_time: true,
         })
     }
 
@@ -90,6 +92,16 @@ impl MspManager {
     /// The same manager reading the time (seconds since the epoch) from `clock`.
     pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Whether identities outside their validity period are refused (the default).
+    /// Fabric's MSP itself does not check it: Fabric orderers refuse an expired
+    /// envelope creator (`ExpirationRejectRule`) but accept, say, a configuration
+    /// update signed by an expired admin. Turn it off to evaluate such signatures as
+    /// Fabric does, and check creators with [`FabricIdentity::check_time`].
+    pub fn check_validity_period(mut self, on: bool) -> Self {
+        self.check_time = on;
         self
     }
 
@@ -117,7 +129,8 @@ impl MspManager {
     }
 
     /// Deserializes and validates a marshalled `msp.SerializedIdentity` (cached), and
-    /// checks that it is valid at `now` (seconds since the epoch).
+    /// checks that it is valid at `now` (seconds since the epoch) unless that check is
+    /// off ([`MspManager::check_validity_period`]).
     pub fn deserialize_at(
         &self,
         serialized: &[u8],
@@ -134,7 +147,9 @@ impl MspManager {
                 id
             }
         };
-        identity.check_time(now)?;
+        if self.check_time {
+            identity.check_time(now)?;
+        }
         Ok(identity)
     }
 
