@@ -8,7 +8,9 @@ use crate::der;
 /// P-521, which ring cannot verify).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EcCurve {
+    /// NIST P-256 (secp256r1), Fabric's default.
     P256,
+    /// NIST P-384 (secp384r1).
     P384,
 }
 
@@ -96,23 +98,30 @@ fn trim(v: &[u8]) -> &[u8] {
 
 /// `SEQUENCE { INTEGER r, INTEGER s }` at the start of `der`, and what follows it.
 /// Fabric unmarshals signatures with Go's `asn1.Unmarshal`, which ignores bytes after
-/// the sequence; the integers must be positive and minimally encoded.
+/// the sequence and, inside it, after the two integers (Go allows a SEQUENCE to grow
+/// at its end); the integers must be positive and minimally encoded.
 pub(crate) fn parse_prefix(der: &[u8]) -> Result<(RawSignature, &[u8]), String> {
+    let (sig, _, rest) = parse_sequence(der)?;
+    Ok((sig, rest))
+}
+
+/// The two integers, the bytes inside the sequence after them, and the bytes after it.
+fn parse_sequence(der: &[u8]) -> Result<(RawSignature, &[u8], &[u8]), String> {
     let (seq, rest) = der::element(der).map_err(|e| format!("not DER: {e}"))?;
     if seq.tag != 0x30 {
         return Err("not a DER SEQUENCE of two integers".into());
     }
     let (r, inner) = integer(seq.contents)?;
     let (s, inner) = integer(inner)?;
+    Ok((RawSignature { r, s }, inner, rest))
+}
+
+/// A DER signature with nothing but its two integers.
+pub(crate) fn parse_exact(der: &[u8]) -> Result<RawSignature, String> {
+    let (sig, inner, rest) = parse_sequence(der)?;
     if !inner.is_empty() {
         return Err("trailing bytes after the two integers".into());
     }
-    Ok((RawSignature { r, s }, rest))
-}
-
-/// A DER signature with nothing after it.
-pub(crate) fn parse_exact(der: &[u8]) -> Result<RawSignature, String> {
-    let (sig, rest) = parse_prefix(der)?;
     if !rest.is_empty() {
         return Err("trailing bytes after the signature".into());
     }
@@ -267,6 +276,17 @@ mod tests {
         let (parsed, rest) = parse_prefix(&der).unwrap();
         assert_eq!((parsed.r, parsed.s), (vec![1], vec![2]));
         assert_eq!(rest, b"junk");
+        assert!(parse_exact(&der).is_err());
+    }
+
+    #[test]
+    fn a_third_integer_in_the_sequence_is_ignored_like_go_but_not_by_parse_exact() {
+        let der = [
+            0x30, 0x09, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02, 0x02, 0x01, 0x64,
+        ];
+        let (parsed, rest) = parse_prefix(&der).unwrap();
+        assert_eq!((parsed.r, parsed.s), (vec![1], vec![2]));
+        assert!(rest.is_empty());
         assert!(parse_exact(&der).is_err());
     }
 }

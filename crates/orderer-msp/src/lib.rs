@@ -1,7 +1,8 @@
 //! Fabric MSP identities, for the orderer and its clients.
 //!
 //! * [`Msp`]: an organization's CAs, read from Fabric's MSP directory layout, and
-//!   the validation of identity certificates against them.
+//!   the validation of identity certificates against them (the chain rules of
+//!   [`FabricMsp`], with the whole chain checked at the current time).
 //! * [`Verifier`]: who signed an envelope (creator certificate chain, validity, MSP)
 //!   and whether the ECDSA P-256 signature holds (DER, SHA-256, low-S as Fabric
 //!   requires), with validated creators cached.
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 pub use ecdsa::{EcCurve, flip_s, flip_s_on};
 pub use fabric::{
     FabricIdentity, FabricMsp, MspManager, NodeRole, OuIdentifier, msp_config, msp_config_from_dir,
+    msp_config_from_dir_with_warnings,
 };
 pub use msp::{Msp, Validated};
 pub use signer::{SigningIdentity, pem_encode};

@@ -5,10 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::cert::{Cert, PublicKey, pem_certs};
+use crate::fabric::{Pools, dedup, unique_chain_any_time};
 use crate::{IdentityError, MspError};
-
-/// Chains longer than this are refused (Fabric's MSPs use one or two levels).
-const MAX_CHAIN: usize = 8;
 
 /// An organization's certificate authorities.
 #[derive(Debug, Clone)]
@@ -87,8 +85,8 @@ impl Msp {
         );
         Ok(Msp {
             id: id.to_owned(),
-            roots,
-            intermediates,
+            roots: dedup(roots),
+            intermediates: dedup(intermediates),
             tls_roots,
         })
     }
@@ -104,8 +102,8 @@ impl Msp {
         }
         Ok(Msp {
             id: id.to_owned(),
-            roots,
-            intermediates: parse(intermediates_pem)?,
+            roots: dedup(roots),
+            intermediates: dedup(parse(intermediates_pem)?),
             tls_roots: Vec::new(),
         })
     }
@@ -126,9 +124,10 @@ impl Msp {
     }
 
     /// Checks that a DER certificate was issued, possibly through intermediates, by one
-    /// of this MSP's root CAs, that its key is ECDSA P-256, and, given `now` (seconds
-    /// since the epoch), that every certificate of the chain is valid then. Without
-    /// `now`, the period in which the chain is valid is in the result.
+    /// of this MSP's root CAs (one chain, each link checked as Fabric's Go
+    /// verification does), that its key is ECDSA P-256, and, given `now` (seconds since
+    /// the epoch), that every certificate of the chain is valid then. Without `now`,
+    /// the period in which the chain is valid is in the result.
     pub fn validate(&self, der: &[u8], now: Option<i64>) -> Result<Validated, IdentityError> {
         let check = |c: &Cert| now.map_or(Ok(()), |n| c.check_time(n));
         let leaf = Cert::parse(der).map_err(IdentityError::BadCertificate)?;
@@ -149,32 +148,22 @@ impl Msp {
             not_before_text: leaf.not_before_text.clone(),
             not_after_text: leaf.not_after_text.clone(),
         };
-        let mut current = leaf;
-        for _ in 0..MAX_CHAIN {
-            let issued =
-                |c: &&Cert| c.subject == current.issuer && current.verify_signed_by(c).is_ok();
-            if let Some(root) = self.roots.iter().find(issued) {
-                check(root)?;
-                narrow(&mut validated, root);
-                return Ok(validated);
-            }
-            let Some(intermediate) = self.intermediates.iter().find(issued).cloned() else {
-                return Err(IdentityError::Untrusted {
-                    msp: self.id.clone(),
-                    reason: format!(
-                        "no CA of the MSP issued the certificate of {:?}",
-                        current.subject_text
-                    ),
-                });
-            };
-            check(&intermediate)?;
-            narrow(&mut validated, &intermediate);
-            current = intermediate;
+        let pools = Pools {
+            roots: &self.roots,
+            intermediates: &self.intermediates,
+        };
+        // This MSP checks the whole chain at `now` (below), so the chain is looked up
+        // regardless of validity periods.
+        let chain =
+            unique_chain_any_time(&leaf, pools).map_err(|reason| IdentityError::Untrusted {
+                msp: self.id.clone(),
+                reason,
+            })?;
+        for ca in &chain[1..] {
+            check(ca)?;
+            narrow(&mut validated, ca);
         }
-        Err(IdentityError::Untrusted {
-            msp: self.id.clone(),
-            reason: format!("the chain is longer than {MAX_CHAIN} certificates"),
-        })
+        Ok(validated)
     }
 }
 

@@ -30,20 +30,33 @@ pub(crate) fn dedup(certs: Vec<Cert>) -> Vec<Cert> {
     out
 }
 
-/// The single chain of `leaf` (leaf first, root last), or why there is none or more
-/// than one.
+/// The single chain of `leaf` (leaf first, root last), valid when `leaf` was issued,
+/// or why there is none or more than one.
 pub(crate) fn unique_chain<'a>(leaf: &'a Cert, pools: Pools<'a>) -> Result<Vec<&'a Cert>, String> {
     let at = leaf.not_before.saturating_add(1);
-    if let Some(oid) = &leaf.unhandled_critical {
-        return Err(format!(
-            "{:?} has an unhandled critical extension {oid}",
-            leaf.subject_text
-        ));
-    }
     if at > leaf.not_after {
         return Err(format!(
             "{:?} expires ({}) before it is valid",
             leaf.subject_text, leaf.not_after_text
+        ));
+    }
+    chain(leaf, pools, Some(at))
+}
+
+/// [`unique_chain`] without any check of validity periods, for callers that check them
+/// at their own time.
+pub(crate) fn unique_chain_any_time<'a>(
+    leaf: &'a Cert,
+    pools: Pools<'a>,
+) -> Result<Vec<&'a Cert>, String> {
+    chain(leaf, pools, None)
+}
+
+fn chain<'a>(leaf: &'a Cert, pools: Pools<'a>, at: Option<i64>) -> Result<Vec<&'a Cert>, String> {
+    if let Some(oid) = &leaf.unhandled_critical {
+        return Err(format!(
+            "{:?} has an unhandled critical extension {oid}",
+            leaf.subject_text
         ));
     }
     let mut chains = Vec::new();
@@ -91,7 +104,7 @@ pub(crate) fn unique_chain<'a>(leaf: &'a Cert, pools: Pools<'a>) -> Result<Vec<&
 
 struct Search<'a, 'o> {
     pools: Pools<'a>,
-    at: i64,
+    at: Option<i64>,
     chains: &'o mut Vec<Vec<&'a Cert>>,
     checks: usize,
     why: &'o mut Option<String>,
@@ -159,15 +172,15 @@ pub(crate) fn may_issue(parent: &Cert, child: &Cert) -> Result<(), String> {
 }
 
 /// Go's checks of a certificate above the leaf: `below` intermediates lie between it
-/// and the leaf.
-fn valid_as_issuer(c: &Cert, is_root: bool, below: usize, at: i64) -> Result<(), String> {
+/// and the leaf; valid at `at` if given.
+fn valid_as_issuer(c: &Cert, is_root: bool, below: usize, at: Option<i64>) -> Result<(), String> {
     if let Some(oid) = &c.unhandled_critical {
         return Err(format!(
             "{:?} has an unhandled critical extension {oid}",
             c.subject_text
         ));
     }
-    if at < c.not_before || at > c.not_after {
+    if at.is_some_and(|at| at < c.not_before || at > c.not_after) {
         return Err(format!(
             "{:?} is not valid when the certificate was issued (it is valid from {} to {})",
             c.subject_text, c.not_before_text, c.not_after_text

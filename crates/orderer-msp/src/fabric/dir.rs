@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Each file of a directory becomes one entry, its bytes as they are (Fabric uses the
-//! first PEM block of each). Unlike Fabric, which skips with a warning, a file without
-//! PEM content or a NodeOU certificate that cannot be read is an error naming it.
+//! first PEM block of each). As in Fabric, files without PEM content and NodeOU
+//! certificates that cannot be read are skipped (the OU is then not bound to a CA);
+//! [`msp_config_from_dir_with_warnings`] says which, so that they can be logged.
 
 use std::path::{Path, PathBuf};
 
@@ -69,8 +70,8 @@ pub(crate) fn list_files(dir: &Path) -> Result<Option<Vec<PathBuf>>, MspError> {
     Ok(Some(paths))
 }
 
-/// The contents of the files of `dir`, each holding PEM; `None` when it does not exist.
-fn pem_files(dir: &Path) -> Result<Option<Vec<Bytes>>, MspError> {
+/// The contents of the files of `dir` that hold PEM; `None` when it does not exist.
+fn pem_files(dir: &Path, warnings: &mut Vec<String>) -> Result<Option<Vec<Bytes>>, MspError> {
     let Some(paths) = list_files(dir)? else {
         return Ok(None);
     };
@@ -78,10 +79,11 @@ fn pem_files(dir: &Path) -> Result<Option<Vec<Bytes>>, MspError> {
     for path in paths {
         let bytes = std::fs::read(&path).map_err(|e| MspError::file(&path, e.to_string()))?;
         if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-            return Err(MspError::file(
-                &path,
-                "holds no PEM block (-----BEGIN ...-----)".into(),
+            warnings.push(format!(
+                "{}: skipped, holds no PEM block (-----BEGIN ...-----)",
+                path.display()
             ));
+            continue;
         }
         out.push(Bytes::from(bytes));
     }
@@ -104,30 +106,41 @@ fn read(path: &Path, what: &str) -> Result<Bytes, MspError> {
 /// configuration, named `msp_id`. `cacerts/` must hold at least one certificate; the
 /// other directories and `config.yaml` are optional.
 pub fn msp_config_from_dir(dir: &Path, msp_id: &str) -> Result<FabricMspConfig, MspError> {
+    msp_config_from_dir_with_warnings(dir, msp_id).map(|(config, _)| config)
+}
+
+/// [`msp_config_from_dir`], and what was skipped as Fabric skips it (files without PEM,
+/// NodeOU certificates that cannot be read), one message each.
+pub fn msp_config_from_dir_with_warnings(
+    dir: &Path,
+    msp_id: &str,
+) -> Result<(FabricMspConfig, Vec<String>), MspError> {
     if !dir.is_dir() {
         return Err(MspError::file(dir, "is not a directory".into()));
     }
+    let mut warnings = Vec::new();
+    let w = &mut warnings;
     let cacerts = dir.join("cacerts");
-    let root_certs = pem_files(&cacerts)?.unwrap_or_default();
+    let root_certs = pem_files(&cacerts, w)?.unwrap_or_default();
     if root_certs.is_empty() {
         return Err(MspError::file(
             &cacerts,
             "holds no CA certificate: an MSP needs its root CA there".into(),
         ));
     }
-    let tls_root_certs = pem_files(&dir.join("tlscacerts"))?.unwrap_or_default();
+    let tls_root_certs = pem_files(&dir.join("tlscacerts"), w)?.unwrap_or_default();
     // Fabric reads TLS intermediates only when there are TLS roots.
     let tls_intermediate_certs = if tls_root_certs.is_empty() {
         Vec::new()
     } else {
-        pem_files(&dir.join("tlsintermediatecerts"))?.unwrap_or_default()
+        pem_files(&dir.join("tlsintermediatecerts"), w)?.unwrap_or_default()
     };
     let mut config = FabricMspConfig {
         name: msp_id.to_owned(),
         root_certs,
-        intermediate_certs: pem_files(&dir.join("intermediatecerts"))?.unwrap_or_default(),
-        admins: pem_files(&dir.join("admincerts"))?.unwrap_or_default(),
-        revocation_list: pem_files(&dir.join("crls"))?.unwrap_or_default(),
+        intermediate_certs: pem_files(&dir.join("intermediatecerts"), w)?.unwrap_or_default(),
+        admins: pem_files(&dir.join("admincerts"), w)?.unwrap_or_default(),
+        revocation_list: pem_files(&dir.join("crls"), w)?.unwrap_or_default(),
         signing_identity: None,
         organizational_unit_identifiers: Vec::new(),
         crypto_config: Some(FabricCryptoConfig {
@@ -148,9 +161,9 @@ pub fn msp_config_from_dir(dir: &Path, msp_id: &str) -> Result<FabricMspConfig, 
         let parsed = parsed.unwrap_or_default();
         config.organizational_unit_identifiers =
             ou_identifiers(dir, &config_file, parsed.organizational_unit_identifiers)?;
-        config.fabric_node_ous = node_ous(dir, parsed.node_ous)?;
+        config.fabric_node_ous = node_ous(dir, parsed.node_ous, w);
     }
-    Ok(config)
+    Ok((config, warnings))
 }
 
 fn ou_identifiers(
@@ -181,34 +194,40 @@ fn ou_identifiers(
 fn node_ous(
     dir: &Path,
     node_ous: Option<NodeOusConfiguration>,
-) -> Result<Option<FabricNodeOUs>, MspError> {
-    let Some(n) = node_ous.filter(|n| n.enable == Some(true)) else {
-        return Ok(None);
-    };
-    let role = |ou: Option<OuConfiguration>, name: &str| -> Result<_, MspError> {
-        let Some(ou) = ou else { return Ok(None) };
-        let Some(id) = ou.organizational_unit_identifier.filter(|o| !o.is_empty()) else {
-            return Ok(None);
-        };
+    warnings: &mut Vec<String>,
+) -> Option<FabricNodeOUs> {
+    let n = node_ous.filter(|n| n.enable == Some(true))?;
+    let mut role = |ou: Option<OuConfiguration>, name: &str| {
+        let ou = ou?;
+        let id = ou
+            .organizational_unit_identifier
+            .filter(|o| !o.is_empty())?;
         let certificate = match ou.certificate.filter(|c| !c.is_empty()) {
-            Some(path) => read(
-                &relative(dir, &path),
-                &format!("the certificate of NodeOUs.{name}"),
-            )?,
+            Some(path) => {
+                let path = relative(dir, &path);
+                std::fs::read(&path).map(Bytes::from).unwrap_or_else(|e| {
+                    warnings.push(format!(
+                        "{}: the certificate of NodeOUs.{name} cannot be read ({e}); the OU \
+                         is not bound to a CA",
+                        path.display()
+                    ));
+                    Bytes::new()
+                })
+            }
             None => Bytes::new(),
         };
-        Ok(Some(FabricOuIdentifier {
+        Some(FabricOuIdentifier {
             certificate,
             organizational_unit_identifier: id,
-        }))
+        })
     };
-    Ok(Some(FabricNodeOUs {
+    Some(FabricNodeOUs {
         enable: true,
-        client_ou_identifier: role(n.client, "ClientOUIdentifier")?,
-        peer_ou_identifier: role(n.peer, "PeerOUIdentifier")?,
-        admin_ou_identifier: role(n.admin, "AdminOUIdentifier")?,
-        orderer_ou_identifier: role(n.orderer, "OrdererOUIdentifier")?,
-    }))
+        client_ou_identifier: role(n.client, "ClientOUIdentifier"),
+        peer_ou_identifier: role(n.peer, "PeerOUIdentifier"),
+        admin_ou_identifier: role(n.admin, "AdminOUIdentifier"),
+        orderer_ou_identifier: role(n.orderer, "OrdererOUIdentifier"),
+    })
 }
 
 /// The `MSPConfig` of a channel configuration carrying `fabric` (type 0, X.509).

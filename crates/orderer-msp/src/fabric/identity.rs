@@ -127,7 +127,7 @@ impl Identity for FabricIdentity {
         if signature.is_empty() {
             return Err("the signature is empty".into());
         }
-        // Like Go's asn1.Unmarshal, bytes after the DER sequence are ignored.
+        // Like Go's asn1.Unmarshal, bytes after the two integers are ignored.
         let (sig, _) = ecdsa::parse_prefix(signature)
             .map_err(|e| format!("the signature is not a DER ECDSA signature: {e}"))?;
         if !curve.is_low_s(&sig.s) {

@@ -12,23 +12,32 @@ use prost::Message;
 use super::identity::FabricIdentity;
 use super::msp::FabricMsp;
 
-/// Identities per cache generation. When the current generation is full it becomes the
-/// previous one and the oldest is dropped; a hit in the previous generation moves the
-/// entry back to the current one. So at most twice this many identities are held, and
-/// those in use stay (an approximate LRU without per-hit bookkeeping).
-const CACHE_GENERATION: usize = 8_192;
+/// Identities cached by default.
+const CACHE_SIZE: usize = 16_384;
 
 type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-#[derive(Default)]
+/// Two generations of identities. When the current generation is full it becomes the
+/// previous one and the previous one is dropped; a hit in the previous generation moves
+/// the entry back to the current one. So at most `2 * generation` identities are held
+/// and those in use stay: an approximate LRU without per-hit bookkeeping.
 struct Cache {
+    generation: usize,
     current: HashMap<Vec<u8>, Arc<FabricIdentity>>,
     previous: HashMap<Vec<u8>, Arc<FabricIdentity>>,
 }
 
 impl Cache {
+    fn new(size: usize) -> Self {
+        Cache {
+            generation: (size / 2).max(1),
+            current: HashMap::new(),
+            previous: HashMap::new(),
+        }
+    }
+
     fn insert(&mut self, key: Vec<u8>, id: Arc<FabricIdentity>) {
-        if self.current.len() >= CACHE_GENERATION {
+        if self.current.len() >= self.generation {
             self.previous = std::mem::take(&mut self.current);
         }
         self.current.insert(key, id);
@@ -40,6 +49,7 @@ pub struct MspManager {
     msps: BTreeMap<String, Arc<FabricMsp>>,
     cache: RwLock<Cache>,
     clock: Clock,
+    check_time: bool,
 }
 
 impl std::fmt::Debug for MspManager {
@@ -62,8 +72,9 @@ impl MspManager {
         }
         Ok(MspManager {
             msps: map,
-            cache: RwLock::new(Cache::default()),
+            cache: RwLock::new(Cache::new(CACHE_SIZE)),
             clock: Arc::new(crate::now),
+            check_time: true,
         })
     }
 
@@ -84,6 +95,23 @@ impl MspManager {
         self
     }
 
+    /// Whether identities outside their validity period are refused (the default).
+    /// Fabric's MSP itself does not check it: Fabric orderers refuse an expired
+    /// envelope creator (`ExpirationRejectRule`) but accept, say, a configuration
+    /// update signed by an expired admin. Turn it off to evaluate such signatures as
+    /// Fabric does, and check creators with [`FabricIdentity::check_time`].
+    pub fn check_validity_period(mut self, on: bool) -> Self {
+        self.check_time = on;
+        self
+    }
+
+    /// The same manager caching at most about `size` validated identities (default
+    /// 16384).
+    pub fn with_cache_size(mut self, size: usize) -> Self {
+        self.cache = RwLock::new(Cache::new(size));
+        self
+    }
+
     /// The MSP with this ID.
     pub fn msp(&self, id: &str) -> Option<&Arc<FabricMsp>> {
         self.msps.get(id)
@@ -101,7 +129,8 @@ impl MspManager {
     }
 
     /// Deserializes and validates a marshalled `msp.SerializedIdentity` (cached), and
-    /// checks that it is valid at `now` (seconds since the epoch).
+    /// checks that it is valid at `now` (seconds since the epoch) unless that check is
+    /// off ([`MspManager::check_validity_period`]).
     pub fn deserialize_at(
         &self,
         serialized: &[u8],
@@ -118,7 +147,9 @@ impl MspManager {
                 id
             }
         };
-        identity.check_time(now)?;
+        if self.check_time {
+            identity.check_time(now)?;
+        }
         Ok(identity)
     }
 

@@ -20,8 +20,9 @@ mod ous;
 mod principal;
 mod setup;
 
+pub(crate) use chain::{Pools, dedup, unique_chain_any_time};
 pub(crate) use dir::list_files;
-pub use dir::{msp_config, msp_config_from_dir};
+pub use dir::{msp_config, msp_config_from_dir, msp_config_from_dir_with_warnings};
 pub use identity::FabricIdentity;
 pub use manager::MspManager;
 pub use msp::FabricMsp;

@@ -151,7 +151,8 @@ impl FabricMsp {
         let chain = unique_chain(cert, self.pools())?;
         let Some(issuer) = chain.get(1) else {
             return Err(format!(
-                "{:?} is a root CA certificate but is not self-signed",
+                "{:?} is not a self-signed CA certificate (basicConstraints CA:true), so it \
+                 cannot be a root CA",
                 cert.subject_text
             ));
         };
@@ -163,14 +164,17 @@ impl FabricMsp {
     /// not a CA itself, not revoked, with the OUs the MSP requires. The validity period
     /// is not checked here (see [`FabricIdentity::check_time`]).
     pub(super) fn validate(&self, cert: &Cert) -> Result<Validated, String> {
-        let chain = unique_chain(cert, self.pools())?;
         if cert.is_ca == Some(true) {
+            // Fabric first puts the certificate in canonical form, which finds a
+            // self-signed root its own issuer; only then does it refuse CAs.
+            self.canonical(cert)?;
             return Err(format!(
                 "{:?} is a CA certificate (basicConstraints CA:true), which cannot be used \
                  as an identity",
                 cert.subject_text
             ));
         }
+        let chain = unique_chain(cert, self.pools())?;
         let Some(&issuer) = chain.get(1) else {
             return Err(format!("{:?} has no issuer", cert.subject_text));
         };

@@ -11,16 +11,22 @@ use super::crl::hex;
 /// above the identity in its chain (issuer first, root last).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OuIdentifier {
+    /// The OU value.
     pub organizational_unit: String,
+    /// The hash of the certificates that certify it (see above).
     pub certifiers_identifier: Vec<u8>,
 }
 
 /// The classifications NodeOUs give identities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeRole {
+    /// Applications: clients that submit transactions.
     Client,
+    /// Peers.
     Peer,
+    /// Administrators of the organization.
     Admin,
+    /// Ordering service nodes.
     Orderer,
 }
 
