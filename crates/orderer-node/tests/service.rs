@@ -567,42 +567,38 @@ async fn debug_trace_dirs_receive_every_request_as_fabric_writes_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_with_new_batch_parameters_appends_a_config_block() {
+async fn restart_with_changed_channel_settings_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let node = TestNode::start(dir.path(), &[]).await;
     send(&node, 20, 100).await;
     node.stop().await;
-    let node = TestNode::start(
-        dir.path(),
-        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "5")],
-    )
-    .await;
-    send(&node, 12, 100).await;
-    let (blocks, ..) = fetch(&node, Position::Oldest, Position::Number(5)).await;
-    // 0 genesis, 1 the 20 cut at stop, 2 config, 3..=5 the 12 under MaxMessageCount 5.
-    let config = orderer_api::channel::CommittedConfig::from_block(&blocks[2]).unwrap();
-    assert_eq!(config.sequence, 1);
-    assert_eq!(config.channel.batch_size.max_message_count, 5);
-    let sizes: Vec<usize> = blocks[3..]
-        .iter()
-        .map(|b| b.data.as_ref().unwrap().data.len())
-        .collect();
-    assert_eq!(sizes, [5, 5, 2]);
-    let meta = orderer_api::block::orderer_metadata(&blocks[4]).unwrap();
-    assert_eq!(
-        meta.last_config.unwrap().index,
-        2,
-        "later blocks point at the config block"
-    );
-    node.stop().await;
-    // The new parameters are now the committed ones: no further config block.
-    let node = TestNode::start(
-        dir.path(),
-        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "5")],
-    )
-    .await;
+    // The channel's configuration lives in its ledger: orderer.yaml cannot change it
+    // (that is a config update), and the node writes no unsigned config block.
+    for (var, value, needle) in [
+        (
+            "ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT",
+            "5",
+            "Orderer.BatchSize.MaxMessageCount is 500 in the ledger but 5 in the configuration",
+        ),
+        (
+            "ORDERER_ORDERER_BATCHTIMEOUT",
+            "1s",
+            "Orderer.BatchTimeout is 200ms in the ledger but 1s in the configuration",
+        ),
+    ] {
+        let config = common::test_config(dir.path(), &[(var, value)]);
+        let err = orderer_node::start(config, orderer_node::consenters::Consenters::builtin())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{err}");
+        assert!(err.contains("only a config update may change"), "{err}");
+    }
+    // Unchanged settings start as before, with the same chain.
+    let node = TestNode::start(dir.path(), &[]).await;
     let (blocks, ..) = fetch(&node, Position::Oldest, Position::Newest).await;
-    assert_eq!(blocks.len(), 6);
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(seqs(&blocks), (0..20).collect::<Vec<_>>());
     node.stop().await;
 }
 

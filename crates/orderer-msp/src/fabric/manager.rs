@@ -170,6 +170,9 @@ impl MspManager {
     }
 
     fn validate(&self, serialized: &[u8]) -> Result<FabricIdentity, String> {
+        if serialized.is_empty() {
+            return Err("there is no creator identity (unsigned)".into());
+        }
         let id = SerializedIdentity::decode(serialized)
             .map_err(|e| format!("the identity is not a valid msp.SerializedIdentity: {e}"))?;
         let msp = self
