@@ -35,6 +35,12 @@ fn kafka_env(broker: &Broker, count: &str) -> Vec<(String, String)> {
             count.to_owned(),
         ),
         ("ORDERER_ORDERER_BATCHTIMEOUT", "500ms".to_owned()),
+        // Every OSN records the same ordering addresses in block 0 (Fabric's
+        // configtx.yaml Orderer.Addresses), so that their blocks 0 are identical.
+        (
+            "ORDERER_ORDERER_ADDRESSES",
+            "[osn0.example.com:7050,osn1.example.com:7050]".to_owned(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

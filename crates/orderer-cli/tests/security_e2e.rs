@@ -129,7 +129,8 @@ fn an_organization_from_msp_new_behind_mutual_tls_end_to_end() {
     let out = run(args);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("FORBIDDEN: creator refused: the creator's MSP \"SampleOrg\" is not an organization known"),
+        stdout(&out).contains("FORBIDDEN: policy /Channel/Writers not satisfied")
+            && stdout(&out).contains("creator refused: MSP \"SampleOrg\" is not defined on the channel"),
         "{}",
         stdout(&out)
     );
