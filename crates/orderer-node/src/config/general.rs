@@ -241,11 +241,11 @@ impl Section for General {
         ),
         KeyDoc::new(
             "General.BootstrapMethod",
-            "`none` (or empty): this node makes each channel's genesis block from `Orderer`, `Organizations` and `Channels`. `file`: boot from a configtxgen block, `BootstrapFile` (not supported yet: the start stops saying so).",
+            "`none` (or empty): this node makes each channel's genesis block from `Orderer`, `Organizations` and `Channels`, as configtxgen would. `file`: the channel is the one of the configtxgen block `BootstrapFile` (application or system channel), served as block 0 byte for byte; consensus type, batch settings and Kafka brokers come from the block.",
         ),
         KeyDoc::path(
             "General.BootstrapFile",
-            "The genesis block for `BootstrapMethod: file` (default `genesisblock`).",
+            "The genesis block for `BootstrapMethod: file` (default `genesisblock` beside the configuration file).",
         ),
         KeyDoc::new(
             "General.GenesisMethod",

@@ -507,6 +507,22 @@ fn resolve_paths(config: &mut Config, figment: &Figment, source: &ConfigSource) 
             _ => None,
         }
     };
+    // Fabric's default genesis file sits beside the configuration file.
+    let g = &mut config.general;
+    if g.bootstrap_file.is_empty()
+        && g.genesis_file.is_empty()
+        && matches!(g.bootstrap(), super::Bootstrap::File(_))
+    {
+        let dir = match source {
+            ConfigSource::File(path) => path.parent().map(Path::to_path_buf),
+            ConfigSource::Sample => Some(PathBuf::from(SAMPLE_DIR)),
+        };
+        g.bootstrap_file = dir
+            .unwrap_or_default()
+            .join("genesisblock")
+            .display()
+            .to_string();
+    }
     config.visit_paths(&mut |key, s| {
         if !s.is_empty() && Path::new(s.as_str()).is_relative() {
             if let Some(b) = base(key) {
