@@ -12,22 +12,35 @@ use orderer_api::{BlockAssembler, RawEnvelope};
 use orderer_cli::envelopes::Signer;
 use orderer_node::config::{self, ConfigSource};
 use orderer_node::ledger::Ledger;
-use orderer_node::security::{ClientTls, Policy, Security};
+use orderer_node::bundle::{Bundle, WRITERS};
+use orderer_node::security::{ClientTls, Security};
 use prost::Message;
 
 const SIZE: usize = 1024;
 
-fn security(skip_signature_checks: bool) -> Security {
+/// The node's checks and the sample channel's configuration (MSPs and policies).
+fn security(skip_signature_checks: bool) -> (Security, Bundle) {
     let env = [(
         "ORDERER_GENERAL_AUTHENTICATION_SKIPSIGNATURECHECKS".to_owned(),
         skip_signature_checks.to_string(),
     )];
     let loaded = config::load_with_env(ConfigSource::Sample, &env).expect("sample config");
-    Security::load(&loaded.config).expect("sample MSP")
+    let plan = orderer_node::bootstrap::plans(&loaded.config)
+        .expect("sample channel")
+        .remove(0);
+    let genesis = orderer_api::channel::CommittedConfig::from_block(
+        &Block::decode(plan.genesis).expect("block 0"),
+    )
+    .expect("config block");
+    let bundle = Bundle::new(&plan.id, &genesis).expect("bundle");
+    (
+        Security::load(&loaded.config).expect("sample MSP"),
+        bundle,
+    )
 }
 
-/// Parse, then every check Broadcast makes (timestamp, TLS binding, creator, Writers,
-/// signature), as `broadcast::validate` orders them.
+/// Parse, then every check Broadcast makes (timestamp, TLS binding, the
+/// `/Channel/Writers` policy over the signature), as `broadcast::validate` orders them.
 fn validation(c: &mut Criterion) {
     let signer = Signer::sample().expect("sample identity");
     let bytes = Bytes::from(
@@ -36,14 +49,13 @@ fn validation(c: &mut Criterion) {
             .expect("signed")
             .encode_to_vec(),
     );
-    let writers = Policy::new("Writers", ["SampleOrg".to_owned()]);
     let mut g = c.benchmark_group("validate");
     g.throughput(Throughput::Elements(1));
     for (name, skip) in [
         ("signature_checked_1k", false),
         ("signature_skipped_1k", true),
     ] {
-        let security = security(skip);
+        let (security, bundle) = security(skip);
         g.bench_function(name, |b| {
             b.iter(|| {
                 let (_raw, env) = RawEnvelope::parse(bytes.clone()).expect("envelope");
@@ -55,7 +67,7 @@ fn validation(c: &mut Criterion) {
                     .check_binding(&payload.channel_header, ClientTls::default(), false)
                     .expect("unbound");
                 security
-                    .check_creator(&writers, "mychannel", &env, &payload)
+                    .check_policy(&bundle, WRITERS, &env, &payload)
                     .expect("valid")
             })
         });

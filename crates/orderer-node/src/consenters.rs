@@ -20,6 +20,9 @@ pub struct Capabilities {
     pub shared_log: bool,
 }
 
+/// Creates a consenter from the node's configuration and a channel's.
+pub type ConsenterFactory = fn(&Config, &ChannelValues) -> Result<Arc<dyn Consenter>, String>;
+
 /// One consenter: its kind, settings, factory and metrics.
 #[derive(Debug, Clone, Copy)]
 pub struct Registration {
@@ -31,7 +34,7 @@ pub struct Registration {
     pub validate: fn(&Config, &mut Problems),
     /// Creates the consenter (inside a Tokio runtime) from this node's configuration
     /// and the configuration of a channel it orders (for Kafka: the brokers).
-    pub create: fn(&Config, &ChannelValues) -> Result<Arc<dyn Consenter>, String>,
+    pub create: ConsenterFactory,
     /// Metric names the consenter exports, and their descriptions.
     pub metrics: &'static [&'static str],
     pub describe_metrics: fn(),
