@@ -39,38 +39,33 @@ impl<'a> Group<'a> {
     /// groups whose values it deserializes: an unknown key there is an error, not
     /// something to pass along.
     pub(crate) fn allow_values(&self, allowed: &[&str]) -> Result<(), ConfigError> {
-        match self
-            .group
-            .values
-            .keys()
-            .find(|k| !allowed.contains(&k.as_str()))
-        {
-            None => Ok(()),
-            Some(key) => Err(ConfigError::structure(
-                self.child_path(key),
-                format!(
-                    "value not allowed here: this group holds only {}",
-                    allowed.join(", ")
-                ),
-            )),
-        }
+        self.allow(
+            self.group.values.keys(),
+            allowed,
+            "value not allowed here: this group holds only",
+        )
     }
 
     /// Refuses every sub-group whose name is not in `allowed`.
     pub(crate) fn allow_groups(&self, allowed: &[&str]) -> Result<(), ConfigError> {
-        match self
-            .group
-            .groups
-            .keys()
-            .find(|k| !allowed.contains(&k.as_str()))
-        {
+        self.allow(
+            self.group.groups.keys(),
+            allowed,
+            "group not allowed here: this group may hold only",
+        )
+    }
+
+    fn allow<'k>(
+        &self,
+        mut keys: impl Iterator<Item = &'k String>,
+        allowed: &[&str],
+        reason: &str,
+    ) -> Result<(), ConfigError> {
+        match keys.find(|k| !allowed.contains(&k.as_str())) {
             None => Ok(()),
             Some(key) => Err(ConfigError::structure(
                 self.child_path(key),
-                format!(
-                    "group not allowed here: this group may hold only {}",
-                    allowed.join(", ")
-                ),
+                format!("{reason} {}", allowed.join(", ")),
             )),
         }
     }
