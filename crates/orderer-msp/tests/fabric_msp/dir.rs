@@ -223,7 +223,7 @@ fn fabric_sample_msp_loads_if_present() {
         "the sample has NodeOUs disabled"
     );
     let m = MspManager::new([FabricMsp::from_config(&c).unwrap()]).unwrap();
-    let signer = SigningIdentity::load(dir, "SampleOrg").unwrap();
+    let signer = SigningIdentity::load(&dir, "SampleOrg").unwrap();
     let id = m.deserialize_identity(signer.serialized()).unwrap();
     id.verify(b"sample", &signer.sign(b"sample").unwrap())
         .unwrap();
