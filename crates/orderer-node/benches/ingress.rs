@@ -10,9 +10,9 @@ use orderer_api::envelope::parse_payload;
 use orderer_api::proto::common::Block;
 use orderer_api::{BlockAssembler, RawEnvelope};
 use orderer_cli::envelopes::Signer;
+use orderer_node::bundle::{Bundle, WRITERS};
 use orderer_node::config::{self, ConfigSource};
 use orderer_node::ledger::Ledger;
-use orderer_node::bundle::{Bundle, WRITERS};
 use orderer_node::security::{ClientTls, Security};
 use prost::Message;
 
@@ -33,10 +33,7 @@ fn security(skip_signature_checks: bool) -> (Security, Bundle) {
     )
     .expect("config block");
     let bundle = Bundle::new(&plan.id, &genesis).expect("bundle");
-    (
-        Security::load(&loaded.config).expect("sample MSP"),
-        bundle,
-    )
+    (Security::load(&loaded.config).expect("sample MSP"), bundle)
 }
 
 /// Parse, then every check Broadcast makes (timestamp, TLS binding, the

@@ -11,8 +11,8 @@ use orderer_api::ConsenterKind;
 use orderer_api::channelconfig::ChannelValues;
 use orderer_api::genesis::{Consensus, Organization, Profile, READERS, WRITERS};
 use orderer_api::policies::dsl::{role_principal, signature_policy, signed_by_any};
-use orderer_api::proto::common::msp_role::MspRoleType;
 use orderer_api::proto::common::Block;
+use orderer_api::proto::common::msp_role::MspRoleType;
 use prost::Message;
 
 use crate::config::{Bootstrap, ChannelEntry, Config};
@@ -58,8 +58,8 @@ fn from_file(path: &Path) -> anyhow::Result<ChannelPlan> {
     if number != 0 {
         bail!("{}: block {number} is not a genesis block", what());
     }
-    let values = ChannelValues::from_block(&block)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
+    let values =
+        ChannelValues::from_block(&block).map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
     Ok(ChannelPlan {
         id: values.channel_id().to_owned(),
         genesis: Bytes::from(bytes),
@@ -83,8 +83,11 @@ fn generate(config: &Config, entry: &ChannelEntry) -> anyhow::Result<ChannelPlan
     let orderer_org = match application.iter().find(|o| o.msp_id == g.local_msp_id) {
         Some(org) => org.clone(),
         None => {
-            let msp = orderer_msp::msp_config_from_dir(Path::new(&g.local_msp_dir), &g.local_msp_id)
-                .with_context(|| format!("General.LocalMSPDir {}: reading its MSP", g.local_msp_dir))?;
+            let msp =
+                orderer_msp::msp_config_from_dir(Path::new(&g.local_msp_dir), &g.local_msp_id)
+                    .with_context(|| {
+                        format!("General.LocalMSPDir {}: reading its MSP", g.local_msp_dir)
+                    })?;
             Organization::new(&g.local_msp_id, &g.local_msp_id, msp.into())
         }
     };
@@ -107,10 +110,10 @@ fn generate(config: &Config, entry: &ChannelEntry) -> anyhow::Result<ChannelPlan
                 .filter(|o| names.contains(&o.name))
                 .map(|o| role_principal(&o.id, MspRoleType::Member))
                 .collect();
-            profile.application.policies.insert(
-                policy.to_owned(),
-                signature_policy(&signed_by_any(members)),
-            );
+            profile
+                .application
+                .policies
+                .insert(policy.to_owned(), signature_policy(&signed_by_any(members)));
         }
     }
     let genesis = profile

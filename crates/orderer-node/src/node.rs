@@ -221,9 +221,13 @@ async fn open_channel(
     }
     let existing = ledger.height() > 0;
     let support = Arc::new(
-        ChannelSupport::open(ledger, plan.genesis.clone(), Some(security.signer().clone()))
-            .await
-            .with_context(|| format!("channel {id}: reading the ledger"))?,
+        ChannelSupport::open(
+            ledger,
+            plan.genesis.clone(),
+            Some(security.signer().clone()),
+        )
+        .await
+        .with_context(|| format!("channel {id}: reading the ledger"))?,
     );
     if existing {
         check_unchanged(config, &plan, &support).await?;
@@ -290,7 +294,12 @@ async fn check_unchanged(
         .channel
         .diff(&plan.values.channel_config())
         .iter()
-        .map(|d| format!("{} is {} in the ledger but {} in the configuration", d.key, d.ours, d.theirs))
+        .map(|d| {
+            format!(
+                "{} is {} in the ledger but {} in the configuration",
+                d.key, d.ours, d.theirs
+            )
+        })
         .collect();
     if let Ok(bundle) = Bundle::new(id, &committed) {
         let ledger_orgs: Vec<&String> = bundle.values.msps().keys().collect();

@@ -5,8 +5,8 @@ use std::sync::{Arc, RwLock};
 
 use orderer_api::Chain;
 
-use crate::ledger::Ledger;
 use crate::bundle::Bundle;
+use crate::ledger::Ledger;
 use crate::support::ChannelSupport;
 
 /// A channel: its ledger (through its support) and its chain.

@@ -321,8 +321,16 @@ async fn each_bad_identity_or_signature_is_forbidden_with_its_reason() {
     assert_eq!(ok.status, Some(Status::Success), "{:?}", ok.reason);
     for (name, signer, needle) in [
         ("unsigned", Signer::unsigned(), "no creator identity"),
-        ("foreign", Signer::with(foreign), "was not issued by a CA of the MSP"),
-        ("expired", Signer::with(expired), "not valid when the certificate was issued"),
+        (
+            "foreign",
+            Signer::with(foreign),
+            "was not issued by a CA of the MSP",
+        ),
+        (
+            "expired",
+            Signer::with(expired),
+            "not valid when the certificate was issued",
+        ),
     ] {
         let out = deliver_as(&node.addr(), &signer).await;
         assert_eq!(out.status, Some(Status::Forbidden), "{name}");
@@ -702,5 +710,60 @@ async fn broken_key_material_stops_the_start_naming_the_file_and_problem() {
     assert!(
         e.contains("Organizations[0]") && e.contains("cacerts"),
         "{e}"
+    );
+}
+
+/// Peers check every block's signature against `/Channel/Orderer/BlockValidation`: an
+/// orderer whose identity cannot satisfy it must not start cutting blocks nobody
+/// accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orderer_whose_identity_cannot_sign_valid_blocks_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let org2 = Org2::new(dir.path());
+    let (cert, key) = org2
+        .ca
+        .issue("orderer", ORG2, Validity::days(1), Usage::Sign)
+        .unwrap();
+    for (sub, name, pem) in [
+        ("signcerts", "cert.pem", cert),
+        ("keystore", "key.pem", key),
+    ] {
+        std::fs::create_dir_all(org2.msp_dir.join(sub)).unwrap();
+        std::fs::write(org2.msp_dir.join(sub).join(name), pem).unwrap();
+    }
+    // The orderer is Org2's, which is the channel's ordering organization (a
+    // generated channel's is the node's own): its members satisfy BlockValidation.
+    let mut config = two_org_config(dir.path(), &org2);
+    config.general.local_msp_dir = org2.msp_dir.display().to_string();
+    config.general.local_msp_id = ORG2.into();
+    let node = orderer_node::start(config.clone(), Consenters::builtin()).await;
+    assert!(node.is_ok(), "an orderer org member may sign blocks");
+    node.unwrap().shutdown().await.unwrap();
+
+    // An identity of Org2's MSP ID under a CA the channel does not know.
+    let foreign = Authority::root("ca.elsewhere", ORG2, Validity::days(1)).unwrap();
+    let (cert, key) = foreign
+        .issue("orderer", ORG2, Validity::days(1), Usage::Sign)
+        .unwrap();
+    let foreign_msp = dir.path().join("foreign-msp");
+    for (sub, name, pem) in [
+        ("signcerts", "cert.pem", cert),
+        ("keystore", "key.pem", key),
+        ("cacerts", "ca.pem", foreign.cert_pem().to_owned()),
+    ] {
+        std::fs::create_dir_all(foreign_msp.join(sub)).unwrap();
+        std::fs::write(foreign_msp.join(sub).join(name), pem).unwrap();
+    }
+    config.general.local_msp_dir = foreign_msp.display().to_string();
+    let err = match orderer_node::start(config, Consenters::builtin()).await {
+        Ok(node) => {
+            node.shutdown().await.unwrap();
+            panic!("an orderer with an unknown identity started")
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("does not satisfy the channel's /Channel/Orderer/BlockValidation policy"),
+        "{err}"
     );
 }

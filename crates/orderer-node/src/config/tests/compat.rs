@@ -219,7 +219,10 @@ fn check_config_shows_sources_and_redacts_secrets() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("FileLedger.Location = \"{}\"    # embedded sample configuration", PathBuf::from(SAMPLE_DIR).join("../data/ledger").display())),
+        text.contains(&format!(
+            "FileLedger.Location = \"{}\"    # embedded sample configuration",
+            PathBuf::from(SAMPLE_DIR).join("../data/ledger").display()
+        )),
         "{text}"
     );
     assert_eq!(text.lines().count(), Config::keys().len());
@@ -232,17 +235,28 @@ fn check_config_shows_sources_and_redacts_secrets() {
 fn sample_files_restate_no_default() {
     fn leaves(d: &figment::value::Dict, prefix: &str, out: &mut Vec<(String, String)>) {
         for (k, v) in d {
-            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             match v {
                 figment::value::Value::Dict(_, sub) => leaves(sub, &path, out),
                 other => out.push((path, super::super::report::show_value(other))),
             }
         }
     }
-    let paths: Vec<&str> = Config::keys().iter().filter(|k| k.path).map(|k| k.key).collect();
+    let paths: Vec<&str> = Config::keys()
+        .iter()
+        .filter(|k| k.path)
+        .map(|k| k.key)
+        .collect();
     for (name, text) in [
         ("orderer.yaml", SAMPLE_CONFIG),
-        ("orderer-kafka.yaml", include_str!("../../../../../sampleconfig/orderer-kafka.yaml")),
+        (
+            "orderer-kafka.yaml",
+            include_str!("../../../../../sampleconfig/orderer-kafka.yaml"),
+        ),
     ] {
         let (file, defaults) = layers::file_and_defaults_for_tests(text);
         let (mut written, mut default_values) = (Vec::new(), Vec::new());
