@@ -90,9 +90,9 @@ fn same_shape(expected: &str, actual: &str) -> bool {
         return contains_in_order(expected, actual);
     }
     e.len() == a.len()
-        && e.iter().zip(&a).all(|(e, a)| {
-            e.ends_with("...") || digits_as_hash(e) == digits_as_hash(a)
-        })
+        && e.iter()
+            .zip(&a)
+            .all(|(e, a)| e.ends_with("...") || digits_as_hash(e) == digits_as_hash(a))
 }
 
 /// Every run of digits as one `#`: "height 21)" and "height 3)" read the same.
@@ -148,7 +148,10 @@ fn check_output(step: &Step, output: &str) -> Result<(), String> {
 /// The README's `alias orderer-cli=PATH`, under `CARGO_TARGET_DIR` when that is set.
 fn cli_path(alias: &str) -> PathBuf {
     let path = alias.trim_start_matches("alias orderer-cli=");
-    match (std::env::var_os("CARGO_TARGET_DIR"), path.strip_prefix("target/")) {
+    match (
+        std::env::var_os("CARGO_TARGET_DIR"),
+        path.strip_prefix("target/"),
+    ) {
         (Some(dir), Some(rest)) => PathBuf::from(dir).join(rest),
         _ => repo_root().join(path),
     }
@@ -254,7 +257,10 @@ fn run_step(cli: &Path, step: &Step) -> Result<(), String> {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            return Err(format!("`{}` did not finish in {COMMAND_TIMEOUT:?}", step.command));
+            return Err(format!(
+                "`{}` did not finish in {COMMAND_TIMEOUT:?}",
+                step.command
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -266,9 +272,15 @@ fn run_step(cli: &Path, step: &Step) -> Result<(), String> {
     );
     // A documented refusal must exit non-zero; anything else must succeed.
     let refusal = step.expected.iter().any(|e| {
-        ["rejected:", "NOT_FOUND", "BAD_REQUEST", "FORBIDDEN", "SERVICE_UNAVAILABLE"]
-            .iter()
-            .any(|s| e.contains(s))
+        [
+            "rejected:",
+            "NOT_FOUND",
+            "BAD_REQUEST",
+            "FORBIDDEN",
+            "SERVICE_UNAVAILABLE",
+        ]
+        .iter()
+        .any(|s| e.contains(s))
     });
     if out.status.success() == refusal {
         return Err(format!(
@@ -290,7 +302,10 @@ fn readme_run_command_and_five_minute_walkthrough_work_as_printed() {
     let test = steps(&run_blocks[1]);
     assert_eq!(test.len(), 1, "the test block holds one command: {test:?}");
     assert_eq!(
-        std::fs::read_to_string(repo_root().join(".ci/run")).unwrap().lines().last(),
+        std::fs::read_to_string(repo_root().join(".ci/run"))
+            .unwrap()
+            .lines()
+            .last(),
         Some(format!("exec {}", test[0].command).as_str()),
         "CI runs the README's test command"
     );
@@ -322,7 +337,9 @@ fn readme_run_command_and_five_minute_walkthrough_work_as_printed() {
         } else if step.command.starts_with("alias orderer-cli=") {
             cli = Some(cli_path(&step.command));
         } else {
-            let cli = cli.as_ref().expect("the walkthrough defines orderer-cli first");
+            let cli = cli
+                .as_ref()
+                .expect("the walkthrough defines orderer-cli first");
             if let Err(e) = run_step(cli, step) {
                 failures.push(e);
             }
@@ -350,7 +367,10 @@ fn shape_matching_accepts_other_numbers_and_nothing_else() {
         "... status NOT_FOUND: block 9999 is not yet in channel mychannel (height 21) ...",
         "deliver: status NOT_FOUND: block 9999 is not yet in channel mychannel (height 3); retry later"
     ));
-    assert!(!same_shape("rejected: NOT_FOUND: channel", "rejected: FORBIDDEN: channel"));
+    assert!(!same_shape(
+        "rejected: NOT_FOUND: channel",
+        "rejected: FORBIDDEN: channel"
+    ));
     let s = Step {
         command: "x".into(),
         expected: vec!["a 1".into(), "...".into(), "c 3".into()],

@@ -130,7 +130,8 @@ fn an_organization_from_msp_new_behind_mutual_tls_end_to_end() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stdout(&out).contains("FORBIDDEN: policy /Channel/Writers not satisfied")
-            && stdout(&out).contains("creator refused: MSP \"SampleOrg\" is not defined on the channel"),
+            && stdout(&out)
+                .contains("creator refused: MSP \"SampleOrg\" is not defined on the channel"),
         "{}",
         stdout(&out)
     );
