@@ -43,7 +43,21 @@ fn metrics_after_a_known_workload_are_exact() {
         "20",
     ]));
 
-    let m = scrape(&o);
+    // The server records a stream's end after the client has its last answer: wait
+    // until the three streams are recorded before reading exact values.
+    let svc = ("service", "orderer_AtomicBroadcast");
+    let deadline = std::time::Instant::now() + common::EVENT_TIMEOUT;
+    let m = loop {
+        let m = scrape(&o);
+        let broadcasts = [svc, ("method", "Broadcast"), ("code", "OK")];
+        let delivers = [svc, ("method", "Deliver"), ("code", "OK")];
+        let done = metric(&m, "grpc_server_stream_requests_completed", &broadcasts) == Some(2.0)
+            && metric(&m, "grpc_server_stream_requests_completed", &delivers) == Some(1.0);
+        if done || std::time::Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let v = |name: &str, labels: &[(&str, &str)]| {
         metric(&m, name, labels).unwrap_or_else(|| panic!("no {name}{labels:?} in\n{m}"))
     };
@@ -90,7 +104,6 @@ fn metrics_after_a_known_workload_are_exact() {
     );
     assert_eq!(v("deliver_blocks_sent", &d), 21.0);
 
-    let svc = ("service", "orderer_AtomicBroadcast");
     assert_eq!(
         v(
             "grpc_server_stream_requests_received",

@@ -105,9 +105,10 @@ fn fabric_sample_files_load_with_one_warning() {
     }
     // v2.5 boots from a genesis block file; v1.4's `provisional` is a generated one.
     let v25 = load_with_env(ConfigSource::File(fixture("fabric-v2.5-orderer.yaml")), &[]).unwrap();
+    // Fabric's default file, beside the configuration file.
     assert_eq!(
         v25.config.general.bootstrap(),
-        Bootstrap::File("genesisblock".into())
+        Bootstrap::File(fixture("genesisblock").display().to_string())
     );
     let v14 = load_with_env(ConfigSource::File(fixture("fabric-v1.4-orderer.yaml")), &[]).unwrap();
     assert_eq!(v14.config.general.bootstrap(), Bootstrap::Generate);
