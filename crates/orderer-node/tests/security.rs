@@ -767,3 +767,49 @@ async fn an_orderer_whose_identity_cannot_sign_valid_blocks_refuses_to_start() {
         "{err}"
     );
 }
+
+/// A Deliver stream outlives nothing it was allowed by: when the requester's
+/// certificate expires, the stream ends FORBIDDEN (Fabric's session expiry check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deliver_stream_ends_when_its_requesters_certificate_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let org2 = Org2::new(dir.path());
+    let node = TestNode::start_with(dir.path(), two_org_config(dir.path(), &org2)).await;
+    let short_lived = org2.member(Validity {
+        not_before: SystemTime::now() - Duration::from_secs(600),
+        not_after: SystemTime::now() + Duration::from_secs(3),
+    });
+    // Blocks keep coming while the reader follows the chain.
+    let addr = node.addr();
+    let writer = tokio::spawn(async move {
+        let mut client = connect(&addr).await.unwrap();
+        let me = sample_identity();
+        for _ in 0..200 {
+            let _ = broadcast_one(&mut client, tx(&me)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let mut client = connect(&node.addr()).await.unwrap();
+    let req = DeliverRequest {
+        channel: "mychannel".into(),
+        start: Position::Oldest,
+        stop: Position::Number(u64::MAX),
+        fail_if_not_ready: false,
+    };
+    let out = tokio::time::timeout(
+        common::EVENT_TIMEOUT,
+        deliver(&mut client, &Signer::with(short_lived), &req, |_| Ok(())),
+    )
+    .await
+    .expect("the stream should end once the certificate expires")
+    .unwrap();
+    writer.abort();
+    assert!(out.blocks >= 1, "blocks were delivered before the expiry");
+    assert_eq!(out.status, Some(Status::Forbidden), "{:?}", out.reason);
+    let reason = out.reason.unwrap_or_default();
+    assert!(
+        reason.contains("refused during the stream") && reason.contains("expired at"),
+        "{reason}"
+    );
+    node.stop().await;
+}
