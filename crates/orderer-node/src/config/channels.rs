@@ -164,7 +164,7 @@ pub(crate) const KEYS: &[KeyDoc] = &[
     ),
     KeyDoc::new(
         "Channels",
-        "Channels served, e.g. `[mychannel, other]`. An entry may be a map `{Name, BatchTimeout, BatchSize: {...}, Writers: [...], Readers: [...]}` overriding the `Orderer` values and naming the organizations that may broadcast (Writers) and deliver (Readers); both default to all organizations. Names: lowercase letters, digits, `.` and `-`.",
+        "Channels served, e.g. `[mychannel, other]`. An entry may be a map `{Name, BatchTimeout, BatchSize: {...}, Writers: [...], Readers: [...]}` overriding the `Orderer` values and naming the organizations that may broadcast (Writers) and deliver (Readers), written into the channel's `Application` policies; both default to all organizations. As in Fabric, members of the ordering organization (this node's) also satisfy `/Channel/Writers` and `/Channel/Readers`. Names: lowercase letters, digits, `.` and `-`.",
     ),
 ];
 
