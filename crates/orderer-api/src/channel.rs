@@ -334,41 +334,28 @@ impl CommittedConfig {
 
     /// Reads a configuration from a CONFIG envelope.
     pub fn from_envelope(env: &Envelope) -> Result<Self, String> {
-        let parsed = parse_payload(env).map_err(|e| e.to_string())?;
-        if parsed.header_type() != Some(HeaderType::Config) {
-            return Err(format!(
-                "envelope has header type {}, not CONFIG",
-                parsed.channel_header.r#type
-            ));
-        }
-        let config_env =
-            ConfigEnvelope::decode(parsed.data).map_err(|e| format!("ConfigEnvelope: {e}"))?;
-        let config = config_env.config.ok_or("ConfigEnvelope has no config")?;
-        let channel_group = config.channel_group.ok_or("Config has no channel group")?;
-        let channel =
-            ChannelConfig::from_channel_group(&parsed.channel_header.channel_id, &channel_group)?;
-        Ok(CommittedConfig {
-            channel,
-            sequence: config.sequence,
-            channel_group,
-        })
+        let tx = crate::channelconfig::read_config_envelope(env).map_err(|e| e.to_string())?;
+        Self::from_config_tx(tx)
     }
 
     /// Reads a configuration from a config block (exactly one CONFIG envelope).
     pub fn from_block(block: &Block) -> Result<Self, String> {
-        let data = block
-            .data
-            .as_ref()
-            .map(|d| d.data.as_slice())
-            .unwrap_or(&[]);
-        let [env] = data else {
-            return Err(format!(
-                "a config block holds exactly one envelope, this one holds {}",
-                data.len()
-            ));
-        };
-        let env = Envelope::decode(env.clone()).map_err(|e| format!("envelope: {e}"))?;
-        CommittedConfig::from_envelope(&env)
+        let tx = crate::channelconfig::read_config_block(block).map_err(|e| e.to_string())?;
+        Self::from_config_tx(tx)
+    }
+
+    fn from_config_tx(tx: crate::channelconfig::ConfigTx) -> Result<Self, String> {
+        let channel_id = tx.channel_header.channel_id;
+        let channel_group = tx
+            .config
+            .channel_group
+            .ok_or("Config has no channel group")?;
+        let channel = ChannelConfig::from_channel_group(&channel_id, &channel_group)?;
+        Ok(CommittedConfig {
+            channel,
+            sequence: tx.config.sequence,
+            channel_group,
+        })
     }
 }
 
