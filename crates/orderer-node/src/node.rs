@@ -229,9 +229,6 @@ async fn open_channel(
         .await
         .with_context(|| format!("channel {id}: reading the ledger"))?,
     );
-    if existing {
-        check_unchanged(config, &plan, &support).await?;
-    }
     let committed = support.committed_config();
     let bundle = Bundle::new(&id, &committed).map_err(|e| {
         // Earlier versions of this orderer wrote a genesis config of only the
@@ -246,6 +243,9 @@ async fn open_channel(
             committed.sequence
         )
     })?;
+    if existing {
+        check_unchanged(config, &plan, &support, &bundle).await?;
+    }
     security.check_block_signer(&bundle).map_err(|e| {
         anyhow::anyhow!(
             "channel {id}: this orderer's identity (General.LocalMSPID {}) does not satisfy the channel's /Channel/Orderer/BlockValidation policy, so peers would refuse its blocks: {e}",
@@ -277,6 +277,7 @@ async fn check_unchanged(
     config: &Config,
     plan: &ChannelPlan,
     support: &ChannelSupport,
+    ledger_bundle: &Bundle,
 ) -> anyhow::Result<()> {
     let id = &plan.id;
     if !plan.generated {
@@ -301,21 +302,20 @@ async fn check_unchanged(
             )
         })
         .collect();
-    if let Ok(bundle) = Bundle::new(id, &committed) {
-        let ledger_orgs: Vec<&String> = bundle.values.msps().keys().collect();
-        let configured: Vec<&String> = plan.values.msps().keys().collect();
-        if ledger_orgs != configured {
-            changes.push(format!(
-                "Organizations has {configured:?} but the ledger's configuration has {ledger_orgs:?}"
-            ));
-        }
-        if bundle.values.orderer().kafka_brokers() != plan.values.orderer().kafka_brokers() {
-            changes.push(format!(
-                "Orderer.Kafka.Brokers is {:?} in the ledger but {:?} in the configuration",
-                bundle.values.orderer().kafka_brokers(),
-                plan.values.orderer().kafka_brokers()
-            ));
-        }
+    let ledger = &ledger_bundle.values;
+    let ledger_orgs: Vec<&String> = ledger.msps().keys().collect();
+    let configured: Vec<&String> = plan.values.msps().keys().collect();
+    if ledger_orgs != configured {
+        changes.push(format!(
+            "Organizations has {configured:?} but the ledger's configuration has {ledger_orgs:?}"
+        ));
+    }
+    if ledger.orderer().kafka_brokers() != plan.values.orderer().kafka_brokers() {
+        changes.push(format!(
+            "Orderer.Kafka.Brokers is {:?} in the ledger but {:?} in the configuration",
+            ledger.orderer().kafka_brokers(),
+            plan.values.orderer().kafka_brokers()
+        ));
     }
     if !changes.is_empty() {
         bail!(

@@ -204,7 +204,8 @@ pub(crate) fn validate(
     let mut seen = BTreeSet::new();
     for (i, ch) in channels.iter().enumerate() {
         let key = format!("Channels[{i}]");
-        if let Err(e) = check_channel_name(&ch.name) {
+        // Fabric's rule; the name also names the channel's Kafka topic and ledger.
+        if let Err(e) = orderer_api::channelconfig::check_channel_id(&ch.name) {
             p.bad(&key, format!("{:?}", ch.name), e);
         }
         if !seen.insert(ch.name.clone()) {
@@ -247,22 +248,5 @@ pub(crate) fn validate(
                 }
             }
         }
-    }
-}
-
-/// Fabric's channel name rule: lowercase letters, digits, `.` and `-`, starting with a
-/// letter, shorter than 250 characters (it also names the channel's Kafka topic and
-/// ledger directory).
-pub fn check_channel_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() < 250
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
-    if valid {
-        Ok(())
-    } else {
-        Err("expected a channel name of lowercase letters, digits, '.' and '-', starting with a letter, under 250 characters".into())
     }
 }

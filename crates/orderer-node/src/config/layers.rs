@@ -196,7 +196,12 @@ fn schema() -> Dict {
         }],
         ..Config::default()
     };
-    Serialized::defaults(example)
+    to_dict(&example)
+}
+
+/// A value's serialized form as a tree of keys.
+pub(super) fn to_dict(value: &impl serde::Serialize) -> Dict {
+    Serialized::defaults(value)
         .data()
         .ok()
         .and_then(|mut m| m.remove(&Profile::Default))
@@ -355,6 +360,8 @@ fn env_layer(
     let mut dict = Dict::new();
     let mut ignored = Vec::new();
     let leaves = node_paths(schema, "");
+    // Each key's variable name, for suggestions.
+    let forms: Vec<String> = leaves.iter().map(|k| env_name(k)).collect();
     for (name, raw) in env {
         let Some(suffix) = name.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -364,7 +371,6 @@ fn env_layer(
                 unused.insert(k.to_owned());
                 continue;
             }
-            let forms: Vec<String> = leaves.iter().map(|k| env_name(k)).collect();
             match fabric::closest(name, forms.iter().map(String::as_str)) {
                 Some((best, d)) if fabric::is_typo(suffix, d) => problems.push(format!(
                     "environment variable {name}: no configuration key matches; did you mean {best} ({})?",
@@ -545,12 +551,7 @@ pub(crate) fn file_and_defaults_for_tests(yaml: &str) -> (Dict, Dict) {
         .ok()
         .and_then(|mut m| m.remove(&Profile::Default))
         .unwrap_or_default();
-    let defaults = Serialized::defaults(Config::default())
-        .data()
-        .ok()
-        .and_then(|mut m| m.remove(&Profile::Default))
-        .unwrap_or_default();
-    (canonicalize(file, &schema()), defaults)
+    (canonicalize(file, &schema()), to_dict(&Config::default()))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use orderer_api::ChannelConfig;
 use orderer_api::config::{KeyDoc, OrdererSection, Problem, Problems, Section};
 use serde::{Deserialize, Serialize};
 
-pub use channels::{BatchSizeOverride, ChannelEntry, Organization, check_channel_name};
+pub use channels::{BatchSizeOverride, ChannelEntry, Organization};
 pub use general::{Authentication, Bootstrap, Debug, FileLedger, General, Keepalive, ListenerTls};
 pub use layers::{
     ConfigError, ConfigSource, Loaded, SAMPLE_CONFIG, SAMPLE_DIR, env_name, load, load_with_env,

@@ -3,13 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use figment::providers::Serialized;
-use figment::value::{Dict, Value};
-use figment::{Figment, Profile, Provider};
+use figment::value::Value;
+use figment::Figment;
 use orderer_api::config::Problems;
 
 use super::Config;
-use super::layers::{ConfigError, DEFAULT_SOURCE, Loaded, describe, env_name, leaf};
+use super::layers::{ConfigError, DEFAULT_SOURCE, Loaded, describe, env_name, leaf, to_dict};
 
 /// Validation problems as lines naming each value's source; PEM files are read here.
 pub(super) fn report(found: Problems, sources: &BTreeMap<String, String>) -> Vec<String> {
@@ -112,11 +111,7 @@ pub(crate) fn show_value(v: &Value) -> String {
 impl Loaded {
     /// The effective configuration, one key a line with its source; secrets redacted.
     pub fn describe(&self) -> String {
-        let values = Serialized::defaults(&self.config)
-            .data()
-            .ok()
-            .and_then(|mut m| m.remove(&Profile::Default))
-            .unwrap_or_default();
+        let values = to_dict(&self.config);
         let mut out = String::new();
         for doc in Config::keys() {
             let segments: Vec<&str> = doc.key.split('.').collect();
@@ -139,7 +134,7 @@ impl Loaded {
 /// The README's configuration table, generated from the sections' key docs and
 /// defaults.
 pub fn reference_table() -> String {
-    let defaults = schema_defaults();
+    let defaults = to_dict(&Config::default());
     let mut out =
         String::from("| Key | Default | Environment variable | Meaning |\n|---|---|---|---|\n");
     for doc in Config::keys() {
@@ -170,12 +165,4 @@ pub fn reference_table() -> String {
         ));
     }
     out
-}
-
-fn schema_defaults() -> Dict {
-    Serialized::defaults(Config::default())
-        .data()
-        .ok()
-        .and_then(|mut m| m.remove(&Profile::Default))
-        .unwrap_or_default()
 }
