@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use figment::value::Value;
 use figment::Figment;
+use figment::value::Value;
 use orderer_api::config::Problems;
 
 use super::Config;
