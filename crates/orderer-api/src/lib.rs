@@ -8,6 +8,8 @@
 //! * [`channelconfig`]: a channel configuration (`Config` tree) read, typed and validated by Fabric's rules.
 //! * [`genesis`]: a complete Fabric channel config and genesis block, as configtxgen makes them.
 //! * [`config`]: what every crate's `orderer.yaml` section is made of.
+//! * [`configtx`]: config updates (CONFIG_UPDATE) validated and applied as Fabric's
+//!   `configtx` does, and channel creation through a system channel.
 //! * [`envelope`]: envelopes as raw bytes plus the header parsing Broadcast needs.
 //! * [`policies`]: Fabric's policy engine: signature and implicit meta policies
 //!   by path, evaluated over signed data through the channel's MSPs.
@@ -19,6 +21,7 @@ pub mod blockcutter;
 pub mod channel;
 pub mod channelconfig;
 pub mod config;
+pub mod configtx;
 pub mod consensus;
 pub mod duration;
 pub mod envelope;
