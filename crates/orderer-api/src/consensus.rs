@@ -263,6 +263,18 @@ pub trait ConsenterSupport: Send + Sync + fmt::Debug {
     /// Number of blocks written so far, counting the genesis block.
     fn height(&self) -> u64;
 
+    /// Checks again, under the configuration now in force, a normal envelope that
+    /// was validated at an older config sequence (Fabric's `ProcessNormalMsg`):
+    /// the sequence it is valid at, or why it no longer is. A chain drops an envelope
+    /// refused here; every OSN refuses it alike, so their chains stay identical.
+    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, String>;
+
+    /// Applies the config update carried by a CONFIG (or, on a system channel,
+    /// ORDERER_TRANSACTION) envelope again, to the configuration now in force
+    /// (Fabric's `ProcessConfigMsg`): the new envelope, signed by this orderer, and
+    /// the sequence it was made at; or why the update no longer applies.
+    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), String>;
+
     /// The next block for `batch`: number = height, previous hash = the last
     /// block's header hash, data hash computed, metadata not yet filled.
     fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block;
@@ -282,7 +294,9 @@ pub trait ConsenterSupport: Send + Sync + fmt::Debug {
 
     /// Appends a config block (one CONFIG envelope) like [`Self::write_block`], and
     /// makes its configuration the one in force: [`Self::shared_config`] and
-    /// [`Self::sequence`] reflect it when this resolves.
+    /// [`Self::sequence`] reflect it when this resolves. On a system channel the
+    /// envelope may instead be an ORDERER_TRANSACTION: the block is written and the
+    /// channel it creates is created; the configuration in force does not change.
     async fn write_config_block(
         &self,
         block: Block,

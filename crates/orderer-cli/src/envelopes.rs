@@ -10,7 +10,8 @@ use orderer_msp::SigningIdentity;
 
 use bytes::Bytes;
 use orderer_api::proto::common::{
-    ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader,
+    ChannelHeader, ConfigSignature, ConfigUpdate, ConfigUpdateEnvelope, Envelope, Header,
+    HeaderType, Payload, SignatureHeader,
 };
 use orderer_api::proto::orderer::seek_info::SeekBehavior;
 use orderer_api::proto::orderer::{
@@ -232,6 +233,46 @@ impl Signer {
         self.envelope(&Payload {
             header: Some(header),
             data: data.into(),
+        })
+    }
+
+    /// A CONFIG_UPDATE envelope for `update`, as `peer channel update` sends it: the
+    /// update signed by each of `signers` (each signs its signature header followed
+    /// by the marshalled update: Fabric's ConfigSignature), in an envelope signed by
+    /// this signer. `signers` may be empty (then only the envelope is signed).
+    pub fn config_update(
+        &self,
+        update: &ConfigUpdate,
+        signers: &[&Signer],
+    ) -> anyhow::Result<Envelope> {
+        let config_update = Bytes::from(update.encode_to_vec());
+        let mut signatures = Vec::new();
+        for signer in signers {
+            let signature_header = Bytes::from(
+                SignatureHeader {
+                    creator: signer.creator(),
+                    nonce: nonce(),
+                }
+                .encode_to_vec(),
+            );
+            let mut signed = signature_header.to_vec();
+            signed.extend_from_slice(&config_update);
+            let signature = match &signer.identity {
+                Some(id) => id.sign(&signed).map_err(anyhow::Error::msg)?.into(),
+                None => Bytes::new(),
+            };
+            signatures.push(ConfigSignature {
+                signature_header,
+                signature,
+            });
+        }
+        let data = ConfigUpdateEnvelope {
+            config_update,
+            signatures,
+        };
+        self.envelope(&Payload {
+            header: Some(self.header(&update.channel_id, HeaderType::ConfigUpdate)),
+            data: data.encode_to_vec().into(),
         })
     }
 

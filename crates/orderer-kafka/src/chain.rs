@@ -48,21 +48,31 @@ const TRACEPARENT: &str = "traceparent";
 /// How long `order` keeps retrying while librdkafka's queue is full.
 const QUEUE_FULL_PATIENCE: Duration = Duration::from_secs(10);
 
+/// How long ingress waits for a resubmitted config update to be reordered.
+const REPROCESSING_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Attempts to resubmit a record that must be validated again.
+const RESUBMIT_ATTEMPTS: u32 = 3;
+
 /// Where a chain resumes, from the last block's consenter metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Resume {
     /// The offset of the last record the ledger reflects; `None` for a channel
     /// whose ledger holds only its genesis block.
     pub last_offset_persisted: Option<i64>,
+    /// The highest `original_offset` of a resubmitted record already ordered: a
+    /// copy of it read later (every OSN resubmits) is dropped.
+    pub last_original_offset_processed: i64,
+    /// The original offset of the last config record resubmitted; while it is ahead
+    /// of `last_original_offset_processed`, ingress waits for it to be ordered.
+    pub last_resubmitted_config_offset: i64,
 }
 
 impl Resume {
     /// Reads `KafkaMetadata`; empty metadata means a new channel.
     pub fn from_metadata(channel: &str, metadata: &Bytes) -> Result<Resume, ConsenterError> {
         if metadata.is_empty() {
-            return Ok(Resume {
-                last_offset_persisted: None,
-            });
+            return Ok(Resume::default());
         }
         let m =
             KafkaMetadata::decode(metadata.clone()).map_err(|e| ConsenterError::BadMetadata {
@@ -71,7 +81,16 @@ impl Resume {
             })?;
         Ok(Resume {
             last_offset_persisted: Some(m.last_offset_persisted),
+            last_original_offset_processed: m.last_original_offset_processed,
+            last_resubmitted_config_offset: m.last_resubmitted_config_offset,
         })
+    }
+
+    /// Whether a resubmitted config record was still in flight when the last block
+    /// was written (Fabric's rule: neither none was resubmitted nor it was processed).
+    fn config_in_flight(&self) -> bool {
+        self.last_resubmitted_config_offset != 0
+            && self.last_resubmitted_config_offset > self.last_original_offset_processed
     }
 
     fn start_offset(&self) -> Offset {
@@ -104,6 +123,10 @@ struct Inner {
     writes_failing: AtomicBool,
     /// The last offset the chain processed (-1: none yet).
     processed: AtomicI64,
+    /// True while a config record this chain resubmitted (or saw resubmitted) waits
+    /// to be ordered: ingress waits, so that nothing is validated against the
+    /// configuration that config replaces (Fabric's `doneReprocessingMsgInFlight`).
+    reprocessing: watch::Sender<bool>,
 }
 
 /// The chain of one channel under Kafka.
@@ -140,6 +163,7 @@ impl KafkaChain {
                 health: Mutex::new(Health::default()),
                 writes_failing: AtomicBool::new(false),
                 processed: AtomicI64::new(resume.last_offset_persisted.unwrap_or(-1)),
+                reprocessing: watch::channel(resume.config_in_flight()).0,
             }),
             task: Mutex::new(None),
             started: AtomicBool::new(false),
@@ -475,6 +499,27 @@ impl Chain for KafkaChain {
         self.inner.state.subscribe()
     }
 
+    /// As the default, and in addition waits (up to [`REPROCESSING_PATIENCE`]) while
+    /// a resubmitted config update is being reordered.
+    async fn wait_ready(&self) -> Result<(), ChainError> {
+        if let Some(e) = self.inner.state.borrow().to_error(&self.inner.channel_id) {
+            return Err(e);
+        }
+        let mut reprocessing = self.inner.reprocessing.subscribe();
+        if !*reprocessing.borrow() {
+            return Ok(());
+        }
+        match tokio::time::timeout(REPROCESSING_PATIENCE, reprocessing.wait_for(|r| !*r)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ChainError::NotReady {
+                channel: self.inner.channel_id.clone(),
+                reason:
+                    "a config update is being reordered after a configuration change; try again"
+                        .into(),
+            }),
+        }
+    }
+
     fn channel_id(&self) -> &str {
         &self.inner.channel_id
     }
@@ -524,6 +569,10 @@ struct Processor {
     timer: Option<Instant>,
     /// Check the first record's genesis configuration (this node creates the channel).
     verify_genesis: bool,
+    /// See [`Resume::last_original_offset_processed`].
+    last_original_offset_processed: i64,
+    /// See [`Resume::last_resubmitted_config_offset`].
+    last_resubmitted_config_offset: i64,
 }
 
 impl Processor {
@@ -532,6 +581,8 @@ impl Processor {
         let last_cut = inner.support.height().saturating_sub(1);
         Processor {
             cutter: BlockCutter::new(config.batch_size, &inner.channel_id),
+            last_original_offset_processed: inner.resume.last_original_offset_processed,
+            last_resubmitted_config_offset: inner.resume.last_resubmitted_config_offset,
             inner,
             last_cut,
             timer: None,
@@ -688,31 +739,187 @@ impl Processor {
         ))
     }
 
+    /// Fabric's `processRegular` (with the Resubmission capability): a record
+    /// validated at an older config sequence is validated again and, when still
+    /// valid, resubmitted with `original_offset` set to where it was read; copies of
+    /// a resubmitted record (every OSN resubmits) after the first are dropped.
     async fn on_regular(
         &mut self,
         r: KafkaMessageRegular,
         offset: i64,
         traceparent: Option<Bytes>,
     ) -> Result<(), String> {
+        let channel = self.inner.channel_id.clone();
         let raw = match RawEnvelope::parse(r.payload) {
             Ok((raw, _)) => raw.with_traceparent(traceparent),
             Err(e) => {
                 // Every OSN skips it alike, so the chains stay identical.
-                warn!(channel = %self.inner.channel_id, offset, error = %e, "skipping a regular record that holds no envelope");
+                warn!(%channel, offset, error = %e, "skipping a regular record that holds no envelope");
                 return Ok(());
             }
         };
-        if r.class == kafka_message_regular::Class::Config as i32 {
-            self.commit_config(raw, offset).await
+        let seq = self.inner.support.sequence();
+        let class = kafka_message_regular::Class::try_from(r.class)
+            .unwrap_or(kafka_message_regular::Class::Unknown);
+        if class == kafka_message_regular::Class::Unknown {
+            return self.on_unclassified(raw, offset).await;
+        }
+        let is_config = class == kafka_message_regular::Class::Config;
+        if r.original_offset != 0 {
+            if r.original_offset <= self.last_original_offset_processed {
+                debug!(%channel, offset, original = r.original_offset, "dropping a copy of a resubmitted record already ordered");
+                return Ok(());
+            }
+            if is_config {
+                if r.original_offset == self.last_resubmitted_config_offset && r.config_seq == seq {
+                    // The config update ingress waited for: it is valid as it is.
+                    self.inner.reprocessing.send_replace(false);
+                }
+                self.last_resubmitted_config_offset =
+                    self.last_resubmitted_config_offset.max(r.original_offset);
+            }
+        }
+        if r.config_seq < seq {
+            return self.resubmit(raw, is_config, offset).await;
+        }
+        let original = if r.original_offset == 0 {
+            self.last_original_offset_processed
         } else {
-            self.commit_normal(raw, offset).await
+            r.original_offset
+        };
+        if is_config {
+            self.commit_config(raw, offset, original).await
+        } else {
+            self.commit_normal(raw, offset, original).await
+        }
+    }
+
+    /// A record of class UNKNOWN (written by an orderer without the Resubmission
+    /// capability): validated here, ordered when valid (Fabric's compatibility mode).
+    async fn on_unclassified(&mut self, raw: RawEnvelope, offset: i64) -> Result<(), String> {
+        let channel = self.inner.channel_id.clone();
+        let is_config = Envelope::decode(raw.bytes().clone())
+            .ok()
+            .and_then(|env| orderer_api::envelope::parse_payload(&env).ok())
+            .and_then(|p| p.header_type())
+            .is_some_and(|h| {
+                matches!(
+                    h,
+                    orderer_api::proto::common::HeaderType::Config
+                        | orderer_api::proto::common::HeaderType::OrdererTransaction
+                )
+            });
+        let original = self.last_original_offset_processed;
+        if is_config {
+            match self.inner.support.revalidate_config(&raw) {
+                Ok(_) => self.commit_config(raw, offset, original).await,
+                Err(e) => {
+                    warn!(%channel, offset, error = %e, "discarding a config record that does not apply");
+                    Ok(())
+                }
+            }
+        } else {
+            match self.inner.support.revalidate_normal(&raw) {
+                Ok(_) => self.commit_normal(raw, offset, original).await,
+                Err(e) => {
+                    warn!(%channel, offset, error = %e, "discarding a record the configuration refuses");
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Validates a record read at `offset` again under the configuration now in
+    /// force and produces it anew with `original_offset = offset`; a config record
+    /// resubmitted makes ingress wait until it is ordered.
+    async fn resubmit(
+        &mut self,
+        raw: RawEnvelope,
+        is_config: bool,
+        offset: i64,
+    ) -> Result<(), String> {
+        let channel = self.inner.channel_id.clone();
+        let revalidated = if is_config {
+            self.inner.support.revalidate_config(&raw)
+        } else {
+            self.inner
+                .support
+                .revalidate_normal(&raw)
+                .map(|seq| (raw, seq))
+        };
+        let (env, config_seq) = match revalidated {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(%channel, offset, config = is_config, error = %e, "discarding a record the new configuration refuses");
+                return Ok(());
+            }
+        };
+        let class = if is_config {
+            kafka_message_regular::Class::Config
+        } else {
+            kafka_message_regular::Class::Normal
+        };
+        let traceparent = env.traceparent().cloned();
+        let record = KafkaMessage {
+            r#type: Some(kafka_message::Type::Regular(KafkaMessageRegular {
+                payload: env.into_bytes(),
+                config_seq,
+                class: class as i32,
+                original_offset: offset,
+            })),
+        }
+        .encode_to_vec();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = match self.inner.send(record.clone(), traceparent.as_ref()).await {
+                Ok(delivery) => self.inner.delivered(delivery).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(()) => break,
+                Err(e) if attempt < RESUBMIT_ATTEMPTS => {
+                    warn!(%channel, offset, error = %e, "resubmitting a revalidated record failed; retrying");
+                    sleep(self.inner.clients.options.producer_retry_backoff()).await;
+                }
+                Err(e) => {
+                    // Another OSN resubmits the same record; if every one fails, the
+                    // envelope is lost as in Fabric, and the log says so.
+                    error!(%channel, offset, error = %e, "could not resubmit a revalidated record");
+                    return Ok(());
+                }
+            }
+        }
+        debug!(%channel, offset, config = is_config, "resubmitted a record validated at an older config sequence");
+        if is_config {
+            self.last_resubmitted_config_offset = offset;
+            self.inner.reprocessing.send_replace(true);
+        }
+        Ok(())
+    }
+
+    fn metadata(
+        &self,
+        last_offset_persisted: i64,
+        last_original_offset_processed: i64,
+    ) -> KafkaMetadata {
+        KafkaMetadata {
+            last_offset_persisted,
+            last_original_offset_processed,
+            last_resubmitted_config_offset: self.last_resubmitted_config_offset,
         }
     }
 
     /// Fabric's `commitNormalMsg`, including its offset bookkeeping: a block records
     /// the offset of its last envelope, so a pending envelope's offset is never
-    /// persisted before its block is.
-    async fn commit_normal(&mut self, raw: RawEnvelope, offset: i64) -> Result<(), String> {
+    /// persisted before its block is; `original` becomes the last original offset
+    /// processed once the envelope is in a block (or pending, as Fabric records it).
+    async fn commit_normal(
+        &mut self,
+        raw: RawEnvelope,
+        offset: i64,
+        original: i64,
+    ) -> Result<(), String> {
         let ordered = self.cutter.ordered(raw);
         match (self.timer.is_some(), ordered.pending) {
             (true, false) => self.timer = None,
@@ -725,26 +932,39 @@ impl Processor {
         let two = ordered.batches.len() == 2;
         let mut batches = ordered.batches.into_iter();
         let Some(first) = batches.next() else {
+            self.last_original_offset_processed = original;
             return Ok(());
         };
         let first_offset = if ordered.pending || two {
             offset - 1
         } else {
+            self.last_original_offset_processed = original;
             offset
         };
-        self.write(first, first_offset, false).await?;
+        let meta = self.metadata(first_offset, self.last_original_offset_processed);
+        self.write(first, meta, false).await?;
         if let Some(second) = batches.next() {
-            self.write(second, offset, false).await?;
+            self.last_original_offset_processed = original;
+            let meta = self.metadata(offset, original);
+            self.write(second, meta, false).await?;
         }
         Ok(())
     }
 
-    async fn commit_config(&mut self, raw: RawEnvelope, offset: i64) -> Result<(), String> {
+    async fn commit_config(
+        &mut self,
+        raw: RawEnvelope,
+        offset: i64,
+        original: i64,
+    ) -> Result<(), String> {
         let pending = self.cutter.cut();
         if !pending.is_empty() {
-            self.write(pending, offset - 1, false).await?;
+            let meta = self.metadata(offset - 1, self.last_original_offset_processed);
+            self.write(pending, meta, false).await?;
         }
-        self.write(vec![raw], offset, true).await?;
+        self.last_original_offset_processed = original;
+        let meta = self.metadata(offset, original);
+        self.write(vec![raw], meta, true).await?;
         self.timer = None;
         self.cutter
             .set_limits(self.inner.support.shared_config().batch_size);
@@ -776,24 +996,25 @@ impl Processor {
             error!(channel = %self.inner.channel_id, offset, block = next, "ignoring a time-to-cut with nothing pending: an OSN with a different chain posted it");
             return Ok(());
         }
-        self.write(batch, offset, false).await
+        // As Fabric writes it: a time-to-cut block does not record the last
+        // resubmitted config offset.
+        let meta = KafkaMetadata {
+            last_offset_persisted: offset,
+            last_original_offset_processed: self.last_original_offset_processed,
+            last_resubmitted_config_offset: 0,
+        };
+        self.write(batch, meta, false).await
     }
 
     async fn write(
         &mut self,
         batch: Vec<RawEnvelope>,
-        last_offset: i64,
+        meta: KafkaMetadata,
         config: bool,
     ) -> Result<(), String> {
+        let last_offset = meta.last_offset_persisted;
         let block = self.inner.support.create_next_block(batch);
-        let metadata = Bytes::from(
-            KafkaMetadata {
-                last_offset_persisted: last_offset,
-                last_original_offset_processed: 0,
-                last_resubmitted_config_offset: 0,
-            }
-            .encode_to_vec(),
-        );
+        let metadata = Bytes::from(meta.encode_to_vec());
         let written: Result<(), SupportError> = if config {
             self.inner.support.write_config_block(block, metadata).await
         } else {

@@ -11,7 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use orderer_api::testing::conformance::{Harness, start_chain, wait_for_state};
 use orderer_api::testing::{EVENT_TIMEOUT, FakeSupport, WrittenBlock, test_envelope};
-use orderer_api::{BatchSize, Chain, ChainState, ChannelConfig, Consenter, ConsenterKind, Receipt};
+use orderer_api::{
+    BatchSize, Chain, ChainState, ChannelConfig, Consenter, ConsenterKind, ConsenterSupport,
+    Receipt,
+};
 use orderer_kafka::{KafkaConsenter, KafkaOptions, RetrySchedule};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
@@ -348,4 +351,184 @@ mod conformance_on_mock_cluster {
     }
 
     orderer_api::conformance_tests!(|| async { leaked_cluster() });
+}
+
+/// A CONFIG envelope changing the batch size to `count`, as the fake support reads
+/// config envelopes.
+fn config_envelope(ch: &ChannelConfig, count: u32) -> orderer_api::RawEnvelope {
+    use prost::Message;
+    let mut next = ch.clone();
+    next.batch_size.max_message_count = count;
+    let env = orderer_api::channel::CommittedConfig::genesis(ch.clone())
+        .update(next)
+        .envelope();
+    orderer_api::RawEnvelope::parse(env.encode_to_vec().into())
+        .unwrap()
+        .0
+}
+
+/// Reads blocks until one holds `tx_id` (or, for `""`, until a config block).
+async fn block_with(
+    rx: &mut mpsc::UnboundedReceiver<WrittenBlock>,
+    tx_id: &str,
+) -> Vec<WrittenBlock> {
+    let mut seen = Vec::new();
+    loop {
+        let b = tokio::time::timeout(EVENT_TIMEOUT, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no block with {tx_id:?}"))
+            .unwrap();
+        let done = if tx_id.is_empty() {
+            b.is_config
+        } else {
+            b.tx_ids().iter().any(|t| t == tx_id)
+        };
+        seen.push(b);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn kafka_metadata(b: &WrittenBlock) -> orderer_api::proto::orderer::KafkaMetadata {
+    use prost::Message;
+    orderer_api::proto::orderer::KafkaMetadata::decode(b.consenter_metadata.clone()).unwrap()
+}
+
+/// Fabric's resubmission (Kafka chain with the Resubmission capability): envelopes
+/// validated under config sequence 0 but read after a config block are validated
+/// again; the valid ones are produced again with their original offset and ordered
+/// once on both OSNs (each OSN resubmits; the later copy is dropped), the refused
+/// one is ordered nowhere, and the chains stay identical. A config update validated
+/// at the old sequence is applied again and ordered at the next sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_validated_under_an_older_config_are_revalidated_and_resubmitted_once() {
+    let cluster = Cluster::new();
+    let ch = channel("resubmit", 100, Duration::from_millis(300));
+    cluster.topic(&ch);
+    let (support_a, mut rx_a) = FakeSupport::new(ch.clone());
+    let (support_b, mut rx_b) = FakeSupport::new(ch.clone());
+    let (support_a, support_b) = (Arc::new(support_a), Arc::new(support_b));
+    for s in [&support_a, &support_b] {
+        s.refuse_on_revalidation(&tx(3));
+    }
+    let a = start_chain(&cluster.harness(), support_a.clone()).await;
+    let b = start_chain(&cluster.harness(), support_b.clone()).await;
+
+    // Block 1: a config update at sequence 0 (max 100 -> 2 messages per block).
+    a.configure(config_envelope(&ch, 2), 0)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    block_with(&mut rx_a, "").await;
+    block_with(&mut rx_b, "").await;
+    assert_eq!(support_a.sequence(), 1);
+
+    // Validated before that config block landed (sequence 0): 1 and 2 stay valid,
+    // 3 is refused by the new configuration; 4 was validated at sequence 1.
+    for i in 1..=3 {
+        a.order(test_envelope(&ch.channel_id, i, 200), 0)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    b.order(test_envelope(&ch.channel_id, 4, 200), 1)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // A second config update, validated at sequence 0: applied again at sequence 1.
+    b.configure(config_envelope(&ch, 3), 0)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let a_blocks = block_with(&mut rx_a, "").await;
+    let b_blocks = block_with(&mut rx_b, "").await;
+    assert_eq!(
+        support_a.sequence(),
+        2,
+        "the resubmitted config update is applied"
+    );
+    assert_eq!(support_b.sequence(), 2);
+
+    let txs = |blocks: &[WrittenBlock]| -> Vec<String> {
+        blocks
+            .iter()
+            .flat_map(|b| b.tx_ids())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let ordered = txs(&a_blocks);
+    for i in [1, 2, 4] {
+        assert_eq!(
+            ordered.iter().filter(|t| **t == tx(i)).count(),
+            1,
+            "envelope {i} must be ordered exactly once: {ordered:?}"
+        );
+    }
+    assert!(
+        !ordered.contains(&tx(3)),
+        "the refused envelope was ordered: {ordered:?}"
+    );
+    assert_eq!(ordered, txs(&b_blocks), "the OSNs' chains differ");
+    let hashes = |s: &FakeSupport| -> Vec<_> {
+        s.blocks()
+            .iter()
+            .map(|b| orderer_api::block::block_header_hash(b.header.as_ref().unwrap()))
+            .collect()
+    };
+    assert_eq!(hashes(&support_a), hashes(&support_b));
+
+    // The metadata records the original offsets as Fabric does: the config block
+    // ordered from a resubmission records its original offset as processed.
+    let last = a_blocks.last().unwrap();
+    let meta = kafka_metadata(last);
+    assert!(meta.last_original_offset_processed > 0, "{meta:?}");
+    assert_eq!(
+        meta.last_resubmitted_config_offset,
+        meta.last_original_offset_processed
+    );
+
+    // Ingress is open again once the resubmitted config is ordered.
+    a.wait_ready().await.unwrap();
+    a.order(test_envelope(&ch.channel_id, 5, 200), 2)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    a.order(test_envelope(&ch.channel_id, 6, 200), 2)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    a.order(test_envelope(&ch.channel_id, 7, 200), 2)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let blocks = block_with(&mut rx_b, &tx(7)).await;
+    assert_eq!(
+        blocks.last().unwrap().tx_ids(),
+        vec![tx(5), tx(6), tx(7)],
+        "the new batch size (3) applies"
+    );
+
+    // A restarted OSN resumes from the metadata and orders nothing twice.
+    b.halt().await;
+    let (reopened, mut rx_c) = support_b.reopen();
+    let c = start_chain(&cluster.harness(), Arc::new(reopened)).await;
+    for i in 8..=10 {
+        a.order(test_envelope(&ch.channel_id, i, 200), 2)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let blocks = block_with(&mut rx_c, &tx(10)).await;
+    assert_eq!(txs(&blocks), vec![tx(8), tx(9), tx(10)]);
+    a.halt().await;
+    c.halt().await;
 }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Stream, StreamExt};
-use orderer_api::envelope::{ParsedPayload, parse_payload};
-use orderer_api::proto::common::{Envelope, HeaderType, Status as FabricStatus};
+use orderer_api::envelope::parse_payload;
+use orderer_api::proto::common::{HeaderType, Status as FabricStatus};
 use orderer_api::proto::orderer::BroadcastResponse;
 use orderer_api::{RawEnvelope, Receipt};
 use std::time::{Duration, Instant};
@@ -28,8 +28,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::field::Empty;
 use tracing::{Instrument, Span, debug, trace_span};
 
-use crate::bundle::WRITERS;
 use crate::ingress::IngressError;
+use crate::msgprocessor;
 use crate::registry::{Channel, Registry};
 use crate::security::{ClientTls, Security};
 use crate::shutdown::Shutdown;
@@ -120,6 +120,8 @@ struct Checked {
     channel: Arc<Channel>,
     raw: RawEnvelope,
     config_seq: u64,
+    /// A CONFIG or ORDERER_TRANSACTION made from a CONFIG_UPDATE: ordered alone.
+    config: bool,
 }
 
 type CheckFuture = Pin<Box<dyn Future<Output = (Result<Checked, IngressError>, Tracker)> + Send>>;
@@ -253,25 +255,42 @@ impl BroadcastHandler {
         t.span.record("channel", channel_id.as_str());
         t.span
             .record("tx_id", payload.channel_header.tx_id.as_str());
-        let channel = self
-            .registry
-            .get(channel_id)
-            .ok_or_else(|| IngressError::UnknownChannel(channel_id.clone()))?
-            .clone();
-        t.channel = Some(Arc::clone(&channel.label));
-        match payload.header_type() {
-            Some(HeaderType::ConfigUpdate) => return Err(IngressError::ConfigUpdateUnsupported),
+        let update = match payload.header_type() {
+            Some(HeaderType::ConfigUpdate) => true,
             Some(h @ (HeaderType::Config | HeaderType::OrdererTransaction)) => {
                 return Err(IngressError::NotBroadcastable(h.as_str_name()));
             }
-            _ => {}
-        }
-        let config_seq = validate(&channel, &raw, &env, &payload, &self.security, client)?;
+            _ => false,
+        };
+        // A CONFIG_UPDATE for a channel this node does not have creates it, when a
+        // system channel is there to order the creation (Fabric's registrar).
+        let (channel, creation) = match self.registry.get(channel_id) {
+            Some(channel) => (channel, false),
+            None => match self.registry.system_channel() {
+                Some(system) if update => (system, true),
+                _ => return Err(IngressError::UnknownChannel(channel_id.clone())),
+            },
+        };
+        t.channel = Some(Arc::clone(&channel.label));
+        self.security.check_timestamp(&payload.channel_header)?;
+        self.security
+            .check_binding(&payload.channel_header, client, false)?;
+        let support = &channel.support;
+        let (raw, config_seq) = if creation {
+            let channels = self.registry.channels().len();
+            msgprocessor::process_channel_creation(support, &env, &payload, channels)?
+        } else if update {
+            msgprocessor::process_config_update(support, &env, &payload)?
+        } else {
+            let seq = msgprocessor::process_normal(support, &raw, &env, &payload)?;
+            (raw, seq)
+        };
         t.validated = Some(t.started.elapsed());
         Ok(Checked {
             channel,
             raw,
             config_seq,
+            config: update,
         })
     }
 
@@ -282,7 +301,11 @@ impl BroadcastHandler {
         let enqueue = trace_span!(parent: &t.span, "broadcast.enqueue");
         let result: Result<Receipt, IngressError> = async {
             c.channel.chain.wait_ready().await?;
-            Ok(c.channel.chain.order(raw, c.config_seq).await?)
+            if c.config {
+                Ok(c.channel.chain.configure(raw, c.config_seq).await?)
+            } else {
+                Ok(c.channel.chain.order(raw, c.config_seq).await?)
+            }
         }
         .instrument(enqueue)
         .await;
@@ -291,33 +314,4 @@ impl BroadcastHandler {
             Err(e) => Pending::Done(Err(e), t),
         }
     }
-}
-
-/// The validation stage: every check a normal envelope must pass before it is
-/// ordered (Fabric's message processor rules). Returns the config sequence it was
-/// validated at.
-///
-/// In order: the channel's `AbsoluteMaxBytes` (BAD_REQUEST), the timestamp window
-/// (BAD_REQUEST), the TLS binding when the client claims one (BAD_REQUEST), then the
-/// channel's `/Channel/Writers` policy over the envelope's signature (FORBIDDEN).
-pub fn validate(
-    channel: &Channel,
-    raw: &RawEnvelope,
-    env: &Envelope,
-    payload: &ParsedPayload,
-    security: &Security,
-    client: ClientTls,
-) -> Result<u64, IngressError> {
-    let config = channel.support.committed_config();
-    let max = config.channel.batch_size.absolute_max_bytes;
-    if raw.size() > max as usize {
-        return Err(IngressError::TooLarge {
-            size: raw.size(),
-            max,
-        });
-    }
-    security.check_timestamp(&payload.channel_header)?;
-    security.check_binding(&payload.channel_header, client, false)?;
-    security.check_policy(&channel.bundle(), WRITERS, env, payload)?;
-    Ok(config.sequence)
 }

@@ -14,6 +14,8 @@ use orderer_msp::MspManager;
 pub const WRITERS: &str = "/Channel/Writers";
 pub const READERS: &str = "/Channel/Readers";
 pub const BLOCK_VALIDATION: &str = "/Channel/Orderer/BlockValidation";
+/// Who may broadcast in maintenance mode: the ordering organizations' writers.
+pub const ORDERER_WRITERS: &str = "/Channel/Orderer/Writers";
 
 /// The MSPs and policies of one channel configuration.
 #[derive(Debug)]

@@ -111,6 +111,21 @@ impl Consenters {
         self.by_kind.insert(consenter.kind(), consenter);
     }
 
+    /// The consenter for `kind`, created from `values` (a channel of that kind) if
+    /// this node has none yet: a channel created or joined at run time may be the
+    /// node's first of its kind.
+    pub fn get_or_create(
+        &mut self,
+        kind: ConsenterKind,
+        config: &Config,
+        values: &ChannelValues,
+    ) -> Result<Arc<dyn Consenter>, String> {
+        if !self.by_kind.contains_key(&kind) {
+            self.register((registration(kind)?.create)(config, values)?);
+        }
+        self.get(kind)
+    }
+
     /// The consenter for `kind`, or a message saying it is not available.
     pub fn get(&self, kind: ConsenterKind) -> Result<Arc<dyn Consenter>, String> {
         self.by_kind.get(&kind).cloned().ok_or_else(|| {

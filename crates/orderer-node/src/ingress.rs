@@ -16,10 +16,18 @@ pub enum IngressError {
         "envelope is {size} bytes (payload plus signature), larger than the channel's Orderer.BatchSize.AbsoluteMaxBytes of {max} bytes"
     )]
     TooLarge { size: usize, max: u32 },
+    /// A config update that does not apply (stale read set, malformed, invalid
+    /// result); unauthorized ones are `Forbidden`.
+    #[error("{0}")]
+    ConfigUpdate(String),
+    /// The channel is in maintenance mode (`ConsensusType.State`).
     #[error(
-        "CONFIG_UPDATE envelopes are not supported: this orderer's channels are configured in orderer.yaml (Orderer and Channels sections)"
+        "normal transactions are rejected: the channel is in maintenance mode (Orderer.ConsensusType.State is STATE_MAINTENANCE); only orderer administrators' config updates are ordered"
     )]
-    ConfigUpdateUnsupported,
+    Maintenance,
+    /// A channel creation while the system channel is in maintenance mode.
+    #[error("{0}")]
+    MaintenanceUpdate(String),
     #[error("{0} envelopes cannot be broadcast directly; only the orderer creates them")]
     NotBroadcastable(&'static str),
     #[error("{0}")]
@@ -57,7 +65,7 @@ impl IngressError {
         match self {
             IngressError::Envelope(_)
             | IngressError::TooLarge { .. }
-            | IngressError::ConfigUpdateUnsupported
+            | IngressError::ConfigUpdate(_)
             | IngressError::NotBroadcastable(_)
             | IngressError::Seek(_)
             | IngressError::Timestamp(_)
@@ -65,7 +73,9 @@ impl IngressError {
             IngressError::Forbidden(_) => Status::Forbidden,
             IngressError::UnknownChannel(_) | IngressError::NotReadyYet { .. } => Status::NotFound,
             IngressError::Chain(ChainError::TooLarge { .. }) => Status::RequestEntityTooLarge,
-            IngressError::Chain(_) => Status::ServiceUnavailable,
+            IngressError::Chain(_)
+            | IngressError::Maintenance
+            | IngressError::MaintenanceUpdate(_) => Status::ServiceUnavailable,
             IngressError::Ledger(_) | IngressError::Internal(_) => Status::InternalServerError,
         }
     }

@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod ingress;
 pub mod ledger;
 pub mod metrics;
+pub mod msgprocessor;
 pub mod node;
 pub mod ops;
 pub mod registry;

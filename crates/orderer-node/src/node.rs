@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -12,16 +12,13 @@ use tracing::{error, info, warn};
 
 use crate::bootstrap::ChannelPlan;
 use crate::broadcast::BroadcastHandler;
-use crate::bundle::Bundle;
 use crate::config::{Config, MetricsProvider};
 use crate::consenters::Consenters;
 use crate::deliver::DeliverHandler;
-use crate::ledger::Ledger;
-use crate::registry::{Channel, Registry};
+use crate::registry::Registry;
 use crate::security::Security;
 use crate::server::{AtomicBroadcastServer, Service};
 use crate::shutdown::{ShutdownTrigger, shutdown_pair};
-use crate::support::ChannelSupport;
 use crate::tls::{self, ListenerTls, Material};
 
 /// How long a graceful stop waits for open streams before closing them anyway.
@@ -75,12 +72,9 @@ pub async fn start_plans(
     let security = Arc::new(Security::load(&config)?);
     let (grpc_tls, ops_tls) = load_tls(&config)?;
 
-    let mut registry = Registry::default();
-    for plan in plans {
-        let channel = open_channel(&config, plan, &ledger_root, &consenters, &security).await?;
-        registry.insert(channel);
-    }
-    let registry = Arc::new(registry);
+    let config = Arc::new(config);
+    let registry = Registry::new(Arc::clone(&config), consenters, security.clone());
+    registry.open_all(plans).await?;
 
     let addr = config.grpc_address();
     let listener = TcpListener::bind(&addr).await.with_context(|| {
@@ -201,129 +195,6 @@ fn load_tls(config: &Config) -> anyhow::Result<(Option<Material>, Option<Materia
         })
         .transpose()?;
     Ok((grpc, ops))
-}
-
-/// Opens one channel: its ledger (writing the planned block 0 when new), the
-/// configuration in force, and its chain.
-async fn open_channel(
-    config: &Config,
-    plan: ChannelPlan,
-    ledger_root: &std::path::Path,
-    consenters: &Consenters,
-    security: &Security,
-) -> anyhow::Result<Channel> {
-    let id = plan.id.clone();
-    let (ledger, recovery) = Ledger::open(ledger_root, &id)
-        .await
-        .with_context(|| format!("channel {id}: opening the ledger"))?;
-    if recovery.truncated_bytes > 0 {
-        warn!(channel = %id, bytes = recovery.truncated_bytes, "recovered from a torn write");
-    }
-    let existing = ledger.height() > 0;
-    let support = Arc::new(
-        ChannelSupport::open(
-            ledger,
-            plan.genesis.clone(),
-            Some(security.signer().clone()),
-        )
-        .await
-        .with_context(|| format!("channel {id}: reading the ledger"))?,
-    );
-    let committed = support.committed_config();
-    let bundle = Bundle::new(&id, &committed).map_err(|e| {
-        // Earlier versions of this orderer wrote a genesis config of only the
-        // Channel and Orderer groups, without organizations.
-        let hint = if committed.channel_group.groups.contains_key("Application") {
-            ""
-        } else {
-            "; this ledger was written by an earlier version of this orderer (its configuration has no organizations): move it aside to start the channel afresh"
-        };
-        anyhow::anyhow!(
-            "channel {id}: the ledger's configuration (sequence {}) cannot be used: {e}{hint}",
-            committed.sequence
-        )
-    })?;
-    if existing {
-        check_unchanged(config, &plan, &support, &bundle).await?;
-    }
-    security.check_block_signer(&bundle).map_err(|e| {
-        anyhow::anyhow!(
-            "channel {id}: this orderer's identity (General.LocalMSPID {}) does not satisfy the channel's /Channel/Orderer/BlockValidation policy, so peers would refuse its blocks: {e}",
-            config.general.local_msp_id
-        )
-    })?;
-    let kind = committed.channel.consensus_type;
-    let chain = consenters
-        .get(kind)
-        .map_err(anyhow::Error::msg)?
-        .handle_chain(support.clone(), support.last_consenter_metadata())
-        .with_context(|| format!("channel {id}: creating the chain"))?;
-    chain.start();
-    info!(
-        channel = %id,
-        height = support.ledger().height(),
-        orderer_type = %kind,
-        sequence = committed.sequence,
-        organizations = %bundle.values.msps().keys().cloned().collect::<Vec<_>>().join(","),
-        "channel opened"
-    );
-    Ok(Channel::new(id, support, chain, bundle))
-}
-
-/// A restarted channel keeps the configuration in its ledger: a local setting that
-/// would change it is refused, naming the key, instead of being ignored or written
-/// as an unsigned config block. (Changes are config updates.)
-async fn check_unchanged(
-    config: &Config,
-    plan: &ChannelPlan,
-    support: &ChannelSupport,
-    ledger_bundle: &Bundle,
-) -> anyhow::Result<()> {
-    let id = &plan.id;
-    if !plan.generated {
-        if support.ledger().block_bytes(0).await? != plan.genesis {
-            bail!(
-                "channel {id}: General.BootstrapFile {} is not the genesis block of the existing ledger in {}",
-                config.general.bootstrap_file,
-                config.file_ledger.location
-            );
-        }
-        return Ok(());
-    }
-    let committed = support.committed_config();
-    let mut changes: Vec<String> = committed
-        .channel
-        .diff(&plan.values.channel_config())
-        .iter()
-        .map(|d| {
-            format!(
-                "{} is {} in the ledger but {} in the configuration",
-                d.key, d.ours, d.theirs
-            )
-        })
-        .collect();
-    let ledger = &ledger_bundle.values;
-    let ledger_orgs: Vec<&String> = ledger.msps().keys().collect();
-    let configured: Vec<&String> = plan.values.msps().keys().collect();
-    if ledger_orgs != configured {
-        changes.push(format!(
-            "Organizations has {configured:?} but the ledger's configuration has {ledger_orgs:?}"
-        ));
-    }
-    if ledger.orderer().kafka_brokers() != plan.values.orderer().kafka_brokers() {
-        changes.push(format!(
-            "Orderer.Kafka.Brokers is {:?} in the ledger but {:?} in the configuration",
-            ledger.orderer().kafka_brokers(),
-            plan.values.orderer().kafka_brokers()
-        ));
-    }
-    if !changes.is_empty() {
-        bail!(
-            "channel {id}: the configuration differs from the channel's configuration in the ledger, which only a config update may change: {}",
-            changes.join("; ")
-        );
-    }
-    Ok(())
 }
 
 impl RunningNode {

@@ -1,6 +1,6 @@
 //! The node's [`ConsenterSupport`]: the one way a chain writes blocks.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -8,13 +8,19 @@ use orderer_api::block::{
     add_signature, orderer_metadata, set_orderer_metadata, signature_message, signatures_metadata,
 };
 use orderer_api::channel::CommittedConfig;
-use orderer_api::proto::common::{Block, BlockHeader, MetadataSignature, SignatureHeader};
+use orderer_api::envelope::parse_payload;
+use orderer_api::proto::common::{
+    Block, BlockHeader, ConfigEnvelope, Envelope, HeaderType, MetadataSignature, SignatureHeader,
+};
 use orderer_api::{BlockAssembler, ChannelConfig, ConsenterSupport, RawEnvelope, SupportError};
 use orderer_msp::SigningIdentity;
 use prost::Message;
 use tokio::sync::watch;
 
+use crate::bundle::Bundle;
 use crate::ledger::Ledger;
+use crate::registry::Registry;
+use crate::security::Security;
 use crate::telemetry;
 
 #[derive(Debug)]
@@ -32,9 +38,14 @@ pub struct ChannelSupport {
     channel_id: String,
     ledger: Ledger,
     /// Signs every block written (the genesis block stays unsigned, so that every
-    /// OSN's is byte-identical).
-    signer: Option<Arc<SigningIdentity>>,
+    /// OSN's is byte-identical), and the config envelopes this node makes.
+    pub(crate) security: Arc<Security>,
+    /// Where a system channel creates the channels of its ORDERER_TRANSACTIONs.
+    pub(crate) registry: Weak<Registry>,
     state: Mutex<State>,
+    /// The configuration in force: its MSPs and policies. Swapped whole, before
+    /// `config` announces the change.
+    bundle: RwLock<Arc<Bundle>>,
     config: watch::Sender<Arc<CommittedConfig>>,
     last_consenter_metadata: Bytes,
 }
@@ -59,7 +70,8 @@ impl ChannelSupport {
     pub async fn open(
         ledger: Ledger,
         genesis: Bytes,
-        signer: Option<Arc<SigningIdentity>>,
+        security: Arc<Security>,
+        registry: Weak<Registry>,
     ) -> Result<Self, OpenError> {
         let channel = ledger.channel().to_owned();
         if ledger.height() == 0 {
@@ -91,6 +103,24 @@ impl ChannelSupport {
                 ),
             ));
         }
+        let bundle = Bundle::new(&channel, &config).map_err(|e| {
+            // Earlier versions of this orderer wrote a genesis config of only the
+            // Channel and Orderer groups, without organizations.
+            let hint = if config.channel_group.groups.contains_key("Application")
+                || config.channel_group.groups.contains_key("Consortiums")
+            {
+                ""
+            } else {
+                "; this ledger was written by an earlier version of this orderer (its configuration has no organizations): move it aside to start the channel afresh"
+            };
+            bad(
+                last_config,
+                format!(
+                    "the configuration (sequence {}) cannot be used: {e}{hint}",
+                    config.sequence
+                ),
+            )
+        })?;
         let (config, _) = watch::channel(Arc::new(config));
         Ok(ChannelSupport {
             channel_id: channel,
@@ -100,10 +130,86 @@ impl ChannelSupport {
                 traces: Vec::new(),
             }),
             ledger,
-            signer,
+            security,
+            registry,
+            bundle: RwLock::new(Arc::new(bundle)),
             config,
             last_consenter_metadata: meta.consenter_metadata,
         })
+    }
+
+    pub fn channel_id_owned(&self) -> String {
+        self.channel_id.clone()
+    }
+
+    /// The configuration in force: its values, MSPs and policies.
+    pub fn bundle(&self) -> Arc<Bundle> {
+        // A writer only swaps an Arc: a poisoned lock still holds a whole bundle.
+        self.bundle
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What a config block changes before it is appended: the next bundle (CONFIG),
+    /// or the channel an ORDERER_TRANSACTION creates, which exists before the block
+    /// that records it (as in Fabric: a crash in between creates it again from the
+    /// same record, and an existing channel is kept as it is).
+    async fn prepare_config(
+        &self,
+        block: &Block,
+        number: u64,
+    ) -> Result<Option<(CommittedConfig, Bundle)>, SupportError> {
+        let bad = |reason: String| SupportError::BadConfig { number, reason };
+        let data = block
+            .data
+            .as_ref()
+            .map(|d| d.data.as_slice())
+            .unwrap_or_default();
+        let [env] = data else {
+            return Err(bad(format!(
+                "a config block holds exactly one envelope, not {}",
+                data.len()
+            )));
+        };
+        let env = Envelope::decode(env.clone()).map_err(|e| bad(e.to_string()))?;
+        let payload = parse_payload(&env).map_err(|e| bad(e.to_string()))?;
+        match payload.header_type() {
+            Some(HeaderType::Config) => {
+                let config_env = ConfigEnvelope::decode(payload.data.clone())
+                    .map_err(|e| bad(format!("not a ConfigEnvelope: {e}")))?;
+                let current = self.bundle();
+                crate::msgprocessor::check_config_envelope(&current, &config_env)
+                    .map_err(|e| bad(e.to_string()))?;
+                let committed = CommittedConfig::from_block(block).map_err(bad)?;
+                let next = Bundle::new(&self.channel_id, &committed).map_err(bad)?;
+                current
+                    .values
+                    .check_successor(&next.values)
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(Some((committed, next)))
+            }
+            Some(HeaderType::OrdererTransaction) => {
+                if !self.bundle().values.is_system_channel() {
+                    return Err(bad(
+                        "an ORDERER_TRANSACTION is only valid on a system channel".into(),
+                    ));
+                }
+                let registry = self
+                    .registry
+                    .upgrade()
+                    .ok_or_else(|| SupportError::Ledger("the node is stopping".into()))?;
+                registry
+                    .create_from_transaction(payload.data.clone())
+                    .await
+                    .map_err(|e| bad(format!("creating the channel: {e}")))?;
+                Ok(None)
+            }
+            other => Err(bad(format!(
+                "a config block holds a CONFIG or ORDERER_TRANSACTION envelope, not {}",
+                other.map_or("an unknown type", |h| h.as_str_name())
+            ))),
+        }
     }
 
     /// The consenter metadata of the last block at open, for `handle_chain`.
@@ -146,6 +252,12 @@ impl ChannelSupport {
             number = header.number,
             envelopes = block.data.as_ref().map(|d| d.data.len()).unwrap_or(0),
         );
+        let next_config = if is_config {
+            self.lock().assembler.check_next(&header)?;
+            self.prepare_config(&block, header.number).await?
+        } else {
+            None
+        };
         let bytes = {
             let mut state = self.lock();
             state.assembler.check_next(&header)?;
@@ -153,20 +265,13 @@ impl ChannelSupport {
                 let (_, traceparents) = state.traces.swap_remove(i);
                 telemetry::link_to(&cut, &traceparents);
             }
-            if is_config {
-                let config = CommittedConfig::from_block(&block).map_err(|reason| {
-                    SupportError::BadConfig {
-                        number: header.number,
-                        reason,
-                    }
-                })?;
+            if let Some((config, bundle)) = next_config {
                 state.last_config = header.number;
+                *self.bundle.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(bundle);
                 self.config.send_replace(Arc::new(config));
             }
             set_orderer_metadata(&mut block, state.last_config, consenter_metadata);
-            if let Some(signer) = &self.signer {
-                sign_block(&mut block, &header, signer)?;
-            }
+            sign_block(&mut block, &header, self.security.signer())?;
             state.assembler.advance(&header);
             Bytes::from(block.encode_to_vec())
         };
@@ -222,6 +327,14 @@ impl ConsenterSupport for ChannelSupport {
 
     fn height(&self) -> u64 {
         self.lock().assembler.next_number()
+    }
+
+    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, String> {
+        crate::msgprocessor::revalidate_normal(self, env).map_err(|e| e.to_string())
+    }
+
+    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), String> {
+        crate::msgprocessor::revalidate_config(self, env).map_err(|e| e.to_string())
     }
 
     fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block {

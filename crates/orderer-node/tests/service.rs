@@ -181,13 +181,14 @@ async fn every_rejection_has_a_status_and_a_reason_and_the_stream_goes_on() {
             "ORDERER_TRANSACTION",
         ),
         (
-            "config update",
+            // Without a system channel, nothing creates channels.
+            "config update for a channel that does not exist",
             bytes_of(&envelope_with(
-                Some(header("mychannel", HeaderType::ConfigUpdate)),
+                Some(header("nochannel", HeaderType::ConfigUpdate)),
                 b"x",
             )),
-            Status::BadRequest,
-            "CONFIG_UPDATE envelopes are not supported",
+            Status::NotFound,
+            "\"nochannel\" does not exist",
         ),
         (
             "oversized",

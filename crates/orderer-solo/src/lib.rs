@@ -47,9 +47,10 @@ impl Consenter for SoloConsenter {
     }
 }
 
+/// An envelope and the config sequence it was validated at.
 enum Message {
-    Normal(RawEnvelope),
-    Config(RawEnvelope),
+    Normal(RawEnvelope, u64),
+    Config(RawEnvelope, u64),
 }
 
 type Queued = (Message, OwnedSemaphorePermit);
@@ -124,14 +125,14 @@ impl Chain for SoloChain {
         tokio::spawn(task.run(rx, halt));
     }
 
-    async fn order(&self, env: RawEnvelope, _config_seq: u64) -> Result<Receipt, ChainError> {
+    async fn order(&self, env: RawEnvelope, config_seq: u64) -> Result<Receipt, ChainError> {
         let size = env.size();
-        self.enqueue(Message::Normal(env), size).await
+        self.enqueue(Message::Normal(env, config_seq), size).await
     }
 
-    async fn configure(&self, env: RawEnvelope, _config_seq: u64) -> Result<Receipt, ChainError> {
+    async fn configure(&self, env: RawEnvelope, config_seq: u64) -> Result<Receipt, ChainError> {
         let size = env.size();
-        self.enqueue(Message::Config(env), size).await
+        self.enqueue(Message::Config(env, config_seq), size).await
     }
 
     fn state(&self) -> watch::Receiver<ChainState> {
@@ -229,7 +230,15 @@ impl Ordering {
         for (msg, permit) in msgs {
             drop(permit);
             match msg {
-                Message::Normal(env) => {
+                Message::Normal(env, seq) => {
+                    // Validated under an older configuration: check it again (a
+                    // config block may have removed its signer's rights).
+                    if seq < self.support.sequence() {
+                        if let Err(e) = self.support.revalidate_normal(&env) {
+                            warn!(channel = %self.channel_id, error = %e, "discarding an envelope the new configuration refuses");
+                            continue;
+                        }
+                    }
                     let ordered = self.cutter.ordered(env);
                     for batch in ordered.batches {
                         self.write(batch).await?;
@@ -243,7 +252,18 @@ impl Ordering {
                         _ => {}
                     }
                 }
-                Message::Config(env) => {
+                Message::Config(env, seq) => {
+                    let env = if seq < self.support.sequence() {
+                        match self.support.revalidate_config(&env) {
+                            Ok((env, _)) => env,
+                            Err(e) => {
+                                warn!(channel = %self.channel_id, error = %e, "discarding a config update that no longer applies");
+                                continue;
+                            }
+                        }
+                    } else {
+                        env
+                    };
                     let pending = self.cutter.cut();
                     self.write(pending).await?;
                     let block = self.support.create_next_block(vec![env]);

@@ -18,6 +18,7 @@
 //! Pure: no I/O, no clock, no randomness; the same inputs give the same config on
 //! every orderer, which is what lets OSNs (ours and Fabric's) agree on blocks.
 
+mod compute;
 mod configmap;
 mod creation;
 mod error;
@@ -27,6 +28,7 @@ mod validator;
 #[cfg(test)]
 mod tests;
 
+pub use compute::compute_update;
 pub use creation::{channel_template, new_channel_config};
 pub use error::{UpdateError, UpdateErrorClass};
 pub use maintenance::check_maintenance;

@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use prost::Message;
 use tokio::sync::mpsc;
 
 use crate::block::{BlockAssembler, orderer_metadata, set_orderer_metadata};
@@ -52,6 +53,8 @@ struct State {
     metadata: Vec<Bytes>,
     /// Trace contexts of created blocks, by block number, until they are written.
     traces: std::collections::BTreeMap<u64, Vec<Option<Bytes>>>,
+    /// Tx ids that revalidation refuses.
+    refused: std::collections::BTreeSet<String>,
 }
 
 /// An in-memory ledger behind the [`ConsenterSupport`] trait, with the same checks
@@ -80,6 +83,7 @@ impl FakeSupport {
             blocks: vec![genesis],
             metadata: vec![Bytes::new()],
             traces: Default::default(),
+            refused: Default::default(),
         };
         Self::with_state(config.channel_id, state)
     }
@@ -109,6 +113,7 @@ impl FakeSupport {
             blocks: state.blocks.clone(),
             metadata: state.metadata.clone(),
             traces: Default::default(),
+            refused: state.refused.clone(),
         };
         drop(state);
         Self::with_state(self.channel_id.clone(), copy)
@@ -129,6 +134,13 @@ impl FakeSupport {
     /// Every block written so far, genesis included.
     pub fn blocks(&self) -> Vec<Block> {
         self.lock().blocks.clone()
+    }
+
+    /// Makes [`ConsenterSupport::revalidate_normal`] and
+    /// [`ConsenterSupport::revalidate_config`] refuse the envelope with this tx id,
+    /// as a configuration that no longer allows it would.
+    pub fn refuse_on_revalidation(&self, tx_id: &str) {
+        self.lock().refused.insert(tx_id.to_owned());
     }
 
     /// Makes every later write fail, as a full disk would.
@@ -198,6 +210,34 @@ impl ConsenterSupport for FakeSupport {
 
     fn height(&self) -> u64 {
         self.lock().assembler.next_number()
+    }
+
+    /// Refuses envelopes [`FakeSupport::refuse_on_revalidation`] names; others are
+    /// valid at the current sequence.
+    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, String> {
+        let state = self.lock();
+        let id = super::tx_id(env.bytes());
+        if state.refused.contains(&id) {
+            return Err(format!("envelope {id} is refused by the new configuration"));
+        }
+        Ok(state.config.sequence)
+    }
+
+    /// Re-applies a config envelope as the fake's "update": its parameters, at the
+    /// sequence after the current one.
+    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), String> {
+        let state = self.lock();
+        let id = super::tx_id(env.bytes());
+        if state.refused.contains(&id) {
+            return Err(format!("config {id} is refused by the new configuration"));
+        }
+        let proposed = crate::proto::common::Envelope::decode(env.bytes().clone())
+            .map_err(|e| e.to_string())
+            .and_then(|e| CommittedConfig::from_envelope(&e))?;
+        let next = state.config.update(proposed.channel);
+        let bytes = Bytes::from(next.envelope().encode_to_vec());
+        let (raw, _) = RawEnvelope::parse(bytes).map_err(|e| e.to_string())?;
+        Ok((raw, state.config.sequence))
     }
 
     fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block {
