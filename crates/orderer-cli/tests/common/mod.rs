@@ -84,6 +84,8 @@ pub struct Orderer {
     pub dir: PathBuf,
     pub log: PathBuf,
     env: Vec<(String, String)>,
+    /// The tests' own defaults (ledger in `dir`, a short batch timeout) under `env`.
+    test_defaults: bool,
 }
 
 /// The port of `key=host:port` in a log line.
@@ -99,6 +101,17 @@ impl Orderer {
     /// Starts an orderer with its ledger in `dir` and the given `ORDERER_*` overrides,
     /// and waits until it serves.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Orderer {
+        Orderer::launch(dir, env, true)
+    }
+
+    /// Starts an orderer configured by `env` alone (plus a free gRPC port, since
+    /// tests share the machine): no test defaults for the ledger or batch timeout, so
+    /// that a deployment's own settings are what runs.
+    pub fn start_as_configured(dir: &Path, env: &[(&str, &str)]) -> Orderer {
+        Orderer::launch(dir, env, false)
+    }
+
+    fn launch(dir: &Path, env: &[(&str, &str)], test_defaults: bool) -> Orderer {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -112,6 +125,7 @@ impl Orderer {
             dir: dir.to_path_buf(),
             log: dir.join("orderer.log"),
             env,
+            test_defaults,
         };
         // Another process may take the probed port before the orderer binds it: then
         // try another one.
@@ -155,12 +169,14 @@ impl Orderer {
             }
         }
         cmd.env("ORDERER_GENERAL_LISTENPORT", self.port.to_string())
-            .env("ORDERER_FILELEDGER_LOCATION", self.dir.join("ledger"))
             .env(
                 "ORDERER_OPERATIONS_LISTENADDRESS",
                 format!("127.0.0.1:{}", self.ops_port),
-            )
-            .env("ORDERER_ORDERER_BATCHTIMEOUT", "200ms");
+            );
+        if self.test_defaults {
+            cmd.env("ORDERER_FILELEDGER_LOCATION", self.dir.join("ledger"))
+                .env("ORDERER_ORDERER_BATCHTIMEOUT", "200ms");
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
