@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod broadcast;
+pub mod channel;
 pub mod client;
 pub mod deliver;
 pub mod envelopes;

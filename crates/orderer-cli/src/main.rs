@@ -200,6 +200,54 @@ enum Command {
         #[command(subcommand)]
         command: MspCommand,
     },
+    /// Change a channel's configuration with a config update.
+    Channel {
+        #[command(subcommand)]
+        command: ChannelCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ChannelCommand {
+    /// Change the channel's ordering settings (Orderer group): fetches the config in
+    /// force, computes the CONFIG_UPDATE as `configtxlator compute_update` does, signs
+    /// it as --msp-dir's identity (and --sign-with's) and broadcasts it. The orderer
+    /// organizations' admins must sign (/Channel/Orderer/Admins).
+    Update {
+        #[command(flatten)]
+        target: Target,
+        /// Orderer.BatchSize.MaxMessageCount.
+        #[arg(long)]
+        max_message_count: Option<u32>,
+        /// Orderer.BatchSize.AbsoluteMaxBytes, in bytes.
+        #[arg(long)]
+        absolute_max_bytes: Option<u32>,
+        /// Orderer.BatchSize.PreferredMaxBytes, in bytes.
+        #[arg(long)]
+        preferred_max_bytes: Option<u32>,
+        /// Orderer.BatchTimeout, e.g. 500ms or 2s.
+        #[arg(long)]
+        batch_timeout: Option<String>,
+        /// Maintenance mode (ConsensusType.State): on or off.
+        #[arg(long, value_parser = parse_on_off)]
+        maintenance: Option<bool>,
+        /// Also sign the update as the identity of this local MSP: DIR=MSPID. Repeat
+        /// for more signatures.
+        #[arg(long, value_name = "DIR=MSPID")]
+        sign_with: Vec<String>,
+        /// Only the envelope is signed, the update itself carries no signature (to
+        /// see the orderer refuse it).
+        #[arg(long, conflicts_with = "sign_with")]
+        no_update_signature: bool,
+    },
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(format!("expected on or off, got {s:?}")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +340,49 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Channel {
+            command:
+                ChannelCommand::Update {
+                    target,
+                    max_message_count,
+                    absolute_max_bytes,
+                    preferred_max_bytes,
+                    batch_timeout,
+                    maintenance,
+                    sign_with,
+                    no_update_signature,
+                },
+        } => {
+            let edits = orderer_cli::channel::OrdererEdits {
+                max_message_count,
+                absolute_max_bytes,
+                preferred_max_bytes,
+                batch_timeout,
+                maintenance,
+            };
+            let mut cosigners = Vec::new();
+            for spec in &sign_with {
+                let (dir, id) = spec
+                    .rsplit_once('=')
+                    .with_context(|| format!("--sign-with {spec:?}: expected DIR=MSPID"))?;
+                cosigners.push(Signer::load(dir.as_ref(), id)?);
+            }
+            let (mut c, signer) = target.connect().await?;
+            let mut signers: Vec<&Signer> = Vec::new();
+            if !no_update_signature {
+                signers.push(&signer);
+                signers.extend(cosigners.iter());
+            }
+            let (status, info) =
+                orderer_cli::channel::update(&mut c, &signer, &signers, &target.channel, &edits)
+                    .await?;
+            if info.is_empty() {
+                println!("{}", status.as_str_name());
+            } else {
+                println!("{}: {info}", status.as_str_name());
+            }
+            Ok(exit(status == Status::Success))
+        }
         Command::Broadcast {
             target,
             count,

@@ -260,3 +260,76 @@ fn while_kafka_is_unreachable_deliver_and_broadcast_say_so_and_recover() {
     let out = ok(o.cli(&["deliver", "--stop", "3"]));
     assert!(out.contains("hash chain verified; status SUCCESS"), "{out}");
 }
+
+/// The envelope counts of the blocks `o` serves, genesis and config blocks included.
+fn block_sizes(o: &Orderer) -> Vec<usize> {
+    block_lines(&stdout(&o.cli(&["deliver", "--stop", "newest"])))
+        .iter()
+        .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+        .collect()
+}
+
+/// `orderer-cli channel update` (the project's own client, signing as the orderer
+/// organization's admin) changes BatchSize.MaxMessageCount through OSN a; the config
+/// record travels through Kafka, both OSNs write the same config block and cut the
+/// following blocks by the new size, with identical chains. An update without the
+/// admins' signatures is FORBIDDEN and changes nothing; a restarted OSN keeps the
+/// updated configuration.
+#[test]
+fn a_config_update_through_one_osn_applies_on_both_at_the_same_block() {
+    let broker = Broker::start(Storage::Sqlite);
+    let env = kafka_env(&broker, "10");
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = start_osn(dirs[0].path(), &env);
+    let mut b = start_osn(dirs[1].path(), &env);
+    ok(a.cli(&["broadcast", "--count", "25"]));
+    let before = wait_for_identical_chains(&[&a, &b], 25);
+
+    let refused = a.cli(&[
+        "channel",
+        "update",
+        "--max-message-count",
+        "3",
+        "--no-update-signature",
+    ]);
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+    let out = stdout(&refused);
+    assert!(
+        out.contains("FORBIDDEN") && out.contains("/Channel/Orderer/BatchSize"),
+        "{out}"
+    );
+
+    let applied = ok(a.cli(&["channel", "update", "--max-message-count", "3"]));
+    assert!(applied.starts_with("SUCCESS"), "{applied}");
+    ok(b.cli(&["broadcast", "--count", "7"]));
+    let after = wait_for_identical_chains(&[&a, &b], 32);
+    assert_eq!(after[..before.len()], before[..], "history changed");
+    let sizes = block_sizes(&a);
+    let config_at = before.len();
+    assert_eq!(
+        sizes[config_at], 1,
+        "the config block holds one envelope: {sizes:?}"
+    );
+    assert!(
+        sizes[config_at + 1..].iter().all(|n| *n <= 3),
+        "blocks after the update exceed 3 envelopes: {sizes:?}"
+    );
+    assert!(
+        sizes[1..config_at].iter().any(|n| *n > 3),
+        "blocks before the update were cut by 10: {sizes:?}"
+    );
+
+    // Restarted with the same settings (orderer.yaml still says 10), OSN b keeps the
+    // ledger's configuration.
+    assert!(b.terminate().success(), "a graceful stop exits 0");
+    b.restart();
+    b.wait_for_log("Kafka chain started", 2);
+    ok(b.cli(&["broadcast", "--count", "4"]));
+    wait_for_identical_chains(&[&a, &b], 36);
+    let sizes = block_sizes(&b);
+    assert!(
+        sizes[config_at + 1..].iter().all(|n| *n <= 3),
+        "after the restart: {sizes:?}"
+    );
+    drop(broker);
+}
