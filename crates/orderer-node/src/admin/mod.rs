@@ -65,8 +65,7 @@ impl From<&ChannelParticipation> for ApiSettings {
     fn from(c: &ChannelParticipation) -> Self {
         ApiSettings {
             enabled: c.enabled,
-            max_request_body_size: usize::try_from(c.max_request_body_size.0)
-                .unwrap_or(usize::MAX),
+            max_request_body_size: usize::try_from(c.max_request_body_size.0).unwrap_or(usize::MAX),
         }
     }
 }
@@ -151,8 +150,7 @@ pub async fn serve(
                 let Some(acceptor) = acceptor else {
                     return serve_connection(stream, peer, api, true).await;
                 };
-                match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                {
+                match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => {
                         // The verifier has checked the certificate against
                         // Admin.TLS.ClientRootCAs; this only guards material built

@@ -25,9 +25,8 @@ impl MediaType {
 
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Parses `type/subtype; name=value; name="quoted value"`.
@@ -152,12 +151,21 @@ fn line_end(s: &[u8]) -> Option<usize> {
 /// Finds the next `delimiter` that starts a line at or after `from`: returns where the
 /// preceding content ends (before its line break) and where the delimiter starts.
 /// With `at_start`, a delimiter right at `from` counts too.
-fn find_delimiter(body: &[u8], delimiter: &[u8], from: usize, at_start: bool) -> Option<(usize, usize)> {
+fn find_delimiter(
+    body: &[u8],
+    delimiter: &[u8],
+    from: usize,
+    at_start: bool,
+) -> Option<(usize, usize)> {
     if at_start && body[from..].starts_with(delimiter) {
         return Some((from, from));
     }
     let mut i = from;
-    while let Some(off) = body.get(i..)?.windows(delimiter.len()).position(|w| w == delimiter) {
+    while let Some(off) = body
+        .get(i..)?
+        .windows(delimiter.len())
+        .position(|w| w == delimiter)
+    {
         let start = i + off;
         if start > from && body[start - 1] == b'\n' {
             let content_end = if start >= from + 2 && body[start - 2] == b'\r' {
@@ -223,8 +231,8 @@ mod tests {
 
     #[test]
     fn media_types_parse_with_quoted_and_plain_parameters() {
-        let m = parse_media_type("multipart/form-data; boundary=\"a b\\\"c\"; Charset=utf-8")
-            .unwrap();
+        let m =
+            parse_media_type("multipart/form-data; boundary=\"a b\\\"c\"; Charset=utf-8").unwrap();
         assert_eq!(m.essence, "multipart/form-data");
         assert_eq!(m.param("boundary"), Some("a b\"c"));
         assert_eq!(m.param("charset"), Some("utf-8"));
@@ -272,7 +280,10 @@ mod tests {
                     Content-Disposition: form-data; name=\"f\"; filename=\"f.bin\"\n\n\n--b--\n";
         let parts = parse_form(&Bytes::from(text), "b").unwrap();
         assert_eq!(parts.len(), 2);
-        assert_eq!((parts[0].name.as_str(), &parts[0].data[..]), ("x", &b"value"[..]));
+        assert_eq!(
+            (parts[0].name.as_str(), &parts[0].data[..]),
+            ("x", &b"value"[..])
+        );
         assert_eq!(parts[0].filename, None);
         assert_eq!(parts[1].filename.as_deref(), Some("f.bin"));
         assert!(parts[1].data.is_empty());
@@ -293,14 +304,24 @@ mod tests {
     fn truncated_or_undelimited_bodies_are_errors_naming_the_problem() {
         let cases = [
             ("no delimiter at all", "no multipart delimiter"),
-            ("--b\nContent-Disposition: form-data; name=\"a\"\n\ncut short", "closing delimiter"),
-            ("--b\nContent-Disposition: form-data; name=\"a\"\n--b--", "empty line"),
+            (
+                "--b\nContent-Disposition: form-data; name=\"a\"\n\ncut short",
+                "closing delimiter",
+            ),
+            (
+                "--b\nContent-Disposition: form-data; name=\"a\"\n--b--",
+                "empty line",
+            ),
             ("--bX\n", "line break"),
         ];
         for (text, why) in cases {
             let e = parse_form(&body(text), "b").unwrap_err();
             assert!(e.contains(why), "{text:?}: {e}");
         }
-        assert!(parse_form(&body("--\n"), "").unwrap_err().contains("boundary"));
+        assert!(
+            parse_form(&body("--\n"), "")
+                .unwrap_err()
+                .contains("boundary")
+        );
     }
 }

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use orderer_api::channelconfig::{ChannelValues, check_channel_id};
+use orderer_api::channelconfig::{
+    ChannelValues, MAX_NAME_LEN, check_channel_id, read_config_block,
+};
 use orderer_api::proto::common::Block;
 use prost::Message;
 use serde::Serialize;
@@ -40,11 +42,29 @@ where
     // Go's ServeMux: the subtree root without its slash redirects, paths outside
     // the subtree are not found.
     if path == BASE.trim_end_matches('/') {
-        return redirect(StatusCode::MOVED_PERMANENTLY, BASE, "Moved Permanently", req.method());
+        return redirect(
+            StatusCode::TEMPORARY_REDIRECT,
+            BASE,
+            "Temporary Redirect",
+            req.method(),
+        );
     }
     let Some(rest) = path.strip_prefix(BASE) else {
         return not_found();
     };
+    let mut reply = route(api, req, rest, authenticated).await;
+    // Fabric's WithRequestID middleware tags everything under the subtree.
+    if let Ok(id) = HeaderValue::from_str(&request_id()) {
+        reply.headers_mut().insert("x-request-id", id);
+    }
+    reply
+}
+
+async fn route<B>(api: &Api, req: Request<B>, rest: &str, authenticated: bool) -> Reply
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if !authenticated {
         // Fabric's RequireCert middleware: status only.
         return empty(StatusCode::UNAUTHORIZED);
@@ -57,9 +77,7 @@ where
     }
     let method = req.method().clone();
     match rest {
-        "" if method == Method::GET => {
-            redirect(StatusCode::FOUND, CHANNELS, "Found", &method)
-        }
+        "" if method == Method::GET => redirect(StatusCode::FOUND, CHANNELS, "Found", &method),
         "" => {
             let mut reply = empty(StatusCode::METHOD_NOT_ALLOWED);
             reply
@@ -96,7 +114,7 @@ where
 }
 
 fn list<B>(api: &Api, req: &Request<B>) -> Reply {
-    if let Err(reply) = negotiate(req) {
+    if let Some(reply) = refuse_accept(req) {
         return reply;
     }
     let mut list = api.participation.list();
@@ -111,10 +129,10 @@ fn list<B>(api: &Api, req: &Request<B>) -> Reply {
 }
 
 fn info<B>(api: &Api, req: &Request<B>, channel: &str) -> Reply {
-    if let Err(reply) = negotiate(req) {
+    if let Some(reply) = refuse_accept(req) {
         return reply;
     }
-    if let Err(reply) = check_channel(channel) {
+    if let Some(reply) = refuse_channel_id(channel) {
         return reply;
     }
     match api.participation.info(channel) {
@@ -130,10 +148,10 @@ fn info<B>(api: &Api, req: &Request<B>, channel: &str) -> Reply {
 }
 
 async fn remove<B>(api: &Api, req: &Request<B>, channel: &str) -> Reply {
-    if let Err(reply) = negotiate(req) {
+    if let Some(reply) = refuse_accept(req) {
         return reply;
     }
-    if let Err(reply) = check_channel(channel) {
+    if let Some(reply) = refuse_channel_id(channel) {
         return reply;
     }
     match api.participation.remove(channel).await {
@@ -146,9 +164,7 @@ async fn remove<B>(api: &Api, req: &Request<B>, channel: &str) -> Reply {
             // Removal of an existing channel is refused with Allow: GET (system
             // channel), never GET, DELETE.
             let e = match e {
-                ParticipationError::AlreadyExists => {
-                    ParticipationError::BadRequest(e.to_string())
-                }
+                ParticipationError::AlreadyExists => ParticipationError::BadRequest(e.to_string()),
                 e => e,
             };
             participation_error(&e, Some("cannot remove"))
@@ -161,7 +177,7 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if let Err(reply) = negotiate(&req) {
+    if let Some(reply) = refuse_accept(&req) {
         return reply;
     }
     let content_type = req
@@ -185,7 +201,7 @@ where
         )
     };
     let Some(boundary) = media.param("boundary").map(str::to_owned) else {
-        return bad_form("no multipart boundary param in Content-Type");
+        return bad_form("multipart: boundary is empty");
     };
     let limited = Limited::new(req.into_body(), api.settings.max_request_body_size);
     let body = match tokio::time::timeout(BODY_READ_TIMEOUT, limited.collect()).await {
@@ -231,10 +247,7 @@ where
     let join = match validate_join_block(block, bytes) {
         Ok(j) => j,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("invalid join block: {e}"),
-            );
+            return error(StatusCode::BAD_REQUEST, &format!("invalid join block: {e}"));
         }
     };
     let channel = join.channel_id.clone();
@@ -258,7 +271,8 @@ where
 /// Fabric's `ValidateJoinBlock`: a config block with a valid channel configuration
 /// that makes an application channel or a system channel.
 pub fn validate_join_block(block: Block, bytes: Bytes) -> Result<JoinBlock, String> {
-    let values = ChannelValues::from_block(&block).map_err(|e| e.to_string())?;
+    let tx = read_config_block(&block).map_err(|e| format!("block is not a config block: {e}"))?;
+    let values = ChannelValues::from_config_tx(tx).map_err(|e| e.to_string())?;
     let kind = if values.consortiums().is_some() {
         ChannelKind::System
     } else if values.application().is_some() {
@@ -285,32 +299,56 @@ fn is_multipart<B>(req: &Request<B>) -> bool {
 }
 
 /// Fabric answers only `application/json`: a request whose `Accept` allows none of
-/// it gets 406.
-fn negotiate<B>(req: &Request<B>) -> Result<(), Reply> {
-    let Some(accept) = req.headers().get(header::ACCEPT) else {
-        return Ok(());
-    };
+/// it gets 406 (the reply returned here).
+fn refuse_accept<B>(req: &Request<B>) -> Option<Reply> {
+    let accept = req.headers().get(header::ACCEPT)?;
     let accept = String::from_utf8_lossy(accept.as_bytes());
     if accept.is_empty()
         || accept.split(',').any(|o| {
             o.contains("application/json") || o.contains("application/*") || o.contains("*/*")
         })
     {
-        return Ok(());
+        return None;
     }
-    Err(error(
+    Some(error(
         StatusCode::NOT_ACCEPTABLE,
         "response Content-Type is application/json only",
     ))
 }
 
-fn check_channel(channel: &str) -> Result<(), Reply> {
-    check_channel_id(channel).map_err(|why| {
-        error(
-            StatusCode::BAD_REQUEST,
-            &format!("invalid channel ID: {why}"),
-        )
-    })
+fn refuse_channel_id(channel: &str) -> Option<Reply> {
+    // Fabric's wording (configtx.ValidateChannelID), our rule.
+    let why = if channel.is_empty() {
+        "channel ID illegal, cannot be empty".to_owned()
+    } else if channel.len() > MAX_NAME_LEN {
+        format!("channel ID illegal, cannot be longer than {MAX_NAME_LEN}")
+    } else if check_channel_id(channel).is_err() {
+        format!("'{channel}' contains illegal characters")
+    } else {
+        return None;
+    };
+    Some(error(
+        StatusCode::BAD_REQUEST,
+        &format!("invalid channel ID: {why}"),
+    ))
+}
+
+/// A random UUID (version 4), as Fabric's `util.GenerateUUID` makes request IDs.
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    // Only a label for logs: an all-zero ID if the system RNG fails is harmless.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 pub(crate) fn channel_url(name: &str) -> String {

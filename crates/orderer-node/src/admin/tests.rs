@@ -204,6 +204,8 @@ async fn an_empty_node_lists_null_system_channel_and_null_channels() {
     assert_eq!(r.header("Content-Type"), Some("application/json"));
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
     assert_eq!(r.body, b"{\"systemChannel\":null,\"channels\":null}\n");
+    let id = r.header("X-Request-Id").unwrap_or_default();
+    assert_eq!((id.len(), id.as_bytes()[14]), (36, b'4'), "{id}");
 }
 
 #[tokio::test]
@@ -241,14 +243,28 @@ async fn join_list_info_remove_round_trip_with_fabric_shapes() {
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
     assert_eq!(r.json()["height"], 7);
 
-    let r = call(&s, "DELETE", "/participation/v1/channels/mychannel", &[], b"").await;
+    let r = call(
+        &s,
+        "DELETE",
+        "/participation/v1/channels/mychannel",
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
 
     let r = get(&s, "/participation/v1/channels/mychannel").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.body, b"{\"error\":\"channel does not exist\"}\n");
-    let r = call(&s, "DELETE", "/participation/v1/channels/mychannel", &[], b"").await;
+    let r = call(
+        &s,
+        "DELETE",
+        "/participation/v1/channels/mychannel",
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.error(), "cannot remove: channel does not exist");
 }
@@ -294,7 +310,14 @@ async fn a_channel_pending_removal_answers_409_to_join_and_remove() {
     let r = join(&s, &org.genesis("mychannel")).await;
     assert_eq!(r.status, 409);
     assert_eq!(r.error(), "cannot join: channel pending removal");
-    let r = call(&s, "DELETE", "/participation/v1/channels/mychannel", &[], b"").await;
+    let r = call(
+        &s,
+        "DELETE",
+        "/participation/v1/channels/mychannel",
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 409);
     assert_eq!(r.error(), "cannot remove: channel pending removal");
     let r = get(&s, "/participation/v1/channels/mychannel").await;
@@ -308,28 +331,72 @@ async fn bad_join_requests_get_400_with_fabric_reasons() {
     let block = org.genesis("mychannel");
     let path = "/participation/v1/channels";
 
-    let r = call(&s, "POST", path, &[("Content-Type", "application/json")], b"{}").await;
+    let r = call(
+        &s,
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        b"{}",
+    )
+    .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error(), "unsupported Content-Type: [application/json]");
     let r = call(&s, "POST", path, &[], b"").await;
-    assert_eq!((r.status, r.error()), (400, "unsupported Content-Type: []".into()));
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "unsupported Content-Type: []".into())
+    );
 
-    let r = call(&s, "POST", path, &[("Content-Type", "multipart/form-data")], b"").await;
+    let r = call(
+        &s,
+        "POST",
+        path,
+        &[("Content-Type", "multipart/form-data")],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert!(r.error().starts_with("cannot read form from request body: no multipart boundary"), "{}", r.error());
-    let r = call(&s, "POST", path, &[("Content-Type", "multipart/form-data; boundary=\"x")], b"").await;
+    assert_eq!(
+        r.error(),
+        "cannot read form from request body: multipart: boundary is empty"
+    );
+    let r = call(
+        &s,
+        "POST",
+        path,
+        &[("Content-Type", "multipart/form-data; boundary=\"x")],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert!(r.error().starts_with("cannot parse Mime media type"), "{}", r.error());
+    assert!(
+        r.error().starts_with("cannot parse Mime media type"),
+        "{}",
+        r.error()
+    );
 
-    let cases: Vec<(Vec<(&str, Option<&str>, &[u8])>, &str)> = vec![
-        (vec![("block", Some("config.block"), &block)], "form does not contains part key: config-block"),
-        (vec![("config-block", None, &block)], "form does not contains part key: config-block"),
+    type Parts<'a> = Vec<(&'a str, Option<&'a str>, &'a [u8])>;
+    let cases: Vec<(Parts<'_>, &str)> = vec![
         (
-            vec![("config-block", Some("config.block"), &block), ("note", None, b"hi")],
+            vec![("block", Some("config.block"), &block)],
+            "form does not contains part key: config-block",
+        ),
+        (
+            vec![("config-block", None, &block)],
+            "form does not contains part key: config-block",
+        ),
+        (
+            vec![
+                ("config-block", Some("config.block"), &block),
+                ("note", None, b"hi"),
+            ],
             "form contains too many parts",
         ),
         (
-            vec![("config-block", Some("config.block"), &block), ("other", Some("o"), b"x")],
+            vec![
+                ("config-block", Some("config.block"), &block),
+                ("other", Some("o"), b"x"),
+            ],
             "form contains too many parts",
         ),
         (
@@ -341,7 +408,11 @@ async fn bad_join_requests_get_400_with_fabric_reasons() {
         let (ct, body) = form(&parts);
         let r = call(&s, "POST", path, &[("Content-Type", &ct)], &body).await;
         assert_eq!(r.status, 400, "{want}");
-        assert!(r.error().starts_with(want), "expected {want:?}, got {:?}", r.error());
+        assert!(
+            r.error().starts_with(want),
+            "expected {want:?}, got {:?}",
+            r.error()
+        );
     }
 
     // A well-formed block that is not a config block.
@@ -355,7 +426,12 @@ async fn bad_join_requests_get_400_with_fabric_reasons() {
     .encode_to_vec();
     let r = join(&s, &not_config).await;
     assert_eq!(r.status, 400);
-    assert!(r.error().starts_with("invalid join block: "), "{}", r.error());
+    assert!(
+        r.error()
+            .starts_with("invalid join block: block is not a config block"),
+        "{}",
+        r.error()
+    );
     assert!(s.fake.joined().is_empty());
 }
 
@@ -373,7 +449,11 @@ async fn a_join_body_over_max_request_body_size_is_refused() {
     .await;
     let r = join(&s, &block).await;
     assert_eq!(r.status, 400);
-    assert!(r.error().contains("request body too large"), "{}", r.error());
+    assert!(
+        r.error().contains("request body too large"),
+        "{}",
+        r.error()
+    );
     assert!(r.error().contains("MaxRequestBodySize"), "{}", r.error());
     assert!(s.fake.joined().is_empty());
 }
@@ -385,8 +465,16 @@ async fn other_methods_get_405_with_allow() {
         ("PUT", "/participation/v1/channels", "GET, POST"),
         ("DELETE", "/participation/v1/channels", "GET, POST"),
         ("HEAD", "/participation/v1/channels", "GET, POST"),
-        ("POST", "/participation/v1/channels/mychannel", "GET, DELETE"),
-        ("PATCH", "/participation/v1/channels/mychannel", "GET, DELETE"),
+        (
+            "POST",
+            "/participation/v1/channels/mychannel",
+            "GET, DELETE",
+        ),
+        (
+            "PATCH",
+            "/participation/v1/channels/mychannel",
+            "GET, DELETE",
+        ),
     ] {
         let r = call(&s, method, path, &[], b"").await;
         assert_eq!(r.status, 405, "{method} {path}");
@@ -413,7 +501,11 @@ async fn unknown_paths_are_go_style_404s_and_the_base_redirects() {
         assert_eq!(r.body, b"404 page not found\n", "{path}");
     }
     let r = get(&s, "/participation/v1").await;
-    assert_eq!((r.status, r.header("Location")), (301, Some("/participation/v1/")));
+    assert_eq!(
+        (r.status, r.header("Location")),
+        (307, Some("/participation/v1/"))
+    );
+    assert_eq!(r.header("X-Request-Id"), None);
     let r = get(&s, "/participation/v1/").await;
     assert_eq!(
         (r.status, r.header("Location")),
@@ -426,14 +518,44 @@ async fn invalid_channel_ids_are_400_and_non_json_accept_is_406() {
     let s = plain().await;
     let r = get(&s, "/participation/v1/channels/My_Channel").await;
     assert_eq!(r.status, 400);
-    assert!(r.error().starts_with("invalid channel ID: "), "{}", r.error());
-    let r = call(&s, "DELETE", "/participation/v1/channels/My_Channel", &[], b"").await;
+    assert_eq!(
+        r.error(),
+        "invalid channel ID: 'My_Channel' contains illegal characters"
+    );
+    let long = format!("/participation/v1/channels/{}", "a".repeat(250));
+    let r = get(&s, &long).await;
+    assert_eq!(
+        r.error(),
+        "invalid channel ID: channel ID illegal, cannot be longer than 249"
+    );
+    let r = call(
+        &s,
+        "DELETE",
+        "/participation/v1/channels/My_Channel",
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 400);
 
-    let r = call(&s, "GET", "/participation/v1/channels", &[("Accept", "text/html")], b"").await;
+    let r = call(
+        &s,
+        "GET",
+        "/participation/v1/channels",
+        &[("Accept", "text/html")],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 406);
     assert_eq!(r.error(), "response Content-Type is application/json only");
-    let r = call(&s, "GET", "/participation/v1/channels", &[("Accept", "text/html, */*;q=0.1")], b"").await;
+    let r = call(
+        &s,
+        "GET",
+        "/participation/v1/channels",
+        &[("Accept", "text/html, */*;q=0.1")],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 200);
 }
 
@@ -500,8 +622,10 @@ fn channel_info_serializes_with_fabric_names_and_values() {
 // ---- TLS ----
 
 fn admin_config(org: &Org, client_cas: &[String], enabled: bool, client_auth: bool) -> Admin {
-    let mut admin = Admin::default();
-    admin.listen_address = "127.0.0.1:0".into();
+    let mut admin = Admin {
+        listen_address: "127.0.0.1:0".into(),
+        ..Admin::default()
+    };
     admin.tls.enabled = enabled;
     admin.tls.certificate = org.tls("orderer", "server.crt");
     admin.tls.private_key = org.tls("orderer", "server.key");
@@ -535,7 +659,11 @@ fn client_config(ca: &str, identity: Option<(&str, &str)>) -> rustls::ClientConf
     }
 }
 
-async fn tls_get(addr: SocketAddr, config: rustls::ClientConfig, path: &str) -> std::io::Result<Resp> {
+async fn tls_get(
+    addr: SocketAddr,
+    config: rustls::ClientConfig,
+    path: &str,
+) -> std::io::Result<Resp> {
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(addr).await?;
     let stream = connector
@@ -548,7 +676,12 @@ async fn tls_get(addr: SocketAddr, config: rustls::ClientConfig, path: &str) -> 
 async fn mutual_tls_serves_trusted_clients_and_refuses_others_at_the_handshake() {
     let server_org = Org::new("OrdererMSP");
     let other_org = Org::new("OtherMSP");
-    let admin = admin_config(&server_org, &[server_org.tls("admin", "ca.crt")], true, true);
+    let admin = admin_config(
+        &server_org,
+        &[server_org.tls("admin", "ca.crt")],
+        true,
+        true,
+    );
     let tls = load_tls(&admin).unwrap();
     assert!(tls.is_some());
     let s = start(ENABLED, tls).await;
@@ -556,29 +689,75 @@ async fn mutual_tls_serves_trusted_clients_and_refuses_others_at_the_handshake()
 
     let trusted = client_config(
         &ca,
-        Some((&server_org.tls("admin", "server.crt"), &server_org.tls("admin", "server.key"))),
+        Some((
+            &server_org.tls("admin", "server.crt"),
+            &server_org.tls("admin", "server.key"),
+        )),
     );
-    let r = tls_get(s.addr, trusted, "/participation/v1/channels").await.unwrap();
+    let r = tls_get(s.addr, trusted, "/participation/v1/channels")
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
 
     let untrusted = client_config(
         &ca,
-        Some((&other_org.tls("admin", "server.crt"), &other_org.tls("admin", "server.key"))),
+        Some((
+            &other_org.tls("admin", "server.crt"),
+            &other_org.tls("admin", "server.key"),
+        )),
     );
     let r = tls_get(s.addr, untrusted, "/participation/v1/channels").await;
-    assert!(r.is_err(), "an untrusted client certificate was served: {r:?}");
-    let r = tls_get(s.addr, client_config(&ca, None), "/participation/v1/channels").await;
-    assert!(r.is_err(), "a client without a certificate was served: {r:?}");
+    assert!(
+        r.is_err(),
+        "an untrusted client certificate was served: {r:?}"
+    );
+    let r = tls_get(
+        s.addr,
+        client_config(&ca, None),
+        "/participation/v1/channels",
+    )
+    .await;
+    assert!(
+        r.is_err(),
+        "a client without a certificate was served: {r:?}"
+    );
 }
 
 #[test]
 fn admin_tls_without_client_auth_is_refused_naming_the_key() {
     let org = Org::new("OrdererMSP");
     let e = load_tls(&admin_config(&org, &[], true, false)).unwrap_err();
-    assert!(e.to_string().contains("Admin.TLS.ClientAuthRequired"), "{e}");
-    assert!(load_tls(&admin_config(&org, &[], false, false)).unwrap().is_none());
+    assert!(
+        e.to_string().contains("Admin.TLS.ClientAuthRequired"),
+        "{e}"
+    );
+    assert!(
+        load_tls(&admin_config(&org, &[], false, false))
+            .unwrap()
+            .is_none()
+    );
     let e = load_tls(&admin_config(&org, &[], true, true)).unwrap_err();
-    assert!(format!("{e:#}").contains("Admin.TLS.ClientRootCAs"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("Admin.TLS.ClientRootCAs"),
+        "{e:#}"
+    );
+}
+
+#[test]
+fn admin_section_validation_requires_client_auth_with_tls() {
+    use orderer_api::config::{Problems, Section};
+    let org = Org::new("OrdererMSP");
+    let mut p = Problems::default();
+    admin_config(&org, &[org.tls("admin", "ca.crt")], true, false).validate(&mut p);
+    assert!(
+        p.problems
+            .iter()
+            .any(|x| x.key == "Admin.TLS.ClientAuthRequired"),
+        "{p:?}"
+    );
+    let mut p = Problems::default();
+    admin_config(&org, &[org.tls("admin", "ca.crt")], true, true).validate(&mut p);
+    assert!(p.problems.is_empty(), "{p:?}");
 }
 
 #[tokio::test]
@@ -634,7 +813,10 @@ fn parse_output(text: &str) -> (u16, Option<Value>) {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or_else(|| panic!("no status in osnadmin output {text:?}"));
     let body = rest.trim();
-    (status, (!body.is_empty()).then(|| serde_json::from_str(body).unwrap()))
+    (
+        status,
+        (!body.is_empty()).then(|| serde_json::from_str(body).unwrap()),
+    )
 }
 
 async fn osnadmin_session(bin: &Path, s: &Server, tls_flags: Vec<String>, block_file: &Path) {
@@ -662,7 +844,10 @@ async fn osnadmin_session(bin: &Path, s: &Server, tls_flags: Vec<String>, block_
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         parse_output(&out),
-        (405, Some(json!({"error": "cannot join: channel already exists"})))
+        (
+            405,
+            Some(json!({"error": "cannot join: channel already exists"}))
+        )
     );
 
     let (_, out) = run(&["channel", "list"]).await;
@@ -706,8 +891,18 @@ async fn fabric_osnadmin_lists_joins_and_removes_over_mutual_tls() {
 
     // A client certificate from another CA never gets an HTTP answer.
     let other = Org::new("OtherMSP");
-    let mut args = vec!["-o".to_owned(), s.addr.to_string(), "--ca-file".into(), org.tls("orderer", "ca.crt")];
-    args.extend(["--client-cert".into(), other.tls("admin", "server.crt"), "--client-key".into(), other.tls("admin", "server.key")]);
+    let mut args = vec![
+        "-o".to_owned(),
+        s.addr.to_string(),
+        "--ca-file".into(),
+        org.tls("orderer", "ca.crt"),
+    ];
+    args.extend([
+        "--client-cert".into(),
+        other.tls("admin", "server.crt"),
+        "--client-key".into(),
+        other.tls("admin", "server.key"),
+    ]);
     args.extend(["channel".into(), "list".into()]);
     let (code, out) = osnadmin(&bin, args).await;
     assert_eq!(code, 1, "{out}");

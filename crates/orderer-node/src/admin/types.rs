@@ -17,7 +17,10 @@ pub struct ChannelList {
     pub system_channel: Option<ChannelInfoShort>,
     /// The application channels. Written `null` when there are none, as Fabric
     /// writes them (`osnadmin` prints the body as it comes).
-    #[serde(serialize_with = "null_when_empty", deserialize_with = "empty_when_null")]
+    #[serde(
+        serialize_with = "null_when_empty",
+        deserialize_with = "empty_when_null"
+    )]
     pub channels: Vec<ChannelInfoShort>,
 }
 
