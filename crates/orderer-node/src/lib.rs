@@ -5,6 +5,7 @@
 //! `main.rs` only parses arguments and calls [`node::run`]; everything is here so
 //! that tests can start a node in-process.
 
+pub mod admin;
 pub mod bootstrap;
 pub mod broadcast;
 pub mod bundle;

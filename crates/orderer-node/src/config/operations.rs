@@ -247,6 +247,14 @@ impl Section for Admin {
                 "expected host:port, like 127.0.0.1:9443",
             );
         }
+        // Fabric refuses to start with TLS but without client authentication here.
+        if self.tls.enabled && !self.tls.client_auth_required {
+            p.bad(
+                "Admin.TLS.ClientAuthRequired",
+                false,
+                "expected true, because Admin.TLS.Enabled is true (the admin listener requires mutual TLS, as in Fabric)",
+            );
+        }
         validate_tls("Admin", &self.tls, p);
     }
 
