@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod msgprocessor;
 pub mod node;
 pub mod ops;
+pub mod participation;
 pub mod registry;
 pub mod security;
 pub mod server;

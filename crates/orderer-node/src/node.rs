@@ -35,6 +35,8 @@ pub struct RunningNode {
     pub grpc_addr: SocketAddr,
     /// The address the operations server listens on.
     pub ops_addr: SocketAddr,
+    /// The Admin listener's address, when `ChannelParticipation.Enabled`.
+    pub admin_addr: Option<SocketAddr>,
     registry: Arc<Registry>,
     trigger: ShutdownTrigger,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -146,9 +148,28 @@ pub async fn start_plans(
         shutdown.clone(),
     )
     .await?;
+    // The Admin listener serves only the participation API: without it, no listener.
+    let admin_addr = if config.channel_participation.enabled {
+        let tls = crate::admin::load_tls(&config.admin)?;
+        Some(
+            crate::admin::serve(
+                &config.admin.listen_address,
+                tls,
+                Arc::new(crate::participation::NodeParticipation::new(
+                    registry.clone(),
+                )),
+                (&config.channel_participation).into(),
+                shutdown.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     info!(
         address = %grpc_addr,
         operations = %ops_addr,
+        admin = %admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
         tls = grpc_tls.is_some(),
         mutual_tls = grpc_tls.as_ref().is_some_and(|t| t.client_auth_required),
         "orderer serving AtomicBroadcast"
@@ -156,6 +177,7 @@ pub async fn start_plans(
     Ok(RunningNode {
         grpc_addr,
         ops_addr,
+        admin_addr,
         registry,
         trigger,
         server,

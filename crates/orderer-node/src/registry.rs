@@ -281,11 +281,18 @@ impl Registry {
         if self.get(&id).is_some() {
             return Err(RegistryError::Exists(id));
         }
-        let channel = self
-            .open(&id, Some(genesis))
-            .await
-            .map_err(RegistryError::Internal)?;
-        Ok(self.insert(channel))
+        let dir = self.opener.ledger_root.join("chains").join(&id);
+        let fresh = !dir.exists();
+        match self.open(&id, Some(genesis)).await {
+            Ok(channel) => Ok(self.insert(channel)),
+            Err(e) => {
+                // Leave nothing behind: the next start would open a half-made channel.
+                if fresh && let Err(rm) = std::fs::remove_dir_all(&dir) {
+                    warn!(channel = %id, error = %rm, "could not delete the ledger of a channel that failed to open");
+                }
+                Err(RegistryError::Internal(e))
+            }
+        }
     }
 
     /// Creates the channel whose CONFIG envelope a system channel's

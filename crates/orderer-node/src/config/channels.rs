@@ -174,6 +174,7 @@ pub(crate) fn validate(
     channels: &[ChannelEntry],
     defaults: &OrdererSection,
     local_msp_id: &str,
+    participation: bool,
     p: &mut Problems,
 ) {
     let mut names = BTreeSet::new();
@@ -194,11 +195,12 @@ pub(crate) fn validate(
         // The node's own organization stands in (see Config::organizations).
         names.insert(local_msp_id.to_owned());
     }
-    if channels.is_empty() {
+    // With the participation API a node may start with no channel and join them.
+    if channels.is_empty() && !participation {
         p.bad(
             "Channels",
             "[]",
-            "expected at least one channel, like Channels: [mychannel]",
+            "expected at least one channel, like Channels: [mychannel], or ChannelParticipation.Enabled: true to join channels at run time",
         );
     }
     let mut seen = BTreeSet::new();

@@ -29,11 +29,7 @@ const FABRIC_ONLY: &[&str] = &[
 
 /// Keys in this orderer's schema that it does not act on (yet); named in the
 /// warning when a file or the environment sets them.
-pub(crate) const NOT_ACTED_ON: &[&str] = &[
-    "General.Keepalive.ServerMinInterval",
-    "Admin.*",
-    "ChannelParticipation.*",
-];
+pub(crate) const NOT_ACTED_ON: &[&str] = &["General.Keepalive.ServerMinInterval"];
 
 /// `s` starts with `prefix` (case-insensitive) followed by `sep`.
 fn under(s: &str, prefix: &str, sep: u8) -> bool {
@@ -145,7 +141,11 @@ mod tests {
             Some("General.LedgerType")
         );
         assert_eq!(fabric_only_env("GENERAL_LEDGERTYPES"), None);
-        assert_eq!(not_acted_on("Admin.TLS.Enabled"), Some("Admin"));
+        assert_eq!(not_acted_on("Admin.TLS.Enabled"), None);
+        assert_eq!(
+            not_acted_on("General.Keepalive.ServerMinInterval"),
+            Some("General.Keepalive.ServerMinInterval")
+        );
     }
 
     #[test]

@@ -110,12 +110,17 @@ impl Config {
         self.metrics.validate(&mut p);
         self.tracing.validate(&mut p);
         self.channel_participation.validate(&mut p);
+        // The Admin listener exists only to serve the participation API.
+        if self.channel_participation.enabled {
+            self.admin.validate(&mut p);
+        }
         self.orderer.validate(&mut p);
         channels::validate(
             &self.organizations,
             &self.channels,
             &self.orderer,
             &self.general.local_msp_id,
+            self.channel_participation.enabled,
             &mut p,
         );
         match crate::consenters::registration(self.orderer.orderer_type) {

@@ -222,7 +222,7 @@ impl Section for Admin {
     const KEYS: &'static [KeyDoc] = &[
         KeyDoc::new(
             "Admin.ListenAddress",
-            "`host:port` of Fabric's admin listener (channel participation API). Not served yet: accepted so that Fabric's files load.",
+            "`host:port` of the Admin listener, which serves Fabric's channel participation API (`osnadmin channel list|info|join|remove`) when `ChannelParticipation.Enabled`; not opened otherwise.",
         ),
         KeyDoc::new("Admin.TLS.Enabled", "TLS on the admin listener."),
         KeyDoc::path("Admin.TLS.PrivateKey", "PEM key."),
@@ -238,7 +238,7 @@ impl Section for Admin {
         ),
     ];
 
-    /// Checked only once the admin listener is served.
+    /// Checked when the listener is served (`ChannelParticipation.Enabled`).
     fn validate(&self, p: &mut Problems) {
         if parse_listen_addr(&self.listen_address).is_err() {
             p.bad(
@@ -292,7 +292,7 @@ impl Section for ChannelParticipation {
     const KEYS: &'static [KeyDoc] = &[
         KeyDoc::new(
             "ChannelParticipation.Enabled",
-            "Fabric's channel participation API. Not served yet: accepted, and named in the start's warning about unused settings.",
+            "Serves Fabric's channel participation API on `Admin.ListenAddress`: list channels, one channel's height, join a channel with its genesis block (solo or Kafka: a Kafka OSN joined this way replays the channel's topic), remove a channel and its ledger. With it, `Channels` may be empty: the node starts with no channel and joins them.",
         ),
         KeyDoc::new(
             "ChannelParticipation.MaxRequestBodySize",

@@ -54,8 +54,6 @@ fn fabric_sample_files_load_with_one_warning() {
         (
             "fabric-v2.5-orderer.yaml",
             &[
-                "Admin",
-                "ChannelParticipation",
                 "Consensus",
                 "General.BCCSP",
                 "General.Cluster",
@@ -86,6 +84,8 @@ fn fabric_sample_files_load_with_one_warning() {
         for key in expect_unused {
             assert!(w.contains(key), "{name}: {key} missing from {w}");
         }
+        // Served now: the participation API and its listener.
+        assert!(!w.contains("ChannelParticipation"), "{name}: {w}");
         // Honoured with Fabric's meaning.
         let c = loaded.config;
         assert_eq!(c.general.keepalive.server_interval, GoDuration::secs(7200));
@@ -148,7 +148,7 @@ fn fabric_environment_loads_and_unknown_variables_are_gentle() {
     assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
     assert_eq!(
         loaded.warnings[0],
-        "Fabric settings not used by this orderer: Admin, ChannelParticipation, Consensus, General.Cluster, Metrics.Statsd (see the README's Configuration section)"
+        "Fabric settings not used by this orderer: Consensus, General.Cluster, Metrics.Statsd (see the README's Configuration section)"
     );
     assert_eq!(
         loaded.warnings[1],
