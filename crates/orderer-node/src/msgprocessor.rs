@@ -121,7 +121,15 @@ pub fn process_channel_creation(
     let seq = system.sequence();
     let bundle = system.bundle();
     let new_channel = payload.channel_header.channel_id.clone();
-    filters(system, &bundle, env.encoded_len(), env, payload)?;
+    // Only the size: the creator is an organization admin of the consortium, not a
+    // writer of the system channel (whose Writers are the orderer organizations').
+    // The new channel's creation policy, evaluated over the update's signatures, is
+    // what authorizes it (as in Fabric).
+    let max = bundle.values.orderer().batch_size().absolute_max_bytes;
+    let size = env.encoded_len();
+    if size > max as usize {
+        return Err(IngressError::TooLarge { size, max });
+    }
     let config_env = configtx::new_channel_config(
         bundle.values.config(),
         system.channel_id(),
