@@ -283,6 +283,17 @@ fn a_config_update_through_one_osn_applies_on_both_at_the_same_block() {
     let a = start_osn(dirs[0].path(), &env);
     let mut b = start_osn(dirs[1].path(), &env);
     ok(a.cli(&["broadcast", "--count", "25"]));
+    wait_for_identical_chains(&[&a, &b], 25);
+    // Every one of the 25 is in a block (the last ones cut by time-to-cut): the
+    // config block is the next one.
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    while block_sizes(&a)[1..].iter().sum::<usize>() < 25 {
+        assert!(
+            Instant::now() < deadline,
+            "the 25 envelopes were not all cut"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let before = wait_for_identical_chains(&[&a, &b], 25);
 
     let refused = a.cli(&[
