@@ -6,6 +6,7 @@
 //! member of its MSP and holds the listed roles. A signature verifies when it is
 //! `good`. Org1MSP..Org3MSP and OrdererMSP exist.
 
+mod compute;
 mod creation;
 mod maintenance;
 mod update;
