@@ -164,11 +164,18 @@ impl Fabric {
 
     /// configtxlator's JSON of a marshalled block; it must decode it.
     pub fn proto_decode_block(&self, path: &Path) -> serde_json::Value {
-        let mut cmd = self.command("configtxlator", &self.config);
         let input = path.to_str().unwrap();
-        cmd.args(["proto_decode", "--type", "common.Block", "--input", input]);
-        let json = run(cmd, &format!("configtxlator proto_decode {input}"));
-        serde_json::from_str(&json).expect("configtxlator printed no JSON")
+        let json =
+            self.configtxlator(&["proto_decode", "--type", "common.Block", "--input", input]);
+        serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("configtxlator printed no JSON for {input}: {e}"))
+    }
+
+    /// `configtxlator ARGS`: its stdout; it must succeed.
+    pub fn configtxlator(&self, args: &[&str]) -> String {
+        let mut cmd = self.command("configtxlator", &self.config);
+        cmd.args(args);
+        run(cmd, &format!("configtxlator {}", args.join(" ")))
     }
 }
 
