@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{EVENT_TIMEOUT, Orderer, block_lines, cli_bin, ok, stdout};
+use common::{EVENT_TIMEOUT, Orderer, cli_bin, envelopes_in, ok, stdout};
 use orderer_api::proto::common::{Envelope, HeaderType};
 use orderer_cli::deliver::{DeliverRequest, deliver};
 use orderer_cli::envelopes::{Position, Signer};
@@ -80,33 +80,19 @@ async fn tx_ids(addr: &str) -> Vec<String> {
 }
 
 /// Waits until every OSN delivers the same blocks (same header hashes), holding at
-/// least `min_envelopes` transactions, and returns those block lines. An OSN still
-/// catching up may answer SERVICE_UNAVAILABLE meanwhile.
+/// least `min_envelopes` transactions, and returns those block lines.
 fn wait_for_identical_chains(osns: &[&Orderer], min_envelopes: usize) -> Vec<String> {
-    let deadline = Instant::now() + EVENT_TIMEOUT;
     let rt = tokio::runtime::Runtime::new().unwrap();
-    loop {
-        let outputs: Vec<_> = osns
-            .iter()
-            .map(|o| o.cli(&["deliver", "--stop", "newest"]))
-            .collect();
-        let last = if outputs.iter().all(|o| o.status.success()) {
-            let chains: Vec<Vec<String>> =
-                outputs.iter().map(|o| block_lines(&stdout(o))).collect();
-            let count = rt.block_on(tx_ids(&osns[0].addr())).len();
-            if chains.iter().all(|c| *c == chains[0]) && count >= min_envelopes {
-                return chains[0].clone();
-            }
-            format!(
-                "heights {:?}, {count} envelopes, want {min_envelopes}",
-                chains.iter().map(Vec::len).collect::<Vec<_>>()
-            )
-        } else {
-            outputs.iter().map(stdout).collect::<Vec<_>>().join(" | ")
-        };
-        assert!(Instant::now() < deadline, "chains did not converge: {last}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    common::wait_for_identical_chains(osns, &[], |chain| {
+        let count = rt.block_on(tx_ids(&osns[0].addr())).len();
+        if count >= min_envelopes {
+            return Ok(());
+        }
+        let height = chain.len();
+        Err(format!(
+            "height {height}, {count} envelopes, want {min_envelopes}"
+        ))
+    })
 }
 
 /// The number `orderer-cli broadcast` reports as acked.
@@ -185,7 +171,7 @@ fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
     ok(c.cli(&["broadcast", "--count", "37"]));
     let chain = wait_for_identical_chains(&[&a, &b, &c], ids.len() + 37);
     let last = chain.last().unwrap();
-    let in_last: usize = last.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let in_last = envelopes_in(last);
     assert!(
         in_last < 100,
         "the last block was cut by time-to-cut, not by count: {last}"

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod fabric;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -308,6 +310,63 @@ pub fn ok(o: Output) -> String {
         stderr(&o)
     );
     stdout(&o)
+}
+
+/// The number of envelopes a `block N: K envelopes, hash H` line of `orderer-cli
+/// deliver` names.
+pub fn envelopes_in(block_line: &str) -> usize {
+    block_line
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no envelope count in {block_line:?}"))
+}
+
+/// Waits until every OSN delivers the same blocks (same header hashes), read with
+/// `orderer-cli deliver ARGS` (a channel, an identity...), and `done` accepts those
+/// block lines (or says what it still waits for); returns them. An OSN still catching
+/// up may answer SERVICE_UNAVAILABLE or NOT_FOUND meanwhile.
+pub fn wait_for_identical_chains(
+    osns: &[&Orderer],
+    args: &[&str],
+    mut done: impl FnMut(&[String]) -> Result<(), String>,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    let mut deliver = vec!["deliver", "--stop", "newest"];
+    deliver.extend(args);
+    loop {
+        let outputs: Vec<_> = osns.iter().map(|o| o.cli(&deliver)).collect();
+        let last = if outputs.iter().all(|o| o.status.success()) {
+            let chains: Vec<Vec<String>> =
+                outputs.iter().map(|o| block_lines(&stdout(o))).collect();
+            match chains.iter().position(|c| *c != chains[0]) {
+                None => match done(&chains[0]) {
+                    Ok(()) => return chains[0].clone(),
+                    Err(waiting) => waiting,
+                },
+                Some(i) => {
+                    let at = (0..).find(|n| chains[0].get(*n) != chains[i].get(*n));
+                    let at = at.unwrap_or_default();
+                    format!(
+                        "heights {:?}; at block {at} the OSN on port {} has {:?}, the one on port {} {:?}",
+                        chains.iter().map(Vec::len).collect::<Vec<_>>(),
+                        osns[0].port,
+                        chains[0].get(at),
+                        osns[i].port,
+                        chains[i].get(at),
+                    )
+                }
+            }
+        } else {
+            let said = |o: &Output| format!("{}{}", stdout(o), stderr(o));
+            outputs.iter().map(said).collect::<Vec<_>>().join(" | ")
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chains did not converge: {last}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// The `block N: ...` lines of `orderer-cli deliver` output.
