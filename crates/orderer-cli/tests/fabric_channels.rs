@@ -642,6 +642,8 @@ fn osnadmin_lists_channels_and_a_new_osn_joins_replays_and_leaves_a_channel() {
     let admin3 = format!("127.0.0.1:{}", free_port());
     let mut env = vec![
         ("ORDERER_GENERAL_BOOTSTRAPMETHOD", "none"),
+        // No channel of its own: it joins them (allowed with the participation API).
+        ("ORDERER_CHANNELS", "[]"),
         ("ORDERER_GENERAL_LOCALMSPDIR", local.to_str().unwrap()),
         ("ORDERER_GENERAL_LOCALMSPID", "OrdererMSP"),
         ("ORDERER_ADMIN_LISTENADDRESS", &admin3),

@@ -249,9 +249,9 @@ fn while_kafka_is_unreachable_deliver_and_broadcast_say_so_and_recover() {
 
 /// The envelope counts of the blocks `o` serves, genesis and config blocks included.
 fn block_sizes(o: &Orderer) -> Vec<usize> {
-    block_lines(&stdout(&o.cli(&["deliver", "--stop", "newest"])))
+    common::block_lines(&stdout(&o.cli(&["deliver", "--stop", "newest"])))
         .iter()
-        .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+        .map(|l| envelopes_in(l))
         .collect()
 }
 

@@ -60,7 +60,7 @@ pub const REGISTRY: &[Registration] = &[
             orderer_api::config::Section::validate(&config.kafka, problems)
         },
         create: |config, channel| {
-            let options = kafka_options(config, channel.orderer().kafka_brokers())?;
+            let options = kafka_options(config, channel)?;
             Ok(Arc::new(orderer_kafka::KafkaConsenter::new(options)?))
         },
         metrics: &[orderer_kafka::metrics::LAST_OFFSET_PERSISTED],
@@ -139,15 +139,17 @@ impl Consenters {
 }
 
 /// The Kafka consenter's options: the node's `Kafka` section, the seed brokers of
-/// the channel configuration, and room for the largest envelope any channel accepts.
+/// `channel` (the first Kafka channel of the node), and room for the largest envelope
+/// that channel or any of the node's configured channels accepts. (Channels created
+/// later with a larger `AbsoluteMaxBytes` are limited to this record size.)
 #[cfg(feature = "kafka")]
 pub fn kafka_options(
     config: &Config,
-    brokers: &[String],
+    channel: &ChannelValues,
 ) -> Result<orderer_kafka::KafkaOptions, String> {
-    let mut o = orderer_kafka::KafkaOptions::new(brokers.to_vec());
+    let mut o = orderer_kafka::KafkaOptions::new(channel.orderer().kafka_brokers().to_vec());
     o.config = config.kafka.clone();
-    let mut largest = 0usize;
+    let mut largest = channel.orderer().batch_size().absolute_max_bytes as usize;
     for entry in &config.channels {
         let ch = config.channel_config(entry)?;
         largest = largest.max(ch.batch_size.absolute_max_bytes as usize);
