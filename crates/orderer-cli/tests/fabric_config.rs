@@ -66,7 +66,7 @@ fn fabric_v2_5_sample_configuration_checks_and_serves() {
     assert!(out.status.success(), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("orderer: warning: Fabric settings not used by this orderer: Admin, ChannelParticipation, Consensus, General.BCCSP, General.Cluster"),
+        err.starts_with("orderer: warning: Fabric settings not used by this orderer: Consensus, General.BCCSP, General.Cluster"),
         "{err}"
     );
     let text = String::from_utf8_lossy(&out.stdout);
