@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod config;
 pub mod consenters;
 pub mod deliver;
+pub mod http;
 pub mod ingress;
 pub mod ledger;
 pub mod metrics;

@@ -13,7 +13,6 @@
 //! client certificate from `Operations.TLS.ClientRootCAs` (401 without one), while
 //! `/healthz` and `/version` stay open to load balancers.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,12 +21,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 use orderer_api::ChainState;
 use serde_json::json;
-use tokio::net::TcpListener;
-use tracing::{debug, info, warn};
+use tracing::info;
 
 use crate::registry::Registry;
 use crate::shutdown::Shutdown;
@@ -47,74 +44,24 @@ pub struct OpsState {
 }
 
 /// Binds `addr` and serves the operations endpoints until `shutdown`.
-pub async fn serve(
-    addr: &str,
-    state: OpsState,
-    mut shutdown: Shutdown,
-) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("Operations.ListenAddress {addr}: cannot listen: {e}"))?;
-    let local = listener.local_addr()?;
-    let tls = state.tls.as_ref().map(|m| {
-        (
-            tokio_rustls::TlsAcceptor::from(m.with_alpn(&[b"http/1.1"])),
-            m.client_auth_required,
-        )
-    });
+pub async fn serve(addr: &str, state: OpsState, shutdown: Shutdown) -> anyhow::Result<SocketAddr> {
+    let tls = state.tls.clone();
     let state = Arc::new(state);
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                _ = shutdown.wait() => return,
-            };
-            let (stream, peer) = match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    warn!(error = %e, "operations server: accept failed");
-                    continue;
-                }
-            };
+    let what = crate::http::Listener {
+        key: "Operations.ListenAddress",
+        name: "operations",
+    };
+    crate::http::serve(
+        what,
+        addr,
+        tls.as_ref(),
+        shutdown,
+        move |req, authenticated| {
             let state = Arc::clone(&state);
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                let Some((acceptor, auth_required)) = tls else {
-                    return serve_connection(stream, peer, state, true).await;
-                };
-                match tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                    .await
-                {
-                    Ok(Ok(stream)) => {
-                        // The verifier has checked any certificate against ClientRootCAs.
-                        let authenticated =
-                            !auth_required || stream.get_ref().1.peer_certificates().is_some();
-                        serve_connection(stream, peer, state, authenticated).await
-                    }
-                    Ok(Err(e)) => debug!(%peer, error = %e, "operations TLS handshake failed"),
-                    Err(_) => debug!(%peer, "operations TLS handshake timed out"),
-                }
-            });
-        }
-    });
-    info!(address = %local, "operations server listening");
-    Ok(local)
-}
-
-async fn serve_connection<IO>(io: IO, peer: SocketAddr, state: Arc<OpsState>, authenticated: bool)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req| {
-        let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(handle(&state, req, authenticated).await) }
-    });
-    if let Err(e) = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(io), service)
-        .await
-    {
-        debug!(%peer, error = %e, "operations connection ended");
-    }
+            async move { handle(&state, req, authenticated).await }
+        },
+    )
+    .await
 }
 
 type Reply = Response<Full<Bytes>>;

@@ -13,7 +13,8 @@ mod common;
 use common::{EVENT_TIMEOUT, TestNode, broadcast_raw};
 use orderer_api::configtx::compute_update;
 use orderer_api::proto::common::{Block, Config, Envelope, HeaderType, Status};
-use orderer_api::proto::orderer::{self as ord, BroadcastResponse};
+use orderer_api::proto::orderer::BroadcastResponse;
+use orderer_cli::channel::OrdererEdits;
 use orderer_cli::deliver::{DeliverRequest, deliver};
 use orderer_cli::envelopes::{Position, Signer};
 use prost::Message;
@@ -32,38 +33,25 @@ fn current_config(node: &TestNode) -> Config {
         .clone()
 }
 
-/// `config` with `Orderer/BatchSize.MaxMessageCount` set to `count`.
+/// `config` with `Orderer/BatchSize.MaxMessageCount` set to `count` (the project's
+/// client's edit).
 fn with_max_message_count(config: &Config, count: u32) -> Config {
-    let mut next = config.clone();
-    let orderer = next
-        .channel_group
-        .as_mut()
-        .unwrap()
-        .groups
-        .get_mut("Orderer")
-        .unwrap();
-    let value = orderer.values.get_mut("BatchSize").unwrap();
-    let mut batch = ord::BatchSize::decode(value.value.clone()).unwrap();
-    batch.max_message_count = count;
-    value.value = batch.encode_to_vec().into();
-    next
+    OrdererEdits {
+        max_message_count: Some(count),
+        ..Default::default()
+    }
+    .apply(config)
+    .unwrap()
 }
 
-/// `config` with `Orderer/ConsensusType.State` set to `state`.
-fn with_consensus_state(config: &Config, state: ord::consensus_type::State) -> Config {
-    let mut next = config.clone();
-    let orderer = next
-        .channel_group
-        .as_mut()
-        .unwrap()
-        .groups
-        .get_mut("Orderer")
-        .unwrap();
-    let value = orderer.values.get_mut("ConsensusType").unwrap();
-    let mut ct = ord::ConsensusType::decode(value.value.clone()).unwrap();
-    ct.state = state as i32;
-    value.value = ct.encode_to_vec().into();
-    next
+/// `config` in maintenance mode, or out of it.
+fn with_maintenance(config: &Config, on: bool) -> Config {
+    OrdererEdits {
+        maintenance: Some(on),
+        ..Default::default()
+    }
+    .apply(config)
+    .unwrap()
 }
 
 /// Broadcasts one envelope and returns its response.
@@ -239,12 +227,7 @@ async fn maintenance_mode_refuses_normal_transactions_until_it_ends() {
     let node = TestNode::start(dir.path(), &[]).await;
     let admin = Signer::sample().unwrap();
     let original = current_config(&node);
-    let enter = compute_update(
-        CHANNEL,
-        &original,
-        &with_consensus_state(&original, ord::consensus_type::State::Maintenance),
-    )
-    .unwrap();
+    let enter = compute_update(CHANNEL, &original, &with_maintenance(&original, true)).unwrap();
     let r = send_one(&node, &admin.config_update(&enter, &[&admin]).unwrap()).await;
     assert_eq!(r.status, Status::Success as i32, "{}", r.info);
     blocks(&node, 1, 1).await;
@@ -259,7 +242,7 @@ async fn maintenance_mode_refuses_normal_transactions_until_it_ends() {
     let leave = compute_update(
         CHANNEL,
         &in_maintenance,
-        &with_consensus_state(&in_maintenance, ord::consensus_type::State::Normal),
+        &with_maintenance(&in_maintenance, false),
     )
     .unwrap();
     let r = send_one(&node, &admin.config_update(&leave, &[&admin]).unwrap()).await;

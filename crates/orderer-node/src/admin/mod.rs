@@ -24,15 +24,11 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::bail;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tracing::{debug, info, warn};
+use tracing::info;
 
 use crate::config::{Admin, ChannelParticipation};
 use crate::shutdown::Shutdown;
@@ -47,10 +43,6 @@ pub use types::{
 
 /// The form part `osnadmin channel join` puts the block in.
 pub const CONFIG_BLOCK_PART: &str = "config-block";
-
-/// How long a client may take to send a request's headers (Fabric's admin server
-/// has a 10 s read timeout).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `ChannelParticipation` settings the server acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,72 +108,27 @@ pub async fn serve(
     tls: Option<Material>,
     participation: Arc<dyn Participation>,
     settings: ApiSettings,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("Admin.ListenAddress {addr}: cannot listen: {e}"))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| anyhow::anyhow!("Admin.ListenAddress {addr}: no local address: {e}"))?;
-    let acceptor = tls
-        .as_ref()
-        .map(|m| tokio_rustls::TlsAcceptor::from(m.with_alpn(&[b"http/1.1"])));
     let api = Arc::new(Api {
         participation,
         settings,
     });
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                _ = shutdown.wait() => return,
-            };
-            let (stream, peer) = match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    warn!(error = %e, "admin server: accept failed");
-                    continue;
-                }
-            };
+    let what = crate::http::Listener {
+        key: "Admin.ListenAddress",
+        name: "admin",
+    };
+    let local = crate::http::serve(
+        what,
+        addr,
+        tls.as_ref(),
+        shutdown,
+        move |req, authenticated| {
             let api = Arc::clone(&api);
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Some(acceptor) = acceptor else {
-                    return serve_connection(stream, peer, api, true).await;
-                };
-                match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => {
-                        // The verifier has checked the certificate against
-                        // Admin.TLS.ClientRootCAs; this only guards material built
-                        // without client authentication.
-                        let authenticated = stream.get_ref().1.peer_certificates().is_some();
-                        serve_connection(stream, peer, api, authenticated).await
-                    }
-                    Ok(Err(e)) => debug!(%peer, error = %e, "admin TLS handshake failed"),
-                    Err(_) => debug!(%peer, "admin TLS handshake timed out"),
-                }
-            });
-        }
-    });
-    info!(address = %local, tls = tls.is_some(), enabled = settings.enabled, "admin server listening");
+            async move { routes::handle(&api, req, authenticated).await }
+        },
+    )
+    .await?;
+    info!(address = %local, enabled = settings.enabled, "channel participation API served");
     Ok(local)
-}
-
-async fn serve_connection<IO>(io: IO, peer: SocketAddr, api: Arc<Api>, authenticated: bool)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req| {
-        let api = Arc::clone(&api);
-        async move { Ok::<_, Infallible>(routes::handle(&api, req, authenticated).await) }
-    });
-    if let Err(e) = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(io), service)
-        .await
-    {
-        debug!(%peer, error = %e, "admin connection ended");
-    }
 }
