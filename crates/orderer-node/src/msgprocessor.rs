@@ -10,8 +10,8 @@
 //!   mod_policy), wrapped in a CONFIG envelope signed by this orderer, and that
 //!   envelope passes the size and Writers checks again.
 //! * CONFIG_UPDATE for a channel that does not exist, on a node with a system
-//!   channel: a channel creation, checked against the consortium and
-//!   `ChannelRestrictions.MaxCount`, and wrapped twice: the new channel's CONFIG
+//!   channel: a channel creation, checked against the consortium (not against the
+//!   system channel's Writers) and `ChannelRestrictions.MaxCount`, and wrapped twice: the new channel's CONFIG
 //!   envelope inside an ORDERER_TRANSACTION for the system channel.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -121,7 +121,17 @@ pub fn process_channel_creation(
     let seq = system.sequence();
     let bundle = system.bundle();
     let new_channel = payload.channel_header.channel_id.clone();
-    filters(system, &bundle, env.encoded_len(), env, payload)?;
+    // As in Fabric, the request's submitter need not write to the system channel
+    // (a consortium member's admin usually does not): the consortium's
+    // ChannelCreationPolicy decides, in new_channel_config. Only its size counts
+    // here; the wrapped transaction passes every filter below.
+    let (size, max) = (
+        env.encoded_len(),
+        bundle.values.orderer().batch_size().absolute_max_bytes,
+    );
+    if size > max as usize {
+        return Err(IngressError::TooLarge { size, max });
+    }
     let config_env = configtx::new_channel_config(
         bundle.values.config(),
         system.channel_id(),
