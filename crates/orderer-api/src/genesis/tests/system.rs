@@ -137,3 +137,36 @@ fn bad_system_profiles_are_clear_errors() {
         assert!(err.contains(want), "want {want:?} in {err:?}");
     }
 }
+
+#[test]
+fn bad_creation_requests_are_clear_errors() {
+    let cases: Vec<(ChannelCreation, &str)> = vec![
+        (
+            ChannelCreation::new("new", "SampleConsortium", Vec::<String>::new()),
+            "/Channel/Application needs at least one organization",
+        ),
+        (
+            ChannelCreation::new("New", "SampleConsortium", ["Org1"]),
+            "must start with a lowercase letter",
+        ),
+        (
+            ChannelCreation::new("new", "Sample Consortium", ["Org1"]),
+            "/Channel/Consortium: name \"Sample Consortium\"",
+        ),
+        (
+            ChannelCreation::new("new", "SampleConsortium", ["Org/1"]),
+            "/Channel/Application: name \"Org/1\"",
+        ),
+        (
+            ChannelCreation {
+                policies: Policies::new(),
+                ..ChannelCreation::new("new", "SampleConsortium", ["Org1"])
+            },
+            "/Channel/Application has no Readers policy",
+        ),
+    ];
+    for (request, want) in cases {
+        let err = request.config_update().unwrap_err().to_string();
+        assert!(err.contains(want), "want {want:?} in {err:?}");
+    }
+}
