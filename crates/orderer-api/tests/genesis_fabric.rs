@@ -16,10 +16,19 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use bytes::Bytes;
-use orderer_api::genesis::{AnchorPeer, Consensus, OrgMsp, Organization, Policies, Profile};
+use std::collections::{BTreeMap, BTreeSet};
+
+use orderer_api::genesis::{
+    AnchorPeer, ChannelCreation, Consensus, ConsortiumProfile, OrgMsp, Organization, Policies,
+    Profile,
+};
 use orderer_api::policies::dsl::policy_from_configtx;
-use orderer_api::proto::common::{Block, ConfigEnvelope, ConfigGroup, Envelope, Payload};
-use orderer_api::proto::msp::MspConfig;
+use orderer_api::proto::common::{
+    Block, Capabilities, ChannelHeader, ConfigEnvelope, ConfigGroup, ConfigUpdate,
+    ConfigUpdateEnvelope, Envelope, HeaderType, Payload,
+};
+use orderer_api::proto::msp::{FabricMspConfig, MspConfig};
+use orderer_api::proto::peer::AcLs;
 use prost::Message;
 use serde_json::Value;
 
@@ -57,6 +66,44 @@ const PROFILES: &str = r#"
                       Readers: { Type: Signature, Rule: "OR('SampleOrg.member')" }
                       Writers: { Type: Signature, Rule: "OR('SampleOrg.member')" }
                       Admins: { Type: Signature, Rule: "OR('SampleOrg.admin')" }
+    RustSystem:
+        <<: *ChannelDefaults
+        Orderer:
+            <<: *OrdererDefaults
+            OrdererType: kafka
+            Addresses:
+                - 127.0.0.1:7050
+            MaxChannels: 5
+            Organizations:
+                - <<: *SampleOrg
+                  Policies:
+                      Readers: { Type: Signature, Rule: "OR('SampleOrg.member')" }
+                      Writers: { Type: Signature, Rule: "OR('SampleOrg.member')" }
+                      Admins: { Type: Signature, Rule: "OR('SampleOrg.admin')" }
+        Consortiums:
+            SampleConsortium:
+                Organizations:
+                    - *SampleOrg
+                    - &SecondOrg
+                      <<: *SampleOrg
+                      Name: SecondOrg
+                      ID: SecondMSP
+            EmptyConsortium:
+                Organizations:
+    RustCreate:
+        <<: *ChannelDefaults
+        Consortium: SampleConsortium
+        Application:
+            <<: *ApplicationDefaults
+            Organizations:
+                - *SampleOrg
+                - *SecondOrg
+            Policies:
+                Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+                Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+                Admins: { Type: Signature, Rule: "OR('SampleOrg.admin')" }
+            Capabilities:
+                V2_0: true
     RustPolicies:
         <<: *RustSolo
         Policies:
@@ -137,6 +184,25 @@ impl Fabric {
             ],
         );
         Block::decode(Bytes::from(std::fs::read(&out).unwrap())).unwrap()
+    }
+
+    /// configtxgen's channel creation transaction for `profile`, read back.
+    fn create_tx(&self, profile: &str, channel: &str) -> (Envelope, Vec<u8>) {
+        let out = self.path(&format!("{profile}-{channel}.tx"));
+        let out_str = out.to_str().unwrap();
+        self.run(
+            "configtxgen",
+            &[
+                "-profile",
+                profile,
+                "-channelID",
+                channel,
+                "-outputCreateChannelTx",
+                out_str,
+            ],
+        );
+        let bytes = std::fs::read(&out).unwrap();
+        (Envelope::decode(bytes.as_slice()).unwrap(), bytes)
     }
 
     /// configtxlator's JSON of a block; it must decode it.
@@ -283,7 +349,7 @@ fn configtxlator_reads_our_blocks_as_configtxgen_makes_them() {
         ("Writers", "ImplicitMeta", "ANY Writers"),
         ("Admins", "ImplicitMeta", "ALL Admins"),
     ]);
-    custom.application.organizations[0].policies = Some(policies(&[
+    custom.application.as_mut().unwrap().organizations[0].policies = Some(policies(&[
         (
             "Readers",
             "Signature",
@@ -317,10 +383,10 @@ fn configtxlator_reads_our_blocks_as_configtxgen_makes_them() {
     }
 }
 
-/// Fabric's shipped SampleDevMode profiles, reproduced from inputs that override
-/// what the profiles override. Their `Consortiums` group (a system channel's) is not
-/// ours to generate, and the shipped orderer org lists anchor peers that configtxgen
-/// ignores there.
+/// Fabric's shipped SampleDevMode profiles (an Application group and a
+/// Consortiums group), reproduced from inputs that override what the profiles
+/// override. The shipped orderer org lists anchor peers that configtxgen ignores
+/// there (and in the consortium).
 #[test]
 fn the_shipped_dev_mode_profiles_are_reproduced() {
     let Some(fabric) = Fabric::find() else {
@@ -346,13 +412,14 @@ fn the_shipped_dev_mode_profiles_are_reproduced() {
             host: "127.0.0.1".into(),
             port: 7051,
         }];
-        let mut p = Profile::new("mychannel", consensus, vec![org.clone()], vec![org]);
-        p.application.capabilities = ["V2_5".to_owned()].into();
+        let mut p = Profile::new("mychannel", consensus, vec![org.clone()], vec![org.clone()]);
+        p.application.as_mut().unwrap().capabilities = ["V2_5".to_owned()].into();
+        p.consortiums = Some(BTreeMap::from([(
+            "SampleConsortium".to_owned(),
+            ConsortiumProfile::new(vec![org]),
+        )]));
 
-        let mut theirs = fabric.decode(name, &theirs_block);
-        let groups =
-            &mut theirs["data"]["data"][0]["payload"]["data"]["config"]["channel_group"]["groups"];
-        groups.as_object_mut().unwrap().remove("Consortiums");
+        let theirs = fabric.decode(name, &theirs_block);
         let ours = fabric.decode(&format!("{name}-ours"), &p.genesis_block().unwrap());
         assert_same(
             name,
@@ -445,4 +512,184 @@ fn a_fabric_peer_joins_a_channel_from_our_genesis_block() {
         log.contains("Created ledger [rustchannel] with genesis block"),
         "{log}"
     );
+}
+
+fn sample_org_policies() -> Policies {
+    policies(&[
+        ("Readers", "Signature", "OR('SampleOrg.member')"),
+        ("Writers", "Signature", "OR('SampleOrg.member')"),
+        ("Admins", "Signature", "OR('SampleOrg.admin')"),
+        ("Endorsement", "Signature", "OR('SampleOrg.member')"),
+    ])
+}
+
+/// System channels (a Consortiums group, no Application group): `RustSystem` and
+/// Fabric's shipped SampleSingleMSP profiles.
+#[test]
+fn system_channel_blocks_are_configtxgens() {
+    let Some(fabric) = Fabric::find() else {
+        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
+        return;
+    };
+    let msp = sample_msp(&fabric.configtxgen("RustSolo"));
+
+    let mut orderer_org = sample_org(&msp);
+    orderer_org.orderer_endpoints = vec!["127.0.0.1:7050".into()];
+    let mut member = sample_org(&msp);
+    member.policies = Some(sample_org_policies());
+    // configtxgen ignores anchor peers in a consortium.
+    member.anchor_peers = vec![AnchorPeer {
+        host: "127.0.0.1".into(),
+        port: 7051,
+    }];
+    // The sample MSP again, under another MSP ID.
+    let mut second_msp = FabricMspConfig::decode(msp.config.clone()).unwrap();
+    second_msp.name = "SecondMSP".into();
+    let second = Organization {
+        name: "SecondOrg".into(),
+        msp_id: "SecondMSP".into(),
+        msp: second_msp.into(),
+        ..member.clone()
+    };
+    let mut rust_system = Profile::system(
+        "mychannel",
+        kafka(),
+        vec![orderer_org.clone()],
+        BTreeMap::from([
+            (
+                "SampleConsortium".to_owned(),
+                ConsortiumProfile::new(vec![member.clone(), second]),
+            ),
+            ("EmptyConsortium".to_owned(), ConsortiumProfile::new(vec![])),
+        ]),
+    );
+    rust_system.orderer.addresses = vec!["127.0.0.1:7050".into()];
+    rust_system.orderer.max_channels = 5;
+
+    let mut shipped_orderer = orderer_org;
+    shipped_orderer.policies = Some(sample_org_policies());
+    let single = |consensus| {
+        Profile::system(
+            "mychannel",
+            consensus,
+            vec![shipped_orderer.clone()],
+            BTreeMap::from([(
+                "SampleConsortium".to_owned(),
+                ConsortiumProfile::new(vec![member.clone()]),
+            )]),
+        )
+    };
+
+    for (name, profile) in [
+        ("RustSystem", rust_system),
+        ("SampleSingleMSPSolo", single(Consensus::Solo)),
+        ("SampleSingleMSPKafka", single(kafka())),
+    ] {
+        let theirs = fabric.decode(&format!("{name}-configtxgen"), &fabric.configtxgen(name));
+        let block = profile.genesis_block().unwrap();
+        let ours = fabric.decode(name, &block);
+        assert!(
+            ours["data"]["data"][0]["payload"]["data"]["config"]["channel_group"]["groups"]
+                ["Application"]
+                .is_null(),
+            "{name}: a system channel has no Application group"
+        );
+        assert_same(
+            name,
+            &without_random_parts(ours),
+            &without_random_parts(theirs),
+        );
+    }
+}
+
+/// The ConfigUpdate inside a CONFIG_UPDATE envelope without signatures.
+fn unsigned_update(env: &Envelope) -> (ChannelHeader, Bytes) {
+    let payload = Payload::decode(env.payload.clone()).unwrap();
+    let header = ChannelHeader::decode(payload.header.unwrap().channel_header).unwrap();
+    let update = ConfigUpdateEnvelope::decode(payload.data).unwrap();
+    assert!(update.signatures.is_empty(), "configtxgen signs nothing");
+    (header, update.config_update)
+}
+
+/// Values whose bytes hold maps, decoded and encoded again: configtxgen writes map
+/// entries in Go's random iteration order (and an empty `Capability` as an
+/// explicit empty field), prost in key order, so the same value has many
+/// encodings. Everything else is compared as configtxgen wrote it.
+fn normalized(mut update: ConfigUpdate) -> ConfigUpdate {
+    fn group(g: &mut ConfigGroup) {
+        for (key, value) in g.values.iter_mut() {
+            value.value = match key.as_str() {
+                "ACLs" => AcLs::decode(value.value.clone()).unwrap().encode_to_vec(),
+                "Capabilities" => Capabilities::decode(value.value.clone())
+                    .unwrap()
+                    .encode_to_vec(),
+                _ => continue,
+            }
+            .into();
+        }
+        g.groups.values_mut().for_each(group);
+    }
+    update.read_set.iter_mut().for_each(group);
+    update.write_set.iter_mut().for_each(group);
+    update
+}
+
+/// `configtxgen -outputCreateChannelTx` against `ChannelCreation`: the same
+/// ConfigUpdate, field for field, and the same bytes up to the encoding of maps
+/// inside values (see [`normalized`]).
+#[test]
+fn channel_creation_requests_are_configtxgens() {
+    let Some(fabric) = Fabric::find() else {
+        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
+        return;
+    };
+    let mut shipped = ChannelCreation::new("newchan", "SampleConsortium", ["SampleOrg"]);
+    shipped.capabilities = BTreeSet::from(["V2_5".to_owned()]);
+    let mut custom = ChannelCreation::new(
+        "other.chan-1",
+        "SampleConsortium",
+        ["SecondOrg", "SampleOrg"],
+    );
+    custom.policies = policies(&[
+        ("Readers", "ImplicitMeta", "ANY Readers"),
+        ("Writers", "ImplicitMeta", "ANY Writers"),
+        ("Admins", "Signature", "OR('SampleOrg.admin')"),
+    ]);
+
+    for (profile, ours) in [("SampleSingleMSPChannel", shipped), ("RustCreate", custom)] {
+        let (env, _) = fabric.create_tx(profile, &ours.channel_id);
+        let (header, bytes) = unsigned_update(&env);
+        assert_eq!(header.r#type, HeaderType::ConfigUpdate as i32);
+        assert_eq!(header.channel_id, ours.channel_id);
+        let theirs = normalized(ConfigUpdate::decode(bytes.clone()).unwrap());
+        let update = ours.config_update().unwrap();
+        assert_eq!(
+            normalized(update.clone()),
+            update,
+            "ours is in canonical form"
+        );
+        assert_eq!(update, theirs, "{profile}");
+        assert_eq!(update.encode_to_vec(), theirs.encode_to_vec(), "{profile}");
+        // configtxlator reads ours as it reads theirs.
+        let decode = |name: &str, b: &[u8]| {
+            let path = fabric.path(name);
+            std::fs::write(&path, b).unwrap();
+            let json = fabric.run(
+                "configtxlator",
+                &[
+                    "proto_decode",
+                    "--type",
+                    "common.ConfigUpdate",
+                    "--input",
+                    path.to_str().unwrap(),
+                ],
+            );
+            serde_json::from_slice::<Value>(&json).unwrap()
+        };
+        assert_same(
+            profile,
+            &decode(&format!("{profile}-ours.pb"), &update.encode_to_vec()),
+            &decode(&format!("{profile}-theirs.pb"), &bytes),
+        );
+    }
 }

@@ -1,18 +1,22 @@
 //! `orderer-cli channel update`: change a channel's ordering settings the way Fabric's
 //! tools do (fetch the config, edit, `compute_update`, sign, `peer channel update`),
-//! in one command.
+//! in one command. `orderer-cli channel create`: what `configtxgen
+//! -outputCreateChannelTx` and `peer channel create` do together.
+
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use orderer_api::block::orderer_metadata;
 use orderer_api::channelconfig::read_config_block;
 use orderer_api::configtx::compute_update;
-use orderer_api::proto::common::{Config, ConfigGroup, Status};
+use orderer_api::genesis::ChannelCreation;
+use orderer_api::proto::common::{Block, Config, ConfigGroup, Status};
 use orderer_api::proto::orderer as ord;
 use prost::Message;
 use tonic::transport::Channel;
 
 use crate::broadcast::broadcast_one;
-use crate::deliver::fetch_block;
+use crate::deliver::{DeliverRequest, deliver, fetch_block};
 use crate::envelopes::{Position, Signer};
 use crate::proto_client::atomic_broadcast_client::AtomicBroadcastClient;
 
@@ -127,4 +131,73 @@ pub async fn update(
     let update = compute_update(channel, &current, &next).map_err(anyhow::Error::msg)?;
     let env = submitter.config_update(&update, signers)?;
     broadcast_one(client, env).await
+}
+
+/// How long `channel create` waits for the new channel's block 0, as `peer
+/// channel create` waits (it retries its fetch for a few seconds).
+pub const CREATE_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Asks a system channel's orderer for a new channel: the CONFIG_UPDATE of
+/// `creation` (as `configtxgen -outputCreateChannelTx` builds it), sent by
+/// `submitter` and signed by `signers`, then the new channel's block 0, fetched
+/// until it exists or `timeout` passes. The orderer's status and info when it
+/// refuses the request.
+pub async fn create(
+    client: &mut AtomicBroadcastClient<Channel>,
+    submitter: &Signer,
+    signers: &[&Signer],
+    creation: &ChannelCreation,
+    timeout: Duration,
+) -> anyhow::Result<Result<Block, (Status, String)>> {
+    let update = creation
+        .config_update()
+        .with_context(|| format!("channel {}: the creation request", creation.channel_id))?;
+    let env = submitter.config_update(&update, signers)?;
+    let (status, info) = broadcast_one(client, env).await?;
+    if status != Status::Success {
+        return Ok(Err((status, info)));
+    }
+    wait_for_genesis(client, submitter, &creation.channel_id, timeout)
+        .await
+        .map(Ok)
+}
+
+/// Block 0 of `channel`, retrying while the orderer answers NOT_FOUND (the
+/// channel is not created yet) or SERVICE_UNAVAILABLE (it is starting).
+pub async fn wait_for_genesis(
+    client: &mut AtomicBroadcastClient<Channel>,
+    signer: &Signer,
+    channel: &str,
+    timeout: Duration,
+) -> anyhow::Result<Block> {
+    let deadline = Instant::now() + timeout;
+    let req = DeliverRequest {
+        channel: channel.to_owned(),
+        start: Position::Number(0),
+        stop: Position::Number(0),
+        fail_if_not_ready: true,
+    };
+    loop {
+        let mut found = None;
+        let outcome = deliver(client, signer, &req, |b| {
+            found = Some(b);
+            Ok(())
+        })
+        .await?;
+        if let Some(block) = found {
+            return Ok(block);
+        }
+        let status = outcome.status.unwrap_or(Status::Unknown);
+        let reason = outcome.reason.unwrap_or_default();
+        let retry = matches!(status, Status::NotFound | Status::ServiceUnavailable);
+        if !retry || Instant::now() >= deadline {
+            anyhow::bail!(
+                "block 0 of channel {channel}: {}{}{}",
+                status.as_str_name(),
+                if reason.is_empty() { "" } else { ": " },
+                reason
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

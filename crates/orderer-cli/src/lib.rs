@@ -9,6 +9,7 @@ pub mod channel;
 pub mod client;
 pub mod deliver;
 pub mod envelopes;
+pub mod genesis;
 pub mod inspect;
 pub mod raw;
 

@@ -200,15 +200,89 @@ enum Command {
         #[command(subcommand)]
         command: MspCommand,
     },
-    /// Change a channel's configuration with a config update.
+    /// Create channels and change their configuration with config updates.
     Channel {
         #[command(subcommand)]
         command: ChannelCommand,
+    },
+    /// Write a channel's genesis block from MSP directories, as configtxgen would
+    /// from the equivalent profile (Fabric's sample defaults: V2_0 capabilities,
+    /// ImplicitMeta channel policies, BatchSize 500 / 10 MB / 2 MB, BatchTimeout
+    /// 2s). With --system, a system channel: --org's form the consortium
+    /// (ChannelCreationPolicy: ANY Admins), boot orderers from it with
+    /// General.BootstrapMethod: file and General.BootstrapFile, then create
+    /// channels with `orderer-cli channel create`.
+    Genesis {
+        /// Where to write the block (a marshalled common.Block).
+        #[arg(long)]
+        out: PathBuf,
+        /// The channel's ID.
+        #[arg(long, default_value = "system-channel")]
+        channel: String,
+        /// Make a system channel (a Consortiums group, no Application group).
+        #[arg(long)]
+        system: bool,
+        /// --system: the consortium's name.
+        #[arg(long, default_value = "SampleConsortium", requires = "system")]
+        consortium: String,
+        /// An ordering organization, NAME:MSPID:DIR (DIR: its MSP directory,
+        /// cacerts/ etc.). Repeat for more.
+        #[arg(long, value_name = "NAME:MSPID:DIR", required = true)]
+        orderer_org: Vec<orderer_cli::genesis::OrgSpec>,
+        /// A member organization, NAME:MSPID:DIR: of the consortium (--system) or
+        /// of the Application group. Repeat for more.
+        #[arg(long, value_name = "NAME:MSPID:DIR")]
+        org: Vec<orderer_cli::genesis::OrgSpec>,
+        /// Order through Kafka with these seed brokers (host:port, comma-separated);
+        /// without it, solo.
+        #[arg(long, value_delimiter = ',')]
+        kafka_brokers: Vec<String>,
+        /// The ordering nodes' host:port (/Channel/OrdererAddresses), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        orderer_addresses: Vec<String>,
+        /// Orderer.BatchTimeout, e.g. 500ms or 2s.
+        #[arg(long)]
+        batch_timeout: Option<String>,
+        /// Orderer.BatchSize.MaxMessageCount.
+        #[arg(long)]
+        max_message_count: Option<u32>,
+        /// --system: how many channels it may create (ChannelRestrictions.MaxCount;
+        /// 0, the default, is no limit).
+        #[arg(long, default_value_t = 0)]
+        max_channels: u64,
     },
 }
 
 #[derive(Debug, Subcommand)]
 enum ChannelCommand {
+    /// Create a channel through a system channel, as `configtxgen
+    /// -outputCreateChannelTx` then `peer channel create` do: builds the creation
+    /// request (Application group with Fabric's sample policies, ACLs and V2_0;
+    /// the orgs' definitions come from the consortium), signs it as --msp-dir's
+    /// identity (and --sign-with's), broadcasts it on --channel, then fetches the
+    /// new channel's block 0 (retrying a few seconds) and writes it. An admin of
+    /// a consortium member must sign (ChannelCreationPolicy: ANY Admins).
+    Create {
+        #[command(flatten)]
+        target: Target,
+        /// The consortium of the system channel to create it in.
+        #[arg(long, default_value = "SampleConsortium")]
+        consortium: String,
+        /// The consortium's organizations (config group names, e.g. Org1) that
+        /// become the channel's members, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        orgs: Vec<String>,
+        /// Also sign the request as the identity of this local MSP: DIR=MSPID.
+        /// Repeat for more signatures.
+        #[arg(long, value_name = "DIR=MSPID")]
+        sign_with: Vec<String>,
+        /// Where to write block 0 (default: CHANNEL.block).
+        #[arg(long, value_name = "FILE")]
+        output_block: Option<PathBuf>,
+        /// How many seconds to wait for block 0.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
     /// Change the channel's ordering settings (Orderer group): fetches the config in
     /// force, computes the CONFIG_UPDATE as `configtxlator compute_update` does, signs
     /// it as --msp-dir's identity (and --sign-with's) and broadcasts it. The orderer
@@ -338,8 +412,103 @@ fn main() -> ExitCode {
     }
 }
 
+/// The signers of `--sign-with DIR=MSPID` options.
+fn cosigners(specs: &[String]) -> anyhow::Result<Vec<Signer>> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let (dir, id) = spec
+            .rsplit_once('=')
+            .with_context(|| format!("--sign-with {spec:?}: expected DIR=MSPID"))?;
+        out.push(Signer::load(dir.as_ref(), id)?);
+    }
+    Ok(out)
+}
+
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Genesis {
+            out,
+            channel,
+            system,
+            consortium,
+            orderer_org,
+            org,
+            kafka_brokers,
+            orderer_addresses,
+            batch_timeout,
+            max_message_count,
+            max_channels,
+        } => {
+            let batch_timeout = batch_timeout
+                .map(|t| {
+                    orderer_api::duration::parse(&t)
+                        .map_err(|e| anyhow::anyhow!("--batch-timeout {t:?}: {e}"))
+                })
+                .transpose()?;
+            let spec = orderer_cli::genesis::GenesisSpec {
+                channel_id: channel.clone(),
+                system,
+                consortium,
+                orderer_orgs: orderer_org,
+                orgs: org,
+                kafka_brokers,
+                orderer_addresses,
+                batch_timeout,
+                max_message_count,
+                max_channels,
+            };
+            let block = spec.block()?;
+            std::fs::write(&out, block.encode_to_vec())
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote the genesis block of {} channel {channel} to {}",
+                if system { "system" } else { "application" },
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Channel {
+            command:
+                ChannelCommand::Create {
+                    target,
+                    consortium,
+                    orgs,
+                    sign_with,
+                    output_block,
+                    timeout,
+                },
+        } => {
+            let cosigners = cosigners(&sign_with)?;
+            let (mut c, signer) = target.connect().await?;
+            let mut signers: Vec<&Signer> = vec![&signer];
+            signers.extend(cosigners.iter());
+            let creation = orderer_api::genesis::ChannelCreation::new(
+                target.channel.clone(),
+                consortium,
+                orgs,
+            );
+            let timeout = Duration::from_secs(timeout);
+            match orderer_cli::channel::create(&mut c, &signer, &signers, &creation, timeout)
+                .await?
+            {
+                Ok(block) => {
+                    let out = output_block
+                        .unwrap_or_else(|| PathBuf::from(format!("{}.block", target.channel)));
+                    std::fs::write(&out, block.encode_to_vec())
+                        .with_context(|| format!("writing {}", out.display()))?;
+                    println!(
+                        "SUCCESS: created channel {}; block 0 written to {}",
+                        target.channel,
+                        out.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err((status, info)) => {
+                    println!("{}: {info}", status.as_str_name());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Channel {
             command:
                 ChannelCommand::Update {
@@ -360,13 +529,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 batch_timeout,
                 maintenance,
             };
-            let mut cosigners = Vec::new();
-            for spec in &sign_with {
-                let (dir, id) = spec
-                    .rsplit_once('=')
-                    .with_context(|| format!("--sign-with {spec:?}: expected DIR=MSPID"))?;
-                cosigners.push(Signer::load(dir.as_ref(), id)?);
-            }
+            let cosigners = cosigners(&sign_with)?;
             let (mut c, signer) = target.connect().await?;
             let mut signers: Vec<&Signer> = Vec::new();
             if !no_update_signature {

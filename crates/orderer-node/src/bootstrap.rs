@@ -110,10 +110,11 @@ fn generate(config: &Config, entry: &ChannelEntry) -> anyhow::Result<ChannelPlan
                 .filter(|o| names.contains(&o.name))
                 .map(|o| role_principal(&o.id, MspRoleType::Member))
                 .collect();
-            profile
-                .application
-                .policies
-                .insert(policy.to_owned(), signature_policy(&signed_by_any(members)));
+            // Profile::new always makes an Application group.
+            if let Some(app) = profile.application_mut() {
+                app.policies
+                    .insert(policy.to_owned(), signature_policy(&signed_by_any(members)));
+            }
         }
     }
     let genesis = profile

@@ -1,11 +1,12 @@
 //! The config tree of a checked profile, laid out as configtxgen lays it out: which
 //! values exist, their keys, their `mod_policy`, all versions 0.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message;
 
 use crate::duration;
+use crate::policies::dsl::{accept_all, signature_policy};
 use crate::proto::common::{
     BlockDataHashingStructure, Capabilities, Capability, ConfigGroup, ConfigPolicy, ConfigValue,
     Consortium, HashingAlgorithm, OrdererAddresses,
@@ -14,13 +15,15 @@ use crate::proto::orderer as ord;
 use crate::proto::peer;
 
 use super::policy::{ADMINS, Policies};
-use super::profile::{Consensus, Profile};
+use super::profile::{ApplicationProfile, Consensus, Profile};
 use super::validate::{Checked, CheckedOrg};
 
 /// Group keys of the channel config.
 pub const ORDERER_GROUP: &str = "Orderer";
 /// See [`ORDERER_GROUP`].
 pub const APPLICATION_GROUP: &str = "Application";
+/// See [`ORDERER_GROUP`]; a system channel's.
+pub const CONSORTIUMS_GROUP: &str = "Consortiums";
 
 /// Orderer admins govern who orders: configtxgen gives `OrdererAddresses` this
 /// `mod_policy` rather than the channel's `Admins`.
@@ -67,7 +70,8 @@ fn add_capabilities(group: &mut ConfigGroup, names: &BTreeSet<String>) {
         .insert("Capabilities".into(), value(&capabilities, ADMINS));
 }
 
-/// `/Channel`, with its `Orderer` and `Application` groups.
+/// `/Channel`, with its `Orderer` group and its `Application` and/or
+/// `Consortiums` group.
 pub(crate) fn channel_group(p: &Profile, checked: &Checked<'_>) -> ConfigGroup {
     let mut channel = group();
     add_policies(&mut channel, &p.policies);
@@ -107,11 +111,57 @@ pub(crate) fn channel_group(p: &Profile, checked: &Checked<'_>) -> ConfigGroup {
         ORDERER_GROUP.into(),
         orderer_group(p, &checked.orderer_orgs),
     );
-    channel.groups.insert(
-        APPLICATION_GROUP.into(),
-        application_group(p, &checked.application_orgs),
-    );
+    if let Some(a) = &p.application {
+        channel.groups.insert(
+            APPLICATION_GROUP.into(),
+            application_group(a, &checked.application_orgs),
+        );
+    }
+    if p.consortiums.is_some() {
+        channel
+            .groups
+            .insert(CONSORTIUMS_GROUP.into(), consortiums_group(p, checked));
+    }
     channel
+}
+
+/// Governed by the orderer admins: every element's `mod_policy` is
+/// `/Channel/Orderer/Admins`. Its `Admins` policy accepts anything, and nothing
+/// refers to it but the channel's implicit meta policies, where it hands the
+/// system channel's administration to the orderer orgs.
+fn consortiums_group(p: &Profile, checked: &Checked<'_>) -> ConfigGroup {
+    let mut g = ConfigGroup {
+        mod_policy: ORDERER_ADMINS.to_owned(),
+        ..Default::default()
+    };
+    g.policies.insert(
+        ADMINS.into(),
+        ConfigPolicy {
+            version: 0,
+            policy: Some(signature_policy(&accept_all())),
+            mod_policy: ORDERER_ADMINS.to_owned(),
+        },
+    );
+    for (name, consortium) in p.consortiums.iter().flatten() {
+        let mut cg = ConfigGroup {
+            mod_policy: ORDERER_ADMINS.to_owned(),
+            ..Default::default()
+        };
+        cg.values.insert(
+            "ChannelCreationPolicy".into(),
+            value(&consortium.channel_creation_policy, ORDERER_ADMINS),
+        );
+        for org in checked
+            .consortium_orgs
+            .get(name.as_str())
+            .into_iter()
+            .flatten()
+        {
+            cg.groups.insert(org.org.name.clone(), org_group(org));
+        }
+        g.groups.insert(name.clone(), cg);
+    }
+    g
 }
 
 fn orderer_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
@@ -188,28 +238,8 @@ fn orderer_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
     g
 }
 
-fn application_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
-    let a = &p.application;
-    let mut g = group();
-    add_policies(&mut g, &a.policies);
-    if !a.acls.is_empty() {
-        let acls = peer::AcLs {
-            acls: a
-                .acls
-                .iter()
-                .map(|(resource, policy)| {
-                    (
-                        resource.clone(),
-                        peer::ApiResource {
-                            policy_ref: policy.clone(),
-                        },
-                    )
-                })
-                .collect(),
-        };
-        g.values.insert("ACLs".into(), value(&acls, ADMINS));
-    }
-    add_capabilities(&mut g, &a.capabilities);
+fn application_group(a: &ApplicationProfile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
+    let mut g = application_settings(&a.policies, &a.capabilities, &a.acls);
     for org in orgs {
         let mut og = org_group(org);
         if !org.org.anchor_peers.is_empty() {
@@ -230,6 +260,40 @@ fn application_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
         g.groups.insert(org.org.name.clone(), og);
     }
     g
+}
+
+/// The Application group without its orgs: policies, `ACLs`, `Capabilities`.
+pub(crate) fn application_settings(
+    policies: &Policies,
+    capabilities: &BTreeSet<String>,
+    acls: &BTreeMap<String, String>,
+) -> ConfigGroup {
+    let mut g = group();
+    add_policies(&mut g, policies);
+    if !acls.is_empty() {
+        let acls = peer::AcLs {
+            acls: acls
+                .iter()
+                .map(|(resource, policy)| {
+                    (
+                        resource.clone(),
+                        peer::ApiResource {
+                            policy_ref: policy.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        };
+        g.values.insert("ACLs".into(), value(&acls, ADMINS));
+    }
+    add_capabilities(&mut g, capabilities);
+    g
+}
+
+/// An empty group under `Admins`: what a config update names an unchanged
+/// group by (only its key and version matter).
+pub(crate) fn empty_group() -> ConfigGroup {
+    group()
 }
 
 /// An org's group: its MSP and policies (endpoints are added by the caller).

@@ -6,9 +6,16 @@
 //! `Consortium`; `/Channel/Orderer` with the batch settings, `ConsensusType`,
 //! `ChannelRestrictions`, `KafkaBrokers` (Kafka only) and one group per orderer org
 //! (`MSP`, `Endpoints`); `/Channel/Application` with `ACLs`, `Capabilities` and one
-//! group per application org (`MSP`, `AnchorPeers`). Policies default to those of
-//! Fabric's sample profiles; every `mod_policy` is `Admins` except
-//! `OrdererAddresses`' (`/Channel/Orderer/Admins`); every version is 0.
+//! group per application org (`MSP`, `AnchorPeers`). A system channel has instead
+//! `/Channel/Consortiums`, one group per consortium (`ChannelCreationPolicy`, one
+//! group per member org with its `MSP`), all under the orderer admins. Policies
+//! default to those of Fabric's sample profiles; every `mod_policy` is `Admins`
+//! except `OrdererAddresses`' and the Consortiums tree's (`/Channel/Orderer/Admins`);
+//! every version is 0.
+//!
+//! [`channel_creation_update`] is the other half of a system channel: the
+//! CONFIG_UPDATE that asks it for a new channel, as `configtxgen
+//! -outputCreateChannelTx` makes it.
 //!
 //! The genesis block differs from configtxgen's only where configtxgen is random:
 //! its CONFIG envelope has no timestamp and no nonce (configtxgen writes the time
@@ -20,6 +27,7 @@
 //!
 //! No I/O: the caller reads MSP directories and passes their [`OrgMsp`].
 
+mod creation;
 mod encode;
 mod policy;
 mod profile;
@@ -39,15 +47,16 @@ use crate::proto::common::{
     Payload, SignatureHeader,
 };
 
-pub use encode::{APPLICATION_GROUP, ORDERER_GROUP};
+pub use creation::{ChannelCreation, channel_creation_update};
+pub use encode::{APPLICATION_GROUP, CONSORTIUMS_GROUP, ORDERER_GROUP};
 pub use policy::{
     ADMINS, BLOCK_VALIDATION, ENDORSEMENT, LIFECYCLE_ENDORSEMENT, Policies, READERS, WRITERS,
     application_group_policies, application_org_node_ou_policies, application_org_policies,
     orderer_group_policies, orderer_org_policies, standard_meta_policies,
 };
 pub use profile::{
-    AnchorPeer, ApplicationProfile, Consensus, DEFAULT_CAPABILITY, OrdererProfile, OrgMsp,
-    Organization, Profile, sample_acls,
+    AnchorPeer, ApplicationProfile, Consensus, ConsortiumProfile, DEFAULT_CAPABILITY,
+    OrdererProfile, OrgMsp, Organization, Profile, sample_acls,
 };
 pub use validate::GenesisError;
 

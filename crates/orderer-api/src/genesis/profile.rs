@@ -7,10 +7,13 @@ use std::time::Duration;
 use crate::blockcutter::BatchSize;
 use crate::channel::ChannelConfig;
 use crate::consensus::ConsenterKind;
+use crate::policies::dsl::implicit_meta_policy;
+use crate::proto::common::Policy;
+use crate::proto::common::implicit_meta_policy::Rule;
 use crate::proto::msp::{FabricMspConfig, MspConfig};
 
 use super::policy::{
-    Policies, application_group_policies, application_org_policies, orderer_group_policies,
+    ADMINS, Policies, application_group_policies, application_org_policies, orderer_group_policies,
     orderer_org_policies, standard_meta_policies,
 };
 
@@ -30,9 +33,13 @@ pub struct Profile {
     /// a letter, at most 249 characters.
     pub channel_id: String,
     pub orderer: OrdererProfile,
-    /// A Fabric peer refuses a genesis block without an Application group, so there
-    /// always is one.
-    pub application: ApplicationProfile,
+    /// The `Application` group: an application channel has one (a Fabric peer
+    /// refuses a genesis block without it); a system channel has none.
+    pub application: Option<ApplicationProfile>,
+    /// The `Consortiums` group, by consortium name: present only on a system
+    /// channel, whose consortiums may create channels. At least one of
+    /// `application` and `consortiums` must be set.
+    pub consortiums: Option<BTreeMap<String, ConsortiumProfile>>,
     /// The `Consortium` value, for channels created in a system channel's consortium.
     /// `None` (the default) writes no value, as for channels joined through the
     /// channel participation API.
@@ -98,7 +105,44 @@ pub struct ApplicationProfile {
     pub acls: BTreeMap<String, String>,
 }
 
-/// An organization of the Orderer or the Application group.
+/// A consortium of a system channel: the organizations that may create channels
+/// together, and who must sign such a creation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsortiumProfile {
+    /// May be empty (Fabric's insecure sample profiles have none). Their groups
+    /// carry the MSP and policies only: anchor peers and endpoints are ignored, as
+    /// configtxgen ignores them there.
+    pub organizations: Vec<Organization>,
+    /// The `ChannelCreationPolicy` value, evaluated as the new channel's
+    /// `/Channel/Application/ChannelCreationPolicy`; configtxgen always writes
+    /// `ImplicitMeta ANY Admins` (an admin of any member org).
+    pub channel_creation_policy: Policy,
+}
+
+impl ConsortiumProfile {
+    /// A consortium of `organizations` with configtxgen's creation policy.
+    pub fn new(organizations: Vec<Organization>) -> Self {
+        ConsortiumProfile {
+            organizations,
+            channel_creation_policy: implicit_meta_policy(Rule::Any, ADMINS),
+        }
+    }
+}
+
+impl ApplicationProfile {
+    /// The sample profiles' Application group for `organizations`: `V2_0`, the
+    /// sample policies and ACLs.
+    pub fn new(organizations: Vec<Organization>) -> Self {
+        ApplicationProfile {
+            organizations,
+            capabilities: default_capabilities(),
+            policies: application_group_policies(),
+            acls: sample_acls(),
+        }
+    }
+}
+
+/// An organization of the Orderer or the Application group, or of a consortium.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Organization {
     /// The name of its config group (e.g. `OrdererOrg`); Fabric's config ID rule.
@@ -224,16 +268,33 @@ impl Profile {
                 capabilities: default_capabilities(),
                 policies: orderer_group_policies(),
             },
-            application: ApplicationProfile {
-                organizations: application_orgs,
-                capabilities: default_capabilities(),
-                policies: application_group_policies(),
-                acls: sample_acls(),
-            },
+            application: Some(ApplicationProfile::new(application_orgs)),
+            consortiums: None,
             consortium: None,
             capabilities: default_capabilities(),
             policies: standard_meta_policies(),
         }
+    }
+
+    /// A system channel's profile: [`Profile::new`]'s defaults, no Application
+    /// group, and `consortiums` (possibly none) in a `Consortiums` group, laid out
+    /// as configtxgen lays out such a profile.
+    pub fn system(
+        channel_id: impl Into<String>,
+        consensus: Consensus,
+        orderer_orgs: Vec<Organization>,
+        consortiums: BTreeMap<String, ConsortiumProfile>,
+    ) -> Self {
+        Profile {
+            application: None,
+            consortiums: Some(consortiums),
+            ..Profile::new(channel_id, consensus, orderer_orgs, Vec::new())
+        }
+    }
+
+    /// The Application group, for callers that built an application channel.
+    pub fn application_mut(&mut self) -> Option<&mut ApplicationProfile> {
+        self.application.as_mut()
     }
 
     /// The ordering parameters the node's chains read ([`ChannelConfig`]).
@@ -250,24 +311,29 @@ impl Profile {
 /// Which group an organization belongs to; decides its default policies and which
 /// endpoints it may carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OrgKind {
+pub(crate) enum OrgKind<'a> {
     Orderer,
     Application,
+    /// A member of the named consortium.
+    Consortium(&'a str),
 }
 
-impl OrgKind {
-    /// The config group the org is in.
-    pub(crate) fn group(self) -> &'static str {
+impl OrgKind<'_> {
+    /// The config group the org is in, below `/Channel`.
+    pub(crate) fn group(self) -> String {
         match self {
-            OrgKind::Orderer => "Orderer",
-            OrgKind::Application => "Application",
+            OrgKind::Orderer => "Orderer".into(),
+            OrgKind::Application => "Application".into(),
+            OrgKind::Consortium(name) => format!("Consortiums/{name}"),
         }
     }
 
+    /// Consortium members become application orgs of the channels they create,
+    /// so they default to an application org's policies.
     pub(crate) fn default_policies(self, msp_id: &str) -> Policies {
         match self {
             OrgKind::Orderer => orderer_org_policies(msp_id),
-            OrgKind::Application => application_org_policies(msp_id),
+            OrgKind::Application | OrgKind::Consortium(_) => application_org_policies(msp_id),
         }
     }
 }

@@ -21,7 +21,11 @@ pub enum GenesisError {
     #[error("channel id {channel_id:?}: {reason}")]
     ChannelId { channel_id: String, reason: String },
     #[error("/Channel/{group} needs at least one organization")]
-    NoOrganizations { group: &'static str },
+    NoOrganizations { group: String },
+    #[error(
+        "the profile has neither an Application group (an application channel) nor a Consortiums group (a system channel)"
+    )]
+    NoApplicationOrConsortiums,
     #[error("{path}: name {name:?}: {reason}")]
     Name {
         path: String,
@@ -29,12 +33,12 @@ pub enum GenesisError {
         reason: String,
     },
     #[error("/Channel/{group} lists two organizations named {name:?}")]
-    DuplicateOrgName { group: &'static str, name: String },
+    DuplicateOrgName { group: String, name: String },
     #[error(
         "/Channel/{group}: organizations {first:?} and {second:?} have the same MSP ID {msp_id:?}"
     )]
     DuplicateMspId {
-        group: &'static str,
+        group: String,
         msp_id: String,
         first: String,
         second: String,
@@ -95,7 +99,10 @@ pub(crate) struct CheckedOrg<'a> {
 #[derive(Clone, Debug)]
 pub(crate) struct Checked<'a> {
     pub(crate) orderer_orgs: Vec<CheckedOrg<'a>>,
+    /// Empty when the profile has no Application group.
     pub(crate) application_orgs: Vec<CheckedOrg<'a>>,
+    /// Each consortium's orgs, by consortium name.
+    pub(crate) consortium_orgs: BTreeMap<&'a str, Vec<CheckedOrg<'a>>>,
 }
 
 /// The channel capabilities from which orderer orgs list their own `Endpoints`;
@@ -135,14 +142,58 @@ pub(crate) fn check(p: &Profile) -> Result<Checked<'_>, GenesisError> {
         CapabilityLevel::Orderer,
     )?;
 
-    let a = &p.application;
-    check_policies("/Channel/Application", &a.policies, &[])?;
+    if p.application.is_none() && p.consortiums.is_none() {
+        return Err(GenesisError::NoApplicationOrConsortiums);
+    }
+    let orderer_orgs = check_orgs(&o.organizations, OrgKind::Orderer)?;
+    let application_orgs = match &p.application {
+        Some(a) => {
+            check_application(&a.policies, &a.capabilities, &a.acls)?;
+            check_orgs(&a.organizations, OrgKind::Application)?
+        }
+        None => Vec::new(),
+    };
+    let mut consortium_orgs = BTreeMap::new();
+    for (name, consortium) in p.consortiums.iter().flatten() {
+        let path = format!("/Channel/Consortiums/{name}");
+        check_config_id("/Channel/Consortiums", name)?;
+        check_policy(
+            &path,
+            "ChannelCreationPolicy",
+            &consortium.channel_creation_policy,
+        )
+        .map_err(|reason| GenesisError::Policy {
+            path: path.clone(),
+            name: "ChannelCreationPolicy".into(),
+            reason,
+        })?;
+        let orgs = check_orgs(&consortium.organizations, OrgKind::Consortium(name))?;
+        consortium_orgs.insert(name.as_str(), orgs);
+    }
+
+    let checked = Checked {
+        orderer_orgs,
+        application_orgs,
+        consortium_orgs,
+    };
+    check_msps_agree(&checked)?;
+    check_endpoints(p)?;
+    Ok(checked)
+}
+
+/// The Application group's own settings: policies, capabilities, ACLs.
+pub(crate) fn check_application(
+    policies: &Policies,
+    capabilities: &BTreeSet<String>,
+    acls: &BTreeMap<String, String>,
+) -> Result<(), GenesisError> {
+    check_policies("/Channel/Application", policies, &[])?;
     check_capabilities(
         "/Channel/Application",
-        &a.capabilities,
+        capabilities,
         CapabilityLevel::Application,
     )?;
-    for (resource, policy) in &a.acls {
+    for (resource, policy) in acls {
         let reason = if resource.is_empty() {
             "the resource name is empty"
         } else if policy.trim().is_empty() {
@@ -155,14 +206,7 @@ pub(crate) fn check(p: &Profile) -> Result<Checked<'_>, GenesisError> {
             reason: reason.into(),
         });
     }
-
-    let checked = Checked {
-        orderer_orgs: check_orgs(&o.organizations, OrgKind::Orderer)?,
-        application_orgs: check_orgs(&a.organizations, OrgKind::Application)?,
-    };
-    check_msps_agree(&checked)?;
-    check_endpoints(p)?;
-    Ok(checked)
+    Ok(())
 }
 
 fn check_endpoints(p: &Profile) -> Result<(), GenesisError> {
@@ -191,7 +235,7 @@ fn check_endpoints(p: &Profile) -> Result<(), GenesisError> {
 }
 
 /// Fabric's channel ID rule: `[a-z][a-z0-9.-]*`, at most 249 characters.
-fn check_channel_id(id: &str) -> Result<(), GenesisError> {
+pub(crate) fn check_channel_id(id: &str) -> Result<(), GenesisError> {
     let reason = if id.is_empty() {
         "must not be empty"
     } else if id.len() > MAX_ID_LEN {
@@ -214,7 +258,7 @@ fn check_channel_id(id: &str) -> Result<(), GenesisError> {
 
 /// Fabric's rule for config group, value and policy names: `[a-zA-Z0-9.-]+`, at most
 /// 249 characters, neither `.` nor `..`.
-fn check_config_id(path: &str, name: &str) -> Result<(), GenesisError> {
+pub(crate) fn check_config_id(path: &str, name: &str) -> Result<(), GenesisError> {
     let reason = if name.is_empty() {
         "must not be empty"
     } else if name.len() > MAX_ID_LEN {
@@ -342,9 +386,13 @@ fn check_capabilities(
     }
 }
 
-fn check_orgs(orgs: &[Organization], kind: OrgKind) -> Result<Vec<CheckedOrg<'_>>, GenesisError> {
+fn check_orgs<'a>(
+    orgs: &'a [Organization],
+    kind: OrgKind<'_>,
+) -> Result<Vec<CheckedOrg<'a>>, GenesisError> {
     let group = kind.group();
-    if orgs.is_empty() {
+    // A consortium may be empty; the Orderer and Application groups may not.
+    if orgs.is_empty() && !matches!(kind, OrgKind::Consortium(_)) {
         return Err(GenesisError::NoOrganizations { group });
     }
     let mut names = BTreeSet::new();
@@ -355,13 +403,13 @@ fn check_orgs(orgs: &[Organization], kind: OrgKind) -> Result<Vec<CheckedOrg<'_>
         check_config_id(&group_path, &org.name)?;
         if !names.insert(org.name.as_str()) {
             return Err(GenesisError::DuplicateOrgName {
-                group,
+                group: group.clone(),
                 name: org.name.clone(),
             });
         }
         if let Some(first) = msp_ids.insert(&org.msp_id, &org.name) {
             return Err(GenesisError::DuplicateMspId {
-                group,
+                group: group.clone(),
                 msp_id: org.msp_id.clone(),
                 first: first.to_owned(),
                 second: org.name.clone(),
@@ -378,7 +426,7 @@ fn check_orgs(orgs: &[Organization], kind: OrgKind) -> Result<Vec<CheckedOrg<'_>
             OrgKind::Orderer => {
                 check_addresses(&format!("{path}/Endpoints"), &org.orderer_endpoints, true)?
             }
-            OrgKind::Application => {
+            OrgKind::Application | OrgKind::Consortium(_) => {
                 let anchors: Vec<_> = (org.anchor_peers.iter())
                     .map(|peer| format!("{}:{}", peer.host, peer.port))
                     .collect();
@@ -449,17 +497,33 @@ fn check_msp(path: &str, org: &Organization) -> Result<MspConfig, GenesisError> 
     Ok(encoded)
 }
 
-/// The same MSP ID in both groups (an org that orders and runs peers) must carry the
-/// same MSP: Fabric refuses two definitions of one MSP.
+/// The same MSP ID in several groups (an org that orders and runs peers, or is in
+/// several consortiums) must carry the same MSP: Fabric refuses two definitions
+/// of one MSP.
 fn check_msps_agree(checked: &Checked<'_>) -> Result<(), GenesisError> {
-    for a in &checked.application_orgs {
-        for o in &checked.orderer_orgs {
-            if a.org.msp_id == o.org.msp_id && a.msp != o.msp {
-                return Err(GenesisError::ConflictingMsp {
-                    msp_id: a.org.msp_id.clone(),
-                    first: format!("/Channel/Orderer/{}", o.org.name),
-                    second: format!("/Channel/Application/{}", a.org.name),
-                });
+    let mut groups: Vec<(String, &[CheckedOrg<'_>])> = vec![
+        ("/Channel/Orderer".into(), &checked.orderer_orgs),
+        ("/Channel/Application".into(), &checked.application_orgs),
+    ];
+    for (name, orgs) in &checked.consortium_orgs {
+        groups.push((format!("/Channel/Consortiums/{name}"), orgs));
+    }
+    let mut first: BTreeMap<&str, (String, &MspConfig)> = BTreeMap::new();
+    for (path, orgs) in &groups {
+        for org in orgs.iter() {
+            let here = format!("{path}/{}", org.org.name);
+            match first.get(org.org.msp_id.as_str()) {
+                Some((there, msp)) if *msp != &org.msp => {
+                    return Err(GenesisError::ConflictingMsp {
+                        msp_id: org.org.msp_id.clone(),
+                        first: there.clone(),
+                        second: here,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(&org.org.msp_id, (here, &org.msp));
+                }
             }
         }
     }

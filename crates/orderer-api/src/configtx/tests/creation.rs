@@ -24,10 +24,14 @@ const ORDERER_ADMINS: &str = "/Channel/Orderer/Admins";
 fn system_config(orderer_capabilities: &[&str]) -> Config {
     let mut p = profile();
     p.channel_id = SYSTEM.into();
-    p.application.organizations.push(org("Org3", "Org3MSP"));
+    p.application
+        .as_mut()
+        .unwrap()
+        .organizations
+        .push(org("Org3", "Org3MSP"));
     if orderer_capabilities.is_empty() {
         p.capabilities.clear();
-        p.application.capabilities.clear();
+        p.application.as_mut().unwrap().capabilities.clear();
     }
     p.orderer.capabilities = orderer_capabilities.iter().map(|c| c.to_string()).collect();
     let mut root = p.channel_group().unwrap();
@@ -426,4 +430,43 @@ fn malformed_creation_requests_are_refused_with_fabrics_reasons() {
         BadRequest,
         &["The ordering system channel does not appear to support creating channels"],
     );
+}
+
+/// `genesis::Profile::system` makes the system channel this file builds by hand
+/// after configtxgen's layout, and `genesis::channel_creation_update` the request.
+#[test]
+fn the_generators_make_configtxgens_system_channel_and_creation_request() {
+    use crate::genesis::{ConsortiumProfile, channel_creation_update};
+    use std::collections::BTreeMap;
+
+    let mut by_hand = system_config(&["V2_0"]);
+    at_mut(by_hand.channel_group.as_mut().unwrap(), &["Orderer"])
+        .values
+        .get_mut("BatchSize")
+        .unwrap()
+        .version = 0;
+    let p = profile();
+    let mut members = p.application.clone().unwrap().organizations;
+    members.push(org("Org3", "Org3MSP"));
+    let mut system = Profile::system(
+        SYSTEM,
+        Consensus::Solo,
+        p.orderer.organizations.clone(),
+        BTreeMap::from([("SampleConsortium".into(), ConsortiumProfile::new(members))]),
+    );
+    system.orderer.addresses = p.orderer.addresses.clone();
+    system.orderer.capabilities = ["V2_0".to_owned()].into();
+    assert_eq!(system.config().unwrap(), by_hand);
+
+    let request = channel_creation_update(CHANNEL, "SampleConsortium", &["Org2", "Org1"]).unwrap();
+    assert_eq!(
+        request,
+        creation_update(CHANNEL, "SampleConsortium", &["Org1", "Org2"])
+    );
+    let created = create(&by_hand, &request, &[ORG2_ADMIN], 1).unwrap();
+    let values = ChannelValues::new(CHANNEL, created.config.unwrap()).unwrap();
+    assert_eq!(values.consortium(), Some("SampleConsortium"));
+    // Org1's member is no admin: the consortium's ANY Admins is not met.
+    let err = create(&by_hand, &request, &[ORG1_MEMBER], 1).unwrap_err();
+    assert_eq!(err.class(), Forbidden, "{err}");
 }

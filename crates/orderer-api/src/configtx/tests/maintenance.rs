@@ -130,8 +130,8 @@ fn without_the_migration_capability_maintenance_mode_is_refused() {
     let mut p = profile();
     p.capabilities.clear();
     p.orderer.capabilities = ["V1_1".to_owned()].into();
-    p.application.capabilities.clear();
-    p.application.acls.clear();
+    p.application.as_mut().unwrap().capabilities.clear();
+    p.application.as_mut().unwrap().acls.clear();
     let config = p.config().unwrap();
     let err = propose_on(&config, &to_maintenance(&config)).unwrap_err();
     assert_refused(

@@ -283,7 +283,7 @@ fn adding_an_org_needs_a_majority_of_application_admins() {
     let root = config.channel_group.as_ref().unwrap();
     let org3 = {
         let mut p = profile();
-        p.application.organizations = vec![org("Org3", "Org3MSP")];
+        p.application.as_mut().unwrap().organizations = vec![org("Org3", "Org3MSP")];
         at(&p.channel_group().unwrap(), &["Application", "Org3"]).clone()
     };
     let update = application_update(

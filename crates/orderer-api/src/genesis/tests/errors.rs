@@ -36,47 +36,53 @@ fn bad_inputs_are_clear_errors() {
             "/Channel/Orderer needs at least one organization",
         ),
         (
-            Box::new(|p| p.application.organizations.clear()),
+            Box::new(|p| p.application.as_mut().unwrap().organizations.clear()),
             "/Channel/Application needs at least one organization",
         ),
         (
-            Box::new(|p| p.application.organizations[1].msp_id = "Org1MSP".into()),
+            Box::new(|p| {
+                p.application.as_mut().unwrap().organizations[1].msp_id = "Org1MSP".into()
+            }),
             "organizations \"Org1\" and \"Org2\" have the same MSP ID \"Org1MSP\"",
         ),
         (
-            Box::new(|p| p.application.organizations[1].name = "Org1".into()),
+            Box::new(|p| p.application.as_mut().unwrap().organizations[1].name = "Org1".into()),
             "two organizations named \"Org1\"",
         ),
         (
-            Box::new(|p| p.application.organizations[0].name = "Org/1".into()),
+            Box::new(|p| p.application.as_mut().unwrap().organizations[0].name = "Org/1".into()),
             "only ASCII letters",
         ),
         (
-            Box::new(|p| p.application.organizations[0].msp_id = "Other".into()),
+            Box::new(|p| p.application.as_mut().unwrap().organizations[0].msp_id = "Other".into()),
             "names MSP \"Org1MSP\", not the organization's MSP ID \"Other\"",
         ),
         (
             Box::new(|p| {
-                p.application.organizations[0].msp = OrgMsp::from(FabricMspConfig {
-                    root_certs: vec![],
-                    ..fabric_msp("Org1MSP")
-                })
+                p.application.as_mut().unwrap().organizations[0].msp =
+                    OrgMsp::from(FabricMspConfig {
+                        root_certs: vec![],
+                        ..fabric_msp("Org1MSP")
+                    })
             }),
             "no root CA",
         ),
         (
             Box::new(move |p| {
-                p.application.organizations[0].msp = encoded(fabric_msp("Org1MSP"), 1)
+                p.application.as_mut().unwrap().organizations[0].msp =
+                    encoded(fabric_msp("Org1MSP"), 1)
             }),
             "only type 0",
         ),
         (
-            Box::new(move |p| p.application.organizations[0].msp = encoded(signing.clone(), 0)),
+            Box::new(move |p| {
+                p.application.as_mut().unwrap().organizations[0].msp = encoded(signing.clone(), 0)
+            }),
             "carries a signing identity",
         ),
         (
             Box::new(|p| {
-                p.application.organizations[0].msp = OrgMsp::Encoded(MspConfig {
+                p.application.as_mut().unwrap().organizations[0].msp = OrgMsp::Encoded(MspConfig {
                     r#type: 0,
                     config: Bytes::from_static(b"\xff"),
                 })
@@ -140,7 +146,7 @@ fn bad_inputs_are_clear_errors() {
             "/Channel/OrdererAddresses: address",
         ),
         (
-            Box::new(|p| p.application.organizations[0].anchor_peers[0].port = 0),
+            Box::new(|p| p.application.as_mut().unwrap().organizations[0].anchor_peers[0].port = 0),
             "/Channel/Application/Org1/AnchorPeers",
         ),
         (
@@ -164,7 +170,9 @@ fn bad_inputs_are_clear_errors() {
             "/Channel has no Admins policy",
         ),
         (
-            Box::new(|p| p.application.organizations[0].policies = Some(Policies::new())),
+            Box::new(|p| {
+                p.application.as_mut().unwrap().organizations[0].policies = Some(Policies::new())
+            }),
             "/Channel/Application/Org1 has no Readers policy",
         ),
         (
@@ -250,6 +258,8 @@ fn bad_inputs_are_clear_errors() {
         (
             Box::new(|p| {
                 p.application
+                    .as_mut()
+                    .unwrap()
                     .acls
                     .insert("peer/Propose".into(), String::new());
             }),

@@ -3,6 +3,7 @@
 
 mod errors;
 mod policies;
+mod system;
 mod values;
 
 use std::collections::BTreeSet;
@@ -108,7 +109,12 @@ fn same_profile_same_bytes_and_org_order_does_not_matter() {
     assert_eq!(a.block.encode_to_vec(), b.block.encode_to_vec());
 
     let mut reordered = profile();
-    reordered.application.organizations.reverse();
+    reordered
+        .application
+        .as_mut()
+        .unwrap()
+        .organizations
+        .reverse();
     let c = reordered.generate().unwrap();
     assert_eq!(a.block.encode_to_vec(), c.block.encode_to_vec());
 

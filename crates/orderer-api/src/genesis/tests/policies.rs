@@ -67,7 +67,8 @@ fn every_default_policy_is_at_its_path() {
 #[test]
 fn node_ou_policies_name_roles() {
     let mut p = profile();
-    p.application.organizations[0].policies = Some(application_org_node_ou_policies("Org1MSP"));
+    p.application.as_mut().unwrap().organizations[0].policies =
+        Some(application_org_node_ou_policies("Org1MSP"));
     let root = channel(&p);
     let g = at(&root, &["Application", "Org1"]);
     let roles = |name: &str| {
@@ -137,7 +138,7 @@ fn parsed_policies_are_written_as_given() {
     let rule = "AND('Org1MSP.member', OR('Org2MSP.peer', 'Org1MSP.admin'), 'Org2MSP.client')";
     let policy = policy_from_configtx("Signature", rule).unwrap();
     let mut p = profile();
-    p.application.organizations[0].policies = Some(Policies::from([
+    p.application.as_mut().unwrap().organizations[0].policies = Some(Policies::from([
         (READERS.into(), policy.clone()),
         (WRITERS.into(), policy.clone()),
         (ADMINS.into(), policy.clone()),

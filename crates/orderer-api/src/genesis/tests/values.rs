@@ -129,9 +129,11 @@ fn optional_values_appear_only_when_set() {
     let mut p = profile();
     p.orderer.addresses.clear();
     p.orderer.capabilities.clear();
-    p.application.capabilities.clear();
-    p.application.acls.clear();
-    p.application.organizations[0].anchor_peers.clear();
+    p.application.as_mut().unwrap().capabilities.clear();
+    p.application.as_mut().unwrap().acls.clear();
+    p.application.as_mut().unwrap().organizations[0]
+        .anchor_peers
+        .clear();
     p.orderer.organizations[0].orderer_endpoints.clear();
     p.consortium = Some("SampleConsortium".into());
     let root = channel(&p);
@@ -164,7 +166,7 @@ fn fabric_msps_are_written_as_verifying_msps() {
         }),
     });
     let mut p = profile();
-    p.application.organizations[0].msp = msp.into();
+    p.application.as_mut().unwrap().organizations[0].msp = msp.into();
     let root = channel(&p);
     let written = decode::<MspConfig>(&at(&root, &["Application", "Org1"]).values["MSP"]);
     assert!(!written.config.windows(10).any(|w| w == b"SECRET KEY"));
