@@ -1103,7 +1103,8 @@ mod tests {
         };
         let (support, mut rx) = FakeSupport::new(ch.clone());
         // Nothing listens there; the clients never connect during this test.
-        let clients = Arc::new(Clients::new(KafkaOptions::new(vec!["127.0.0.1:1".into()])).unwrap());
+        let clients =
+            Arc::new(Clients::new(KafkaOptions::new(vec!["127.0.0.1:1".into()])).unwrap());
         let chain = KafkaChain::new(Arc::new(support), clients, Resume::default());
         let mut p = Processor::new(Arc::clone(&chain.inner), false);
 

@@ -434,7 +434,10 @@ async fn an_offset_out_of_range_marks_the_chain_errored() {
     })
     .await;
     let state = format!("{:?}", *chain.state().borrow());
-    assert!(state.contains("consuming the channel's partition fails"), "{state}");
+    assert!(
+        state.contains("consuming the channel's partition fails"),
+        "{state}"
+    );
     assert!(rx.try_recv().is_err(), "nothing is ordered from offset 0");
     chain.halt().await;
 }
