@@ -627,24 +627,7 @@ impl Processor {
                 Ok((offset, payload, traceparent)) => {
                     failing = None;
                     self.inner.clients.mark_reachable();
-                    let last = self.inner.processed.load(Ordering::Relaxed);
-                    if offset <= last {
-                        // Offsets only grow. A broker that hands a record out again
-                        // (tansu 0.6's memory engine does, for fetches starting inside
-                        // a record batch) must not get an envelope ordered twice.
-                        warn!(channel = %self.inner.channel_id, offset, last, "dropping a record at an offset already processed");
-                        continue;
-                    }
-                    self.inner.update_health(|h| {
-                        if h.reads
-                            .as_deref()
-                            .is_some_and(|r| r.starts_with("consuming"))
-                        {
-                            h.reads = None;
-                        }
-                    });
-                    self.on_record(offset, payload, traceparent).await?;
-                    self.inner.processed.store(offset, Ordering::Relaxed);
+                    self.consume(offset, payload, traceparent).await?;
                 }
                 Err(e) => {
                     warn!(channel = %self.inner.channel_id, error = %e, "consumer error");
@@ -661,6 +644,35 @@ impl Processor {
                 }
             }
         }
+    }
+
+    /// One record read from the partition; a record at an offset already processed
+    /// is dropped.
+    async fn consume(
+        &mut self,
+        offset: i64,
+        payload: Bytes,
+        traceparent: Option<Bytes>,
+    ) -> Result<(), String> {
+        let last = self.inner.processed.load(Ordering::Relaxed);
+        if offset <= last {
+            // Offsets only grow. A broker that hands a record out again (tansu 0.6's
+            // memory engine does, for fetches starting inside a record batch) must
+            // not get an envelope ordered twice.
+            warn!(channel = %self.inner.channel_id, offset, last, "dropping a record at an offset already processed");
+            return Ok(());
+        }
+        self.inner.update_health(|h| {
+            if h.reads
+                .as_deref()
+                .is_some_and(|r| r.starts_with("consuming"))
+            {
+                h.reads = None;
+            }
+        });
+        self.on_record(offset, payload, traceparent).await?;
+        self.inner.processed.store(offset, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn on_record(
@@ -1041,5 +1053,75 @@ impl Processor {
             warn!(channel = %self.inner.channel_id, block_number, error = %e, "posting time-to-cut failed; retrying");
             self.timer = Some(Instant::now() + self.inner.clients.options.producer_retry_backoff());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use orderer_api::testing::{FakeSupport, test_envelope};
+    use orderer_api::{BatchSize, ChannelConfig, ConsenterKind};
+
+    use crate::options::KafkaOptions;
+
+    fn regular(channel: &str, i: u64) -> Bytes {
+        let record = KafkaMessage {
+            r#type: Some(kafka_message::Type::Regular(KafkaMessageRegular {
+                payload: test_envelope(channel, i, 200).into_bytes(),
+                config_seq: 0,
+                class: kafka_message_regular::Class::Normal as i32,
+                original_offset: 0,
+            })),
+        };
+        Bytes::from(record.encode_to_vec())
+    }
+
+    fn time_to_cut(block_number: u64) -> Bytes {
+        let record = KafkaMessage {
+            r#type: Some(kafka_message::Type::TimeToCut(KafkaMessageTimeToCut {
+                block_number,
+            })),
+        };
+        Bytes::from(record.encode_to_vec())
+    }
+
+    /// No broker takes part: records are handed to the processor as a broker that
+    /// repeats itself would hand them out.
+    #[tokio::test]
+    async fn a_record_handed_out_again_at_an_offset_already_processed_is_dropped() {
+        let ch = ChannelConfig {
+            channel_id: "dup".into(),
+            consensus_type: ConsenterKind::Kafka,
+            batch_size: BatchSize {
+                max_message_count: 100,
+                absolute_max_bytes: 1 << 20,
+                preferred_max_bytes: 1 << 20,
+            },
+            batch_timeout: Duration::from_secs(3600),
+        };
+        let (support, mut rx) = FakeSupport::new(ch.clone());
+        // Nothing listens there; the clients never connect during this test.
+        let clients =
+            Arc::new(Clients::new(KafkaOptions::new(vec!["127.0.0.1:1".into()])).unwrap());
+        let chain = KafkaChain::new(Arc::new(support), clients, Resume::default());
+        let mut p = Processor::new(Arc::clone(&chain.inner), false);
+
+        p.consume(0, regular("dup", 1), None).await.unwrap();
+        p.consume(1, regular("dup", 2), None).await.unwrap();
+        // A fetch that started inside the batch of offsets 0..=1 repeats them.
+        p.consume(0, regular("dup", 1), None).await.unwrap();
+        p.consume(1, regular("dup", 2), None).await.unwrap();
+        p.consume(2, time_to_cut(1), None).await.unwrap();
+        let b = rx.try_recv().unwrap();
+        assert_eq!(b.tx_ids(), vec!["tx000000000001", "tx000000000002"]);
+        let meta = KafkaMetadata::decode(b.consenter_metadata).unwrap();
+        assert_eq!(meta.last_offset_persisted, 2);
+        // The time-to-cut handed out again is no second cut either.
+        p.consume(2, time_to_cut(1), None).await.unwrap();
+        p.consume(3, regular("dup", 3), None).await.unwrap();
+        p.consume(3, time_to_cut(2), None).await.unwrap();
+        assert!(rx.try_recv().is_err(), "a repeated offset was processed");
     }
 }

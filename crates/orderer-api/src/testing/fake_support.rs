@@ -1,5 +1,5 @@
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -65,6 +65,10 @@ pub struct FakeSupport {
     state: Mutex<State>,
     written: mpsc::UnboundedSender<WrittenBlock>,
     fail_writes: AtomicBool,
+    /// Writes of blocks numbered this or higher fail (`u64::MAX`: none).
+    fail_from: AtomicU64,
+    /// While true, writes wait (a ledger that stopped answering).
+    paused: tokio::sync::watch::Sender<bool>,
 }
 
 impl FakeSupport {
@@ -98,6 +102,8 @@ impl FakeSupport {
             state: Mutex::new(state),
             written: tx,
             fail_writes: AtomicBool::new(false),
+            fail_from: AtomicU64::new(u64::MAX),
+            paused: tokio::sync::watch::channel(false).0,
         };
         (support, rx)
     }
@@ -148,6 +154,29 @@ impl FakeSupport {
         self.fail_writes.store(true, Ordering::SeqCst);
     }
 
+    /// Makes the write of block `number`, and of every later one, fail: a node that
+    /// crashes between two writes.
+    pub fn fail_writes_from(&self, number: u64) {
+        self.fail_from.store(number, Ordering::SeqCst);
+    }
+
+    /// Makes writes wait until [`FakeSupport::resume_writes`], as a ledger that stopped
+    /// answering would.
+    pub fn pause_writes(&self) {
+        self.paused.send_replace(true);
+    }
+
+    /// Lets paused writes go on.
+    pub fn resume_writes(&self) {
+        self.paused.send_replace(false);
+    }
+
+    async fn wait_unpaused(&self) {
+        let mut paused = self.paused.subscribe();
+        // The sender lives in self, so the wait ends only by a resume.
+        let _ = paused.wait_for(|p| !*p).await;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock already failed the test; keep its state.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -166,6 +195,12 @@ impl FakeSupport {
             .header
             .clone()
             .ok_or_else(|| SupportError::Ledger("block has no header".into()))?;
+        if header.number >= self.fail_from.load(Ordering::SeqCst) {
+            return Err(SupportError::Ledger(format!(
+                "injected write failure at block {}",
+                header.number
+            )));
+        }
         let mut state = self.lock();
         state.assembler.check_next(&header)?;
         if is_config {
@@ -253,6 +288,7 @@ impl ConsenterSupport for FakeSupport {
         block: Block,
         consenter_metadata: Bytes,
     ) -> Result<(), SupportError> {
+        self.wait_unpaused().await;
         self.write(block, consenter_metadata, false)
     }
 
@@ -261,6 +297,7 @@ impl ConsenterSupport for FakeSupport {
         block: Block,
         consenter_metadata: Bytes,
     ) -> Result<(), SupportError> {
+        self.wait_unpaused().await;
         self.write(block, consenter_metadata, true)
     }
 }
