@@ -92,14 +92,17 @@ pub fn new_block(number: u64, previous_hash: Bytes, data: Vec<Bytes>) -> Block {
     }
 }
 
-/// Writes the orderer's metadata the way Fabric does: `SIGNATURES` holds
-/// `Metadata{value: OrdererBlockMetadata{last_config, consenter_metadata}}` and the
-/// (deprecated, still read by older tools) `LAST_CONFIG` slot holds `Metadata{value: LastConfig}`.
-/// Signatures are added by the signing stage, not here.
+/// Writes the orderer's metadata the way Fabric 2.x does: `SIGNATURES` holds
+/// `Metadata{value: OrdererBlockMetadata{last_config, consenter_metadata:
+/// Metadata{value: consenter_metadata}}}` and the (deprecated, still read by older
+/// tools) `LAST_CONFIG` slot holds `Metadata{value: LastConfig}`. The consenter's
+/// bytes are wrapped in a `Metadata` message as Fabric's block writer wraps them, so
+/// that a Fabric OSN reads the offsets we write (and [`consenter_metadata`] reads
+/// both). Signatures are added by the signing stage, not here.
 pub fn set_orderer_metadata(block: &mut Block, last_config: u64, consenter_metadata: Bytes) {
     let orderer = OrdererBlockMetadata {
         last_config: Some(LastConfig { index: last_config }),
-        consenter_metadata,
+        consenter_metadata: wrap_consenter_metadata(consenter_metadata),
     };
     let signatures = Metadata {
         value: orderer.encode_to_vec().into(),
@@ -166,6 +169,32 @@ pub fn orderer_metadata(block: &Block) -> Result<OrdererBlockMetadata, prost::De
     };
     let meta = Metadata::decode(slot.clone())?;
     OrdererBlockMetadata::decode(meta.value)
+}
+
+/// `Metadata{value: bytes}` encoded, as Fabric's block writer stores consenter
+/// metadata; empty stays empty (an empty `Metadata` encodes to nothing).
+fn wrap_consenter_metadata(bytes: Bytes) -> Bytes {
+    Metadata {
+        value: bytes,
+        signatures: Vec::new(),
+    }
+    .encode_to_vec()
+    .into()
+}
+
+/// The consenter's own bytes in `OrdererBlockMetadata.consenter_metadata`, what
+/// Fabric's `GetConsenterMetadataFromBlock` hands its consenter.
+///
+/// Two forms exist: Fabric 2.x (and this orderer now) wraps them in a `Metadata`
+/// message; earlier versions of this orderer stored them bare. A bare consenter
+/// message does not decode as `Metadata` (Kafka's offsets are varint fields 1-3,
+/// where `Metadata` has a length-delimited field 1 and a message field 2), so
+/// whatever does not is returned as it is.
+pub fn consenter_metadata(orderer: &OrdererBlockMetadata) -> Bytes {
+    match Metadata::decode(orderer.consenter_metadata.clone()) {
+        Ok(m) if m.signatures.is_empty() => m.value,
+        _ => orderer.consenter_metadata.clone(),
+    }
 }
 
 /// Checks what a block's header claims: its data hash, and (when known) that it
@@ -369,6 +398,50 @@ mod tests {
         set_orderer_metadata(&mut block, 2, Bytes::from_static(b"kafka"));
         let meta = orderer_metadata(&block).unwrap();
         assert_eq!(meta.last_config, Some(LastConfig { index: 2 }));
-        assert_eq!(meta.consenter_metadata, Bytes::from_static(b"kafka"));
+        assert_eq!(consenter_metadata(&meta), Bytes::from_static(b"kafka"));
+    }
+
+    fn kafka_offsets() -> Bytes {
+        crate::proto::orderer::KafkaMetadata {
+            last_offset_persisted: 41,
+            last_original_offset_processed: 7,
+            last_resubmitted_config_offset: 5,
+        }
+        .encode_to_vec()
+        .into()
+    }
+
+    #[test]
+    fn consenter_metadata_is_written_wrapped_in_a_metadata_message_as_fabric_does() {
+        let mut block = new_block(3, Bytes::new(), vec![]);
+        set_orderer_metadata(&mut block, 0, kafka_offsets());
+        let stored = orderer_metadata(&block).unwrap().consenter_metadata;
+        // Fabric's blockwriter: ConsenterMetadata = Marshal(Metadata{Value: kafka}).
+        let fabric = Metadata {
+            value: kafka_offsets(),
+            signatures: Vec::new(),
+        }
+        .encode_to_vec();
+        assert_eq!(stored.as_ref(), fabric.as_slice());
+    }
+
+    #[test]
+    fn consenter_metadata_reads_fabric_s_wrapped_form_and_this_orderer_s_earlier_bare_form() {
+        let wrapped = OrdererBlockMetadata {
+            last_config: None,
+            consenter_metadata: wrap_consenter_metadata(kafka_offsets()),
+        };
+        assert_eq!(consenter_metadata(&wrapped), kafka_offsets());
+        let bare = OrdererBlockMetadata {
+            last_config: None,
+            consenter_metadata: kafka_offsets(),
+        };
+        assert_eq!(consenter_metadata(&bare), kafka_offsets());
+        // Solo's empty metadata stays empty either way.
+        let mut block = new_block(1, Bytes::new(), vec![]);
+        set_orderer_metadata(&mut block, 0, Bytes::new());
+        let meta = orderer_metadata(&block).unwrap();
+        assert!(meta.consenter_metadata.is_empty());
+        assert!(consenter_metadata(&meta).is_empty());
     }
 }

@@ -172,9 +172,10 @@ pub trait Consenter: Send + Sync + fmt::Debug {
     /// Creates the chain of one channel. Does no I/O and spawns nothing: the node
     /// calls [`Chain::start`] next.
     ///
-    /// `consenter_metadata` is `OrdererBlockMetadata.consenter_metadata` of the
-    /// channel's last block (empty for a channel whose only block is its genesis
-    /// block); the chain resumes from it. Unreadable metadata is an error, never a
+    /// `consenter_metadata` is what the consenter wrote for the channel's last block
+    /// (`OrdererBlockMetadata.consenter_metadata`, unwrapped from its `Metadata`
+    /// message by [`crate::block::consenter_metadata`]; empty for a channel whose
+    /// only block is its genesis block); the chain resumes from it. Unreadable metadata is an error, never a
     /// silent fresh start.
     fn handle_chain(
         &self,

@@ -1,7 +1,7 @@
 //! A block as JSON, every field decoded as far as this orderer understands it.
 
 use bytes::Bytes;
-use orderer_api::block::{block_header_hash, orderer_metadata};
+use orderer_api::block::{block_header_hash, consenter_metadata, orderer_metadata};
 use orderer_api::channel::CommittedConfig;
 use orderer_api::envelope::{header_type_name, parse_payload};
 use orderer_api::proto::common::{
@@ -96,15 +96,18 @@ fn metadata_json(block: &Block) -> Value {
     let slot = |i: BlockMetadataIndex| slots.get(i as usize).cloned().unwrap_or_default();
     let signatures = match orderer_metadata(block) {
         Ok(m) => {
-            let consenter = match KafkaMetadata::decode(m.consenter_metadata.clone()) {
-                Ok(k) if !m.consenter_metadata.is_empty() => json!({
+            // Fabric 2.x wraps the consenter's bytes in a Metadata message; earlier
+            // versions of this orderer did not: consenter_metadata reads both.
+            let bytes = consenter_metadata(&m);
+            let consenter = match KafkaMetadata::decode(bytes.clone()) {
+                Ok(k) if !bytes.is_empty() => json!({
                     "kafka": {
                         "last_offset_persisted": k.last_offset_persisted,
                         "last_original_offset_processed": k.last_original_offset_processed,
                         "last_resubmitted_config_offset": k.last_resubmitted_config_offset,
                     }
                 }),
-                _ => json!(hex(&m.consenter_metadata)),
+                _ => json!(hex(&bytes)),
             };
             let sigs = Metadata::decode(slot(BlockMetadataIndex::Signatures))
                 .map(|md| md.signatures.len())

@@ -18,7 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use orderer_api::channel::CommittedConfig;
-use orderer_api::proto::common::Envelope;
+use orderer_api::proto::common::{Envelope, Metadata};
 use orderer_api::proto::orderer::{
     KafkaMessage, KafkaMessageConnect, KafkaMessageRegular, KafkaMessageTimeToCut, KafkaMetadata,
     kafka_message, kafka_message_regular,
@@ -45,6 +45,11 @@ use crate::retry::{GaveUp, halted, retry};
 /// The record header carrying a Broadcast's W3C trace context.
 const TRACEPARENT: &str = "traceparent";
 
+/// The key of every record, as Fabric's producer writes it: the partition number
+/// in decimal. Consumers ignore it; it is kept so that records are Fabric's byte for
+/// byte.
+const RECORD_KEY: &str = "0";
+
 /// How long `order` keeps retrying while librdkafka's queue is full.
 const QUEUE_FULL_PATIENCE: Duration = Duration::from_secs(10);
 
@@ -69,13 +74,23 @@ pub struct Resume {
 }
 
 impl Resume {
-    /// Reads `KafkaMetadata`; empty metadata means a new channel.
+    /// Reads `KafkaMetadata`; empty metadata means a new channel. The bytes may
+    /// still be wrapped in the `common.Metadata` message Fabric 2.x stores them in
+    /// (the node unwraps them, but a caller handing the stored field is understood).
     pub fn from_metadata(channel: &str, metadata: &Bytes) -> Result<Resume, ConsenterError> {
         if metadata.is_empty() {
             return Ok(Resume::default());
         }
-        let m =
-            KafkaMetadata::decode(metadata.clone()).map_err(|e| ConsenterError::BadMetadata {
+        let m = KafkaMetadata::decode(metadata.clone())
+            .or_else(|e| {
+                // A wrapped KafkaMetadata never decodes bare (field 1 is a varint in
+                // KafkaMetadata, length-delimited in Metadata), so try it unwrapped.
+                Metadata::decode(metadata.clone())
+                    .ok()
+                    .and_then(|w| KafkaMetadata::decode(w.value).ok())
+                    .ok_or(e)
+            })
+            .map_err(|e| ConsenterError::BadMetadata {
                 channel: channel.to_owned(),
                 reason: format!("not an orderer.KafkaMetadata: {e}"),
             })?;
@@ -238,8 +253,9 @@ impl Inner {
     ) -> Result<rdkafka::producer::DeliveryFuture, ChainError> {
         let deadline = Instant::now() + QUEUE_FULL_PATIENCE;
         loop {
-            let mut record = FutureRecord::<(), [u8]>::to(&self.channel_id)
+            let mut record = FutureRecord::<str, [u8]>::to(&self.channel_id)
                 .partition(PARTITION)
+                .key(RECORD_KEY)
                 .payload(&payload);
             if let Some(tp) = traceparent {
                 record = record.headers(OwnedHeaders::new().insert(Header {
@@ -309,7 +325,9 @@ impl Inner {
     }
 
     /// The CONNECT payload: the genesis configuration when this node is creating the
-    /// channel (so that every OSN can check it agrees), else empty.
+    /// channel (so that every OSN of ours can check it agrees), else empty. Fabric's
+    /// OSNs post an empty payload and ignore any (`processConnect`), so a Fabric OSN
+    /// sharing the topic reads ours unharmed.
     fn connect_payload(&self, creating: bool) -> Bytes {
         if !creating {
             return Bytes::new();
@@ -720,7 +738,8 @@ impl Processor {
     /// refuses to serve the channel if its own genesis configuration differs.
     fn verify_genesis(&self, payload: &Bytes, offset: i64) -> Result<(), String> {
         if payload.is_empty() {
-            warn!(channel = %self.inner.channel_id, offset, "the first CONNECT carries no configuration: cannot check that OSNs agree");
+            // Fabric's OSNs post empty CONNECTs: a Fabric OSN created the topic.
+            info!(channel = %self.inner.channel_id, offset, "the first CONNECT carries no configuration (an OSN of Fabric's posted it): cannot check that OSNs agree");
             return Ok(());
         }
         let theirs = Envelope::decode(payload.clone())
@@ -1123,5 +1142,54 @@ mod tests {
         p.consume(3, regular("dup", 3), None).await.unwrap();
         p.consume(3, time_to_cut(2), None).await.unwrap();
         assert!(rx.try_recv().is_err(), "a repeated offset was processed");
+    }
+
+    fn offsets() -> KafkaMetadata {
+        KafkaMetadata {
+            last_offset_persisted: 12,
+            last_original_offset_processed: 9,
+            last_resubmitted_config_offset: 9,
+        }
+    }
+
+    fn expected() -> Resume {
+        Resume {
+            last_offset_persisted: Some(12),
+            last_original_offset_processed: 9,
+            last_resubmitted_config_offset: 9,
+        }
+    }
+
+    #[test]
+    fn resume_reads_bare_kafka_metadata_as_earlier_versions_stored_it() {
+        let bare = Bytes::from(offsets().encode_to_vec());
+        assert_eq!(Resume::from_metadata("ch", &bare).unwrap(), expected());
+    }
+
+    #[test]
+    fn resume_reads_kafka_metadata_wrapped_as_fabric_stores_it() {
+        let wrapped = Metadata {
+            value: offsets().encode_to_vec().into(),
+            signatures: Vec::new(),
+        };
+        let bytes = Bytes::from(wrapped.encode_to_vec());
+        assert_eq!(Resume::from_metadata("ch", &bytes).unwrap(), expected());
+    }
+
+    #[test]
+    fn resume_refuses_metadata_that_is_no_kafka_metadata_and_names_the_channel() {
+        let err = Resume::from_metadata("ch1", &Bytes::from_static(b"\x0a\x05ab")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("ch1") && text.contains("KafkaMetadata"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_new_channel_resumes_from_the_oldest_offset() {
+        let r = Resume::from_metadata("ch", &Bytes::new()).unwrap();
+        assert_eq!(r, Resume::default());
+        assert_eq!(r.start_offset(), Offset::Beginning);
     }
 }

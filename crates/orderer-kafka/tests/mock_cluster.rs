@@ -532,3 +532,116 @@ async fn records_validated_under_an_older_config_are_revalidated_and_resubmitted
     a.halt().await;
     c.halt().await;
 }
+
+/// A partition that Fabric's OSN writes too: its records (key "0", an empty CONNECT
+/// before ours, NORMAL records at config sequence 0, time-to-cut records) are read as
+/// Fabric reads them, blocks carry the offsets Fabric records (a time-to-cut block
+/// without `last_resubmitted_config_offset`), stale and future time-to-cuts cut
+/// nothing, and this chain's own records carry Fabric's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_shared_with_fabric_s_osn_is_cut_as_fabric_cuts_it() {
+    use orderer_api::proto::orderer::{
+        KafkaMessage, KafkaMessageConnect, KafkaMessageRegular, KafkaMessageTimeToCut,
+        KafkaMetadata, kafka_message, kafka_message_regular,
+    };
+    use prost::Message as _;
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message as _;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let cluster = Cluster::new();
+    // A long batch timeout: only the records posted here cut by time.
+    let ch = channel("fabric-records", 100, Duration::from_secs(600));
+    cluster.topic(&ch);
+    let servers = cluster.mock.bootstrap_servers();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &servers)
+        .create()
+        .unwrap();
+    // Fabric's producer: one record, key "0", partition 0; its offset.
+    let fabric = |t: kafka_message::Type| {
+        let payload = KafkaMessage { r#type: Some(t) }.encode_to_vec();
+        let producer = producer.clone();
+        let topic = ch.channel_id.clone();
+        async move {
+            let record = FutureRecord::to(&topic)
+                .partition(0)
+                .key("0")
+                .payload(&payload);
+            producer
+                .send(record, Duration::from_secs(10))
+                .await
+                .unwrap()
+                .offset
+        }
+    };
+    let regular = |i: u64| {
+        kafka_message::Type::Regular(KafkaMessageRegular {
+            payload: test_envelope(&ch.channel_id, i, 100).into_bytes(),
+            config_seq: 0,
+            class: kafka_message_regular::Class::Normal as i32,
+            original_offset: 0,
+        })
+    };
+    let ttc = |block_number| kafka_message::Type::TimeToCut(KafkaMessageTimeToCut { block_number });
+
+    // Fabric's OSN created the topic: its empty CONNECT comes first.
+    fabric(kafka_message::Type::Connect(KafkaMessageConnect::default())).await;
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = start_chain(&cluster.harness(), Arc::new(support)).await;
+    fabric(regular(1)).await;
+    fabric(regular(2)).await;
+    let cut_at = fabric(ttc(1)).await;
+    let block = block_with(&mut rx, &tx(2)).await.pop().unwrap();
+    assert_eq!(block.tx_ids(), vec![tx(1), tx(2)]);
+    assert_eq!(
+        kafka_metadata(&block),
+        KafkaMetadata {
+            last_offset_persisted: cut_at,
+            last_original_offset_processed: 0,
+            last_resubmitted_config_offset: 0,
+        }
+    );
+
+    // A stale time-to-cut, one for a block beyond the next, then ours and Fabric's
+    // envelopes and the right time-to-cut: only the last one cuts.
+    fabric(ttc(1)).await;
+    fabric(ttc(7)).await;
+    chain
+        .order(test_envelope(&ch.channel_id, 3, 100), 0)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    fabric(regular(4)).await;
+    let cut_at = fabric(ttc(2)).await;
+    let block = block_with(&mut rx, &tx(4)).await;
+    assert_eq!(block.len(), 1, "a time-to-cut record cut early: {block:?}");
+    assert_eq!(block[0].tx_ids(), vec![tx(3), tx(4)]);
+    assert_eq!(kafka_metadata(&block[0]).last_offset_persisted, cut_at);
+    chain.halt().await;
+
+    // Every record, ours included, has Fabric's key; ours (the CONNECT and the
+    // envelope) are readable as KafkaMessages.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &servers)
+        .set("group.id", "fabric-records-check")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(&ch.channel_id, 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut seen = 0;
+    while seen <= cut_at {
+        let m = consumer
+            .poll(Duration::from_secs(10))
+            .expect("the partition ended early")
+            .unwrap();
+        assert_eq!(m.key(), Some(&b"0"[..]), "record at offset {}", m.offset());
+        KafkaMessage::decode(m.payload().unwrap_or_default()).unwrap();
+        seen = m.offset() + 1;
+    }
+}

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use async_trait::async_trait;
 use bytes::Bytes;
 use orderer_api::block::{
-    add_signature, orderer_metadata, set_orderer_metadata, signature_message, signatures_metadata,
+    add_signature, consenter_metadata, orderer_metadata, set_orderer_metadata, signature_message,
+    signatures_metadata,
 };
 use orderer_api::channel::CommittedConfig;
 use orderer_api::envelope::parse_payload;
@@ -134,7 +135,7 @@ impl ChannelSupport {
             registry,
             bundle: RwLock::new(Arc::new(bundle)),
             config,
-            last_consenter_metadata: meta.consenter_metadata,
+            last_consenter_metadata: consenter_metadata(&meta),
         })
     }
 

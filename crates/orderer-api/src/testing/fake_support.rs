@@ -6,7 +6,7 @@ use bytes::Bytes;
 use prost::Message;
 use tokio::sync::mpsc;
 
-use crate::block::{BlockAssembler, orderer_metadata, set_orderer_metadata};
+use crate::block::{BlockAssembler, consenter_metadata, orderer_metadata, set_orderer_metadata};
 use crate::channel::{ChannelConfig, CommittedConfig};
 use crate::consensus::ConsenterSupport;
 use crate::envelope::RawEnvelope;
@@ -133,7 +133,7 @@ impl FakeSupport {
             .blocks
             .last()
             .and_then(|b| orderer_metadata(b).ok())
-            .map(|m| m.consenter_metadata)
+            .map(|m| consenter_metadata(&m))
             .unwrap_or_default()
     }
 

@@ -329,13 +329,31 @@ pub fn envelopes_in(block_line: &str) -> usize {
 pub fn wait_for_identical_chains(
     osns: &[&Orderer],
     args: &[&str],
+    done: impl FnMut(&[String]) -> Result<(), String>,
+) -> Vec<String> {
+    let addrs: Vec<String> = osns.iter().map(|o| o.addr()).collect();
+    wait_for_identical_chains_at(&addrs, args, done)
+}
+
+/// [`wait_for_identical_chains`] for OSNs at these addresses (any orderer: Fabric's
+/// too).
+pub fn wait_for_identical_chains_at(
+    addrs: &[String],
+    args: &[&str],
     mut done: impl FnMut(&[String]) -> Result<(), String>,
 ) -> Vec<String> {
     let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
     let mut deliver = vec!["deliver", "--stop", "newest"];
     deliver.extend(args);
     loop {
-        let outputs: Vec<_> = osns.iter().map(|o| o.cli(&deliver)).collect();
+        let outputs: Vec<_> = addrs
+            .iter()
+            .map(|addr| {
+                let mut all = deliver.clone();
+                all.extend(["--server", addr]);
+                cli(&all)
+            })
+            .collect();
         let last = if outputs.iter().all(|o| o.status.success()) {
             let chains: Vec<Vec<String>> =
                 outputs.iter().map(|o| block_lines(&stdout(o))).collect();
@@ -348,11 +366,11 @@ pub fn wait_for_identical_chains(
                     let at = (0..).find(|n| chains[0].get(*n) != chains[i].get(*n));
                     let at = at.unwrap_or_default();
                     format!(
-                        "heights {:?}; at block {at} the OSN on port {} has {:?}, the one on port {} {:?}",
+                        "heights {:?}; at block {at} the OSN at {} has {:?}, the one at {} {:?}",
                         chains.iter().map(Vec::len).collect::<Vec<_>>(),
-                        osns[0].port,
+                        addrs[0],
                         chains[0].get(at),
-                        osns[i].port,
+                        addrs[i],
                         chains[i].get(at),
                     )
                 }
