@@ -151,10 +151,22 @@ fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
     b.restart();
     b.wait_for_log("Kafka chain started", 2);
 
-    let chain = wait_for_identical_chains(&[&a, &b, &c], acked_total);
+    wait_for_identical_chains(&[&a, &b, &c], acked_total);
+    // Envelopes still pending in the cutter then are cut by time-to-cut within the
+    // batch timeout (500 ms): wait until the count settles, so that the 37 below
+    // start a batch of their own.
+    let mut ids = rt.block_on(tx_ids(&a.addr()));
+    loop {
+        std::thread::sleep(Duration::from_secs(2));
+        let again = rt.block_on(tx_ids(&a.addr()));
+        if again.len() == ids.len() {
+            break;
+        }
+        ids = again;
+    }
+    let chain = wait_for_identical_chains(&[&a, &b, &c], ids.len());
     // No envelope twice, every acknowledged one present (those in flight at the kill
     // may or may not be: their clients got no SUCCESS).
-    let ids = rt.block_on(tx_ids(&a.addr()));
     let distinct: BTreeSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len(), "an envelope was ordered twice");
     assert!(ids.len() >= acked_total && ids.len() <= 10_000);
