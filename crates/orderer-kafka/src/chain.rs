@@ -339,9 +339,9 @@ impl Inner {
     /// Start sequence, then the processing loop, until halted or failed.
     async fn run(self: Arc<Self>) {
         let mut halt = self.halt.subscribe();
-        let creating = self.resume.last_offset_persisted.is_none()
-            && self.support.height() == 1
-            && self.support.sequence() == 0;
+        // Only block 0 in the ledger (whatever its config sequence: a channel
+        // created through a system channel starts at 1).
+        let creating = self.resume.last_offset_persisted.is_none() && self.support.height() == 1;
         let schedule = self.clients.options.retry_schedule();
         let channel = self.channel_id.clone();
         let report = |m: String| self.report_starting(m);
@@ -811,7 +811,9 @@ impl Processor {
             }
         }
         if r.config_seq < seq {
-            return self.resubmit(raw, is_config, offset).await;
+            return self
+                .resubmit(raw, is_config, offset, r.original_offset)
+                .await;
         }
         let original = if r.original_offset == 0 {
             self.last_original_offset_processed
@@ -868,6 +870,7 @@ impl Processor {
         raw: RawEnvelope,
         is_config: bool,
         offset: i64,
+        original_offset: i64,
     ) -> Result<(), String> {
         let channel = self.inner.channel_id.clone();
         let revalidated = if is_config {
@@ -882,6 +885,13 @@ impl Processor {
             Ok(r) => r,
             Err(e) => {
                 warn!(%channel, offset, config = is_config, error = %e, "discarding a record the new configuration refuses");
+                if is_config
+                    && original_offset != 0
+                    && original_offset == self.last_resubmitted_config_offset
+                {
+                    // The config update ingress waited for will never be ordered.
+                    self.inner.reprocessing.send_replace(false);
+                }
                 return Ok(());
             }
         };

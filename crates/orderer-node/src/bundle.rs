@@ -22,7 +22,14 @@ pub const ORDERER_WRITERS: &str = "/Channel/Orderer/Writers";
 pub struct Bundle {
     pub values: ChannelValues,
     pub policies: PolicyManager,
+    /// The channel's MSPs for requests: a certificate must be valid now.
     pub msps: Arc<MspManager>,
+    /// The same MSPs for config updates, which every OSN checks again when it writes
+    /// the config block, possibly long after (a node replaying the channel): as in
+    /// Fabric, certificate validity periods are not checked there, so the outcome
+    /// does not depend on when a node checks. (Broadcast checks the submitter's
+    /// certificate now.)
+    pub config_msps: Arc<MspManager>,
 }
 
 impl Bundle {
@@ -38,12 +45,15 @@ impl Bundle {
         )
         .map_err(|e| e.to_string())?;
         let msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))?;
+        let config_msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))?
+            .check_validity_period(false);
         let policies = PolicyManager::from_config_group("Channel", &config.channel_group)
             .map_err(|e| e.to_string())?;
         Ok(Bundle {
             values,
             policies,
             msps: Arc::new(msps),
+            config_msps: Arc::new(config_msps),
         })
     }
 

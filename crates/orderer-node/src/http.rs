@@ -22,6 +22,9 @@ use crate::tls::{HANDSHAKE_TIMEOUT, Material};
 /// have a 10 s read timeout).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Pause after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// What a listener is, for its errors and logs.
 #[derive(Debug, Clone, Copy)]
 pub struct Listener {
@@ -73,7 +76,9 @@ where
             let (stream, peer) = match accepted {
                 Ok(a) => a,
                 Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
                     warn!(error = %e, "{name} server: accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }
             };

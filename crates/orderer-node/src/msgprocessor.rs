@@ -94,7 +94,7 @@ pub fn process_config_update(
     let channel = support.channel_id();
     filters(support, &bundle, env.encoded_len(), env, payload)?;
     let config_env = configtx::Validator::new(channel, bundle.values.config(), &bundle.policies)
-        .and_then(|v| v.propose_config_update(env, bundle.msps.as_ref()))
+        .and_then(|v| v.propose_config_update(env, bundle.config_msps.as_ref()))
         .map_err(update_error)?;
     let (raw, config) = signed_envelope(
         support.security.signer(),
@@ -134,7 +134,7 @@ pub fn process_channel_creation(
         bundle.values.config(),
         system.channel_id(),
         env,
-        bundle.msps.as_ref(),
+        bundle.config_msps.as_ref(),
         existing_channels,
     )
     .map_err(update_error)?;
@@ -220,7 +220,7 @@ pub fn check_config_envelope(
 ) -> Result<(), UpdateError> {
     let channel = current.values.channel_id();
     configtx::Validator::new(channel, current.values.config(), &current.policies)?
-        .validate(config_env, current.msps.as_ref())
+        .validate(config_env, current.config_msps.as_ref())
 }
 
 /// An envelope of type `kind` made and signed by this orderer (Fabric's

@@ -83,6 +83,7 @@ impl Participation for NodeParticipation {
             .await
             .map_err(|e| match e {
                 RegistryError::Exists(_) => ParticipationError::AlreadyExists,
+                RegistryError::PendingRemoval(_) => ParticipationError::PendingRemoval,
                 RegistryError::BadRequest(m) | RegistryError::NotAllowed(m) => {
                     ParticipationError::BadRequest(m)
                 }

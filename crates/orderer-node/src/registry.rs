@@ -59,6 +59,8 @@ pub enum RegistryError {
     NotFound(String),
     #[error("channel {0} already exists on this orderer")]
     Exists(String),
+    #[error("channel {0} is being removed")]
+    PendingRemoval(String),
     /// Not allowed in this node's mode (e.g. join while a system channel exists).
     #[error("{0}")]
     NotAllowed(String),
@@ -83,8 +85,12 @@ pub struct Registry {
     system_channel: RwLock<Option<String>>,
     opener: Opener,
     /// Creations and removals one at a time: two requests for one channel must not
-    /// open its ledger twice.
+    /// open its ledger twice. Never held while a chain halts (a chain may be
+    /// creating a channel, which takes it).
     changes: tokio::sync::Mutex<()>,
+    /// Channels out of the map whose chain is halting and whose ledger is about to
+    /// be deleted: not created again until that is done.
+    removing: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// Handed to supports, which create channels from ORDERER_TRANSACTION blocks.
     this: Weak<Registry>,
 }
@@ -103,6 +109,7 @@ impl Registry {
                 ledger_root,
             },
             changes: tokio::sync::Mutex::new(()),
+            removing: std::sync::Mutex::default(),
             this: this.clone(),
         })
     }
@@ -159,6 +166,20 @@ impl Registry {
             if planned.contains(&id) {
                 continue;
             }
+            let (ledger, _) = Ledger::open(&self.opener.ledger_root, &id).await?;
+            if ledger.height() == 0 {
+                // A crash between creating the directory and writing block 0 (a join,
+                // or a channel creation the system channel replays): nothing to keep.
+                ledger.close().await;
+                drop(ledger);
+                let dir = self.opener.ledger_root.join("chains").join(&id);
+                warn!(channel = %id, dir = %dir.display(), "removing a channel ledger that holds no block");
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing the empty ledger {}", dir.display()))?;
+                continue;
+            }
+            ledger.close().await;
+            drop(ledger);
             let channel = self
                 .open(&id, None)
                 .await
@@ -281,6 +302,9 @@ impl Registry {
         if self.get(&id).is_some() {
             return Err(RegistryError::Exists(id));
         }
+        if self.lock_removing().contains(&id) {
+            return Err(RegistryError::PendingRemoval(id));
+        }
         let dir = self.opener.ledger_root.join("chains").join(&id);
         let fresh = !dir.exists();
         match self.open(&id, Some(genesis)).await {
@@ -309,35 +333,51 @@ impl Registry {
             info!(channel = %id, "channel exists already; not created again");
             return Ok(());
         }
-        self.create(Bytes::from(block.encode_to_vec()))
-            .await
-            .map(|channel| {
+        match self.create(Bytes::from(block.encode_to_vec())).await {
+            Ok(channel) => {
                 info!(channel = %channel.id, "channel created from the system channel");
-            })
+                Ok(())
+            }
+            // Opened meanwhile from its ledger (a record replayed after a restart).
+            Err(RegistryError::Exists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn lock_removing(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.removing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Stops a channel and deletes its ledger (the participation API's remove).
     pub async fn remove(&self, id: &str) -> Result<(), RegistryError> {
-        let _changes = self.changes.lock().await;
-        let channel = self
-            .get(id)
-            .ok_or_else(|| RegistryError::NotFound(id.to_owned()))?;
+        let channel = {
+            let _changes = self.changes.lock().await;
+            let channel = self
+                .get(id)
+                .ok_or_else(|| RegistryError::NotFound(id.to_owned()))?;
+            // Out of the map first: no new request reaches it, and no creation of
+            // the same name starts until the ledger is gone.
+            self.lock_removing().insert(id.to_owned());
+            self.channels
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(id);
+            let mut system = self
+                .system_channel
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if system.as_deref() == Some(id) {
+                *system = None;
+            }
+            channel
+        };
         channel.chain.halt().await;
         channel.ledger().close().await;
-        self.channels
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
-        let mut system = self
-            .system_channel
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if system.as_deref() == Some(id) {
-            *system = None;
-        }
-        drop(system);
+        drop(channel);
         let dir = self.opener.ledger_root.join("chains").join(id);
-        std::fs::remove_dir_all(&dir).map_err(|e| {
+        let deleted = std::fs::remove_dir_all(&dir);
+        self.lock_removing().remove(id);
+        deleted.map_err(|e| {
             RegistryError::Internal(anyhow::anyhow!(
                 "channel {id} stopped, but its ledger {} could not be deleted: {e}",
                 dir.display()
