@@ -7,7 +7,9 @@
 //! watcher recognises this run's envelopes among anyone else's.
 //!
 //! Deliver: replays a range of blocks on raw frames (no decoding unless asked to
-//! verify the hash chain).
+//! verify the hash chain); with followers, N streams follow the chain while the
+//! Broadcast benchmark runs, and the time until every one has the run's last block is
+//! measured (each follower reads only block headers).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -202,6 +204,8 @@ pub struct BroadcastResult {
     pub ack_latency: Histogram<u64>,
     pub block_latency: Histogram<u64>,
     pub client_cpu: Option<f64>,
+    /// Number of the last block that held an envelope of the run.
+    pub last_block: Option<u64>,
 }
 
 fn per_second(n: u64, d: Duration) -> f64 {
@@ -471,6 +475,8 @@ struct Watched {
     bytes: u64,
     latency: Histogram<u64>,
     last: Duration,
+    /// Number of the last block that held an envelope of the run.
+    last_block: Option<u64>,
     error: Option<String>,
 }
 
@@ -492,6 +498,7 @@ async fn watch_blocks(
         bytes: 0,
         latency: histogram(),
         last: Duration::ZERO,
+        last_block: None,
         error: None,
     };
     loop {
@@ -550,6 +557,7 @@ async fn watch_blocks(
                 break;
             }
         };
+        let number = block.header.as_ref().map_or(0, |h| h.number);
         let mut found = 0;
         for env in block.data.map(|d| d.data).unwrap_or_default() {
             let Some(i) = workload.index_of(env) else {
@@ -566,6 +574,7 @@ async fn watch_blocks(
         if found > 0 {
             w.ordered += found;
             w.last = Duration::from_nanos(now);
+            w.last_block = Some(number);
             bar.inc(found);
         }
     }
@@ -682,6 +691,7 @@ pub async fn broadcast(
         ack_latency: histogram(),
         block_latency: histogram(),
         client_cpu: None,
+        last_block: None,
     };
     let cpu_before = cpu_seconds();
     // Each round sends the whole workload again and waits until all of it is in
@@ -744,6 +754,7 @@ pub async fn broadcast(
         result.bytes_delivered += w.bytes;
         let _ = result.block_latency.add(&w.latency);
         result.ordered_time += w.last;
+        result.last_block = w.last_block.or(result.last_block);
         result.errors.extend(w.error);
         if !result.errors.is_empty() {
             break;
@@ -886,6 +897,250 @@ pub async fn deliver(
     Ok(result)
 }
 
+/// What a fan-out benchmark does: `followers` Deliver streams (one connection each)
+/// follow the chain while the Broadcast benchmark sends its workload.
+#[derive(Debug, Clone)]
+pub struct FollowBench {
+    pub broadcast: BroadcastBench,
+    pub followers: usize,
+    /// The orderer's process, to report its peak resident memory (same machine).
+    pub orderer_pid: Option<u32>,
+}
+
+/// The result of a fan-out benchmark.
+#[derive(Debug)]
+pub struct FollowResult {
+    pub followers: usize,
+    pub broadcast: BroadcastResult,
+    /// Followers that received the last block of the run.
+    pub caught_up: usize,
+    /// Blocks received by all followers together, from the start to the last block.
+    pub blocks: u64,
+    pub bytes: u64,
+    /// From the start of the broadcast until every follower had the last block.
+    pub time: Duration,
+    pub errors: Vec<String>,
+    pub orderer_peak_rss: Option<u64>,
+}
+
+impl FollowResult {
+    pub fn complete(&self) -> bool {
+        self.broadcast.complete() && self.errors.is_empty() && self.caught_up == self.followers
+    }
+
+    pub fn blocks_per_second(&self) -> f64 {
+        per_second(self.blocks, self.time)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        json!({
+            "followers": self.followers,
+            "count": self.broadcast.count,
+            "size": self.broadcast.size,
+            "streams": self.broadcast.streams,
+            "acked": self.broadcast.acked,
+            "ordered": self.broadcast.ordered,
+            "last_block": self.broadcast.last_block,
+            "caught_up": self.caught_up,
+            "blocks_delivered": self.blocks,
+            "bytes_delivered": self.bytes,
+            "seconds": self.time.as_secs_f64(),
+            "blocks_per_s": self.blocks_per_second().round(),
+            "mb_per_s": (per_second(self.bytes, self.time) / 1e5).round() / 10.0,
+            "orderer_peak_rss_mb": self.orderer_peak_rss.map(|b| b / (1024 * 1024)),
+            "client_cpu_seconds": self.broadcast.client_cpu,
+            "complete": self.complete(),
+            "errors": self.broadcast.errors.iter().chain(&self.errors).collect::<Vec<_>>(),
+        })
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![
+            format!(
+                "{} followers; {} envelopes of {} bytes over {} streams, ordered {} up to block {}",
+                self.followers,
+                self.broadcast.count,
+                self.broadcast.size,
+                self.broadcast.streams,
+                self.broadcast.ordered,
+                self.broadcast
+                    .last_block
+                    .map_or_else(|| "?".into(), |n| n.to_string()),
+            ),
+            format!(
+                "{} of {} followers had the last block after {:.3} s: {} blocks, {:.1} MB delivered, {:.0} blocks/s",
+                self.caught_up,
+                self.followers,
+                self.time.as_secs_f64(),
+                self.blocks,
+                self.bytes as f64 / 1e6,
+                self.blocks_per_second()
+            ),
+        ];
+        if let Some(rss) = self.orderer_peak_rss {
+            out.push(format!("orderer peak RSS {} MB", rss / (1024 * 1024)));
+        }
+        for e in self.broadcast.errors.iter().chain(&self.errors) {
+            out.push(format!("error: {e}"));
+        }
+        out
+    }
+}
+
+/// Only the header of a marshalled `common.Block` (the other fields are skipped).
+#[derive(Clone, PartialEq, prost::Message)]
+struct BlockHeaderOnly {
+    #[prost(message, optional, tag = "1")]
+    header: Option<orderer_api::proto::common::BlockHeader>,
+}
+
+/// What one follower saw.
+#[derive(Debug, Default)]
+struct Followed {
+    blocks: u64,
+    bytes: u64,
+    /// When it received the target block, after the start.
+    reached: Option<Duration>,
+    error: Option<String>,
+}
+
+/// Reads blocks until one numbered `target` or later (known once the broadcast ends).
+async fn follow(
+    mut stream: Streaming<Bytes>,
+    start: Instant,
+    mut target: watch::Receiver<Option<u64>>,
+    idle_timeout: Duration,
+) -> Followed {
+    let mut f = Followed::default();
+    // (number, time) of every block received, for a target learnt afterwards.
+    let mut seen: Vec<(u64, Duration)> = Vec::new();
+    loop {
+        if let Some(t) = *target.borrow_and_update() {
+            if let Some(&(_, at)) = seen.iter().find(|(n, _)| *n >= t) {
+                f.reached = Some(at);
+                return f;
+            }
+        }
+        let msg = tokio::select! {
+            changed = target.changed() => {
+                if changed.is_err() {
+                    return f;
+                }
+                continue;
+            }
+            m = tokio::time::timeout(idle_timeout, stream.message()) => m,
+        };
+        let block = match msg {
+            Err(_) => {
+                f.error = Some(format!("a follower got no block for {} s", idle_timeout.as_secs()));
+                return f;
+            }
+            Ok(Err(s)) => {
+                f.error = Some(format!("a follower's Deliver failed: {}", describe_status(&s)));
+                return f;
+            }
+            Ok(Ok(None)) => {
+                f.error = Some("the orderer ended a follower's Deliver stream".into());
+                return f;
+            }
+            Ok(Ok(Some(m))) => match raw::frame(m) {
+                Ok(Frame::Block(b)) => b,
+                Ok(Frame::Status(s)) => {
+                    f.error = Some(format!("a follower's stream ended with {}", status_name(s)));
+                    return f;
+                }
+                Err(e) => {
+                    f.error = Some(format!("{e:#}"));
+                    return f;
+                }
+            },
+        };
+        let at = start.elapsed();
+        f.blocks += 1;
+        f.bytes += block.len() as u64;
+        match BlockHeaderOnly::decode(block) {
+            Ok(BlockHeaderOnly { header: Some(h) }) => seen.push((h.number, at)),
+            _ => {
+                f.error = Some("a follower received a block without a header".into());
+                return f;
+            }
+        }
+    }
+}
+
+/// Peak resident memory of process `pid` in bytes (VmHWM in /proc/PID/status).
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Runs a fan-out benchmark: opens every follower (each receives its first block
+/// before the clock starts), runs the Broadcast benchmark, then waits until every
+/// follower has the last block that holds an envelope of the run.
+pub async fn follow_chain(
+    bench: &FollowBench,
+    workload: Workload,
+    connections: Vec<Channel>,
+    watcher: Channel,
+    followers: Vec<Channel>,
+    seek: Bytes,
+) -> anyhow::Result<FollowResult> {
+    anyhow::ensure!(
+        followers.len() == bench.followers && bench.followers > 0,
+        "one connection per follower"
+    );
+    let channel = bench.broadcast.channel.as_str();
+    let streams = futures_util::future::try_join_all(
+        followers
+            .into_iter()
+            .map(|c| open_watcher(c, seek.clone(), channel)),
+    )
+    .await?;
+    let (target_tx, target_rx) = watch::channel(None);
+    let start = Instant::now();
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|s| {
+            tokio::spawn(follow(
+                s,
+                start,
+                target_rx.clone(),
+                bench.broadcast.idle_timeout,
+            ))
+        })
+        .collect();
+    let broadcast = broadcast(&bench.broadcast, workload, connections, watcher, seek).await?;
+    let _ = target_tx.send(Some(broadcast.last_block.unwrap_or(u64::MAX)));
+    let mut result = FollowResult {
+        followers: bench.followers,
+        broadcast,
+        caught_up: 0,
+        blocks: 0,
+        bytes: 0,
+        time: Duration::ZERO,
+        errors: Vec::new(),
+        orderer_peak_rss: None,
+    };
+    for task in tasks {
+        let f = task.await.context("a follower task failed")?;
+        result.blocks += f.blocks;
+        result.bytes += f.bytes;
+        if let Some(at) = f.reached {
+            result.caught_up += 1;
+            result.time = result.time.max(at);
+        }
+        if let Some(e) = f.error {
+            if result.errors.len() < KEEP_REASONS {
+                result.errors.push(e);
+            }
+        }
+    }
+    result.orderer_peak_rss = bench.orderer_pid.and_then(peak_rss);
+    Ok(result)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -909,6 +1164,29 @@ mod tests {
         }
         assert_eq!(view.index_of(Bytes::from_static(b"junk")), None);
         assert!(Workload::prepare(&signer, "mychannel", 0, 300).is_err());
+    }
+
+    #[test]
+    fn followers_read_the_block_number_without_the_data() {
+        let block = Block {
+            header: Some(orderer_api::proto::common::BlockHeader {
+                number: 42,
+                ..Default::default()
+            }),
+            data: Some(orderer_api::proto::common::BlockData {
+                data: vec![Bytes::from_static(b"envelope")],
+            }),
+            metadata: None,
+        };
+        let only = BlockHeaderOnly::decode(Bytes::from(block.encode_to_vec())).unwrap();
+        assert_eq!(only.header.map(|h| h.number), Some(42));
+    }
+
+    #[test]
+    fn peak_rss_is_read_from_proc() {
+        let rss = peak_rss(std::process::id()).expect("Linux /proc/PID/status");
+        assert!(rss > 1024 * 1024, "{rss}");
+        assert_eq!(peak_rss(u32::MAX), None);
     }
 
     #[test]

@@ -328,18 +328,46 @@ fn parse_on_off(s: &str) -> Result<bool, String> {
 enum BenchCommand {
     /// Replay blocks over Deliver as fast as the orderer sends them (default: the
     /// whole chain, oldest to newest) and report blocks/s and MB/s.
+    ///
+    /// With --followers N: N streams (one connection each) follow the chain from
+    /// --seek (default newest) while --count envelopes are broadcast; reports the time
+    /// until every follower has the last block of the run, and blocks/s delivered.
     Deliver {
         #[command(flatten)]
         target: Target,
-        /// First block: oldest (-2), newest (-1) or a number.
-        #[arg(long, default_value = "oldest", allow_hyphen_values = true)]
-        seek: Position,
-        /// Last block: newest (as of the request) or a number.
-        #[arg(long, default_value = "newest", allow_hyphen_values = true)]
-        stop: Position,
+        /// First block: oldest (-2), newest (-1) or a number [default: oldest, or
+        /// newest with --followers].
+        #[arg(long, allow_hyphen_values = true)]
+        seek: Option<Position>,
+        /// Last block: newest (as of the request) or a number [default: newest].
+        #[arg(long, allow_hyphen_values = true, conflicts_with = "followers")]
+        stop: Option<Position>,
         /// Decode every block and verify the hash chain (costs client CPU).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "followers")]
         verify: bool,
+        /// Deliver streams following the chain while envelopes are broadcast.
+        #[arg(long)]
+        followers: Option<usize>,
+        /// With --followers: number of envelopes broadcast.
+        #[arg(long, default_value_t = 2_000)]
+        count: u64,
+        /// With --followers: size of each envelope in bytes.
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// With --followers: concurrent Broadcast streams, one connection each.
+        #[arg(long, default_value_t = 16)]
+        streams: usize,
+        /// With --followers: envelopes each Broadcast stream sends ahead of responses.
+        #[arg(long, default_value_t = 512)]
+        window: usize,
+        /// With --followers: give up when no response or block arrives for this many
+        /// seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// With --followers: the orderer's process id (same machine), to report its
+        /// peak resident memory (VmHWM).
+        #[arg(long)]
+        orderer_pid: Option<u32>,
         /// Print one JSON object as the last line.
         #[arg(long)]
         json: bool,
@@ -642,12 +670,85 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(BenchCommand::Deliver {
                     target,
                     seek,
-                    stop,
-                    verify,
+                    followers: Some(followers),
+                    count,
+                    size,
+                    streams,
+                    window,
+                    timeout,
+                    orderer_pid,
                     json,
+                    ..
                 }),
             ..
         } => {
+            if followers == 0 || streams == 0 {
+                anyhow::bail!("--followers and --streams must be at least 1");
+            }
+            let (signer, tls) = target.credentials()?;
+            let workload = bench::Workload::prepare(&signer, &target.channel, count, size)?;
+            let connect = |n: usize| {
+                let (server, tls) = (target.server.clone(), tls.clone());
+                async move {
+                    let mut out = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        out.push(client::channel(&server, tls.as_ref()).await?);
+                    }
+                    anyhow::Ok(out)
+                }
+            };
+            let connections = connect(streams).await?;
+            let follower_connections = connect(followers).await?;
+            let watcher = client::channel(&target.server, tls.as_ref()).await?;
+            let seek = signer
+                .seek(
+                    &target.channel,
+                    seek.unwrap_or(Position::Newest),
+                    Position::Number(u64::MAX),
+                    false,
+                )?
+                .encode_to_vec();
+            let config = bench::FollowBench {
+                broadcast: bench::BroadcastBench {
+                    channel: target.channel.clone(),
+                    count,
+                    size,
+                    streams,
+                    window,
+                    rate: None,
+                    repeat: 1,
+                    idle_timeout: Duration::from_secs(timeout.max(1)),
+                    progress: false,
+                },
+                followers,
+                orderer_pid,
+            };
+            let result = bench::follow_chain(
+                &config,
+                workload,
+                connections,
+                watcher,
+                follower_connections,
+                seek.into(),
+            )
+            .await?;
+            print_report(&result.lines(), json.then(|| result.json()));
+            Ok(exit(result.complete()))
+        }
+        Command::Bench {
+            command:
+                Some(BenchCommand::Deliver {
+                    target,
+                    seek,
+                    stop,
+                    verify,
+                    json,
+                    ..
+                }),
+            ..
+        } => {
+            let seek = seek.unwrap_or(Position::Oldest);
+            let stop = stop.unwrap_or(Position::Newest);
             let (signer, tls) = target.credentials()?;
             let connection = client::channel(&target.server, tls.as_ref()).await?;
             let seek = signer

@@ -17,7 +17,7 @@ use crate::consenters::Consenters;
 use crate::deliver::DeliverHandler;
 use crate::registry::Registry;
 use crate::security::Security;
-use crate::server::{AtomicBroadcastServer, Service};
+use crate::server::{AtomicBroadcastRoutes, Service};
 use crate::shutdown::{ShutdownTrigger, shutdown_pair};
 use crate::tls::{self, ListenerTls, Material};
 
@@ -100,9 +100,11 @@ pub async fn start_plans(
         &config.debug.broadcast_trace_dir,
         &config.debug.deliver_trace_dir,
     );
-    let server = AtomicBroadcastServer::new(service)
-        .max_decoding_message_size(config.general.max_recv_msg_size.0 as usize)
-        .max_encoding_message_size(config.general.max_send_msg_size.0 as usize);
+    let server = AtomicBroadcastRoutes::new(
+        service,
+        config.general.max_recv_msg_size.0 as usize,
+        config.general.max_send_msg_size.0 as usize,
+    );
     let mut stop = shutdown.clone();
     // Streams per connection are bounded, and each stream's memory is (see
     // broadcast::CHECK_BYTES, deliver::STREAM_BUFFER_BYTES): one client cannot take

@@ -1,6 +1,7 @@
 //! The gRPC server: `orderer.AtomicBroadcast`.
 
 pub mod codec;
+mod fanout;
 
 #[allow(
     clippy::all,
@@ -21,6 +22,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::Stream;
+pub use fanout::AtomicBroadcastRoutes;
 pub use generated::atomic_broadcast_server::{AtomicBroadcast, AtomicBroadcastServer};
 use tonic::{Request, Response, Status, Streaming};
 
