@@ -1032,11 +1032,17 @@ async fn follow(
         };
         let block = match msg {
             Err(_) => {
-                f.error = Some(format!("a follower got no block for {} s", idle_timeout.as_secs()));
+                f.error = Some(format!(
+                    "a follower got no block for {} s",
+                    idle_timeout.as_secs()
+                ));
                 return f;
             }
             Ok(Err(s)) => {
-                f.error = Some(format!("a follower's Deliver failed: {}", describe_status(&s)));
+                f.error = Some(format!(
+                    "a follower's Deliver failed: {}",
+                    describe_status(&s)
+                ));
                 return f;
             }
             Ok(Ok(None)) => {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use orderer_api::proto::common::{Block, Status};
 use orderer_cli::client::{Tls, TlsFiles};
 use orderer_cli::deliver::{
@@ -345,33 +345,40 @@ enum BenchCommand {
         /// Decode every block and verify the hash chain (costs client CPU).
         #[arg(long, conflicts_with = "followers")]
         verify: bool,
-        /// Deliver streams following the chain while envelopes are broadcast.
-        #[arg(long)]
-        followers: Option<usize>,
-        /// With --followers: number of envelopes broadcast.
-        #[arg(long, default_value_t = 2_000)]
-        count: u64,
-        /// With --followers: size of each envelope in bytes.
-        #[arg(long, default_value_t = 1024)]
-        size: usize,
-        /// With --followers: concurrent Broadcast streams, one connection each.
-        #[arg(long, default_value_t = 16)]
-        streams: usize,
-        /// With --followers: envelopes each Broadcast stream sends ahead of responses.
-        #[arg(long, default_value_t = 512)]
-        window: usize,
-        /// With --followers: give up when no response or block arrives for this many
-        /// seconds.
-        #[arg(long, default_value_t = 120)]
-        timeout: u64,
-        /// With --followers: the orderer's process id (same machine), to report its
-        /// peak resident memory (VmHWM).
-        #[arg(long)]
-        orderer_pid: Option<u32>,
+        #[command(flatten)]
+        follow: Box<FollowArgs>,
         /// Print one JSON object as the last line.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `bench deliver --followers`: the fan-out benchmark's options.
+#[derive(Debug, Args)]
+struct FollowArgs {
+    /// Deliver streams following the chain while envelopes are broadcast.
+    #[arg(long)]
+    followers: Option<usize>,
+    /// With --followers: number of envelopes broadcast.
+    #[arg(long, default_value_t = 2_000)]
+    count: u64,
+    /// With --followers: size of each envelope in bytes.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// With --followers: concurrent Broadcast streams, one connection each.
+    #[arg(long, default_value_t = 16)]
+    streams: usize,
+    /// With --followers: envelopes each Broadcast stream sends ahead of responses.
+    #[arg(long, default_value_t = 512)]
+    window: usize,
+    /// With --followers: give up when no response or block arrives for this many
+    /// seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// With --followers: the orderer's process id (same machine), to report its
+    /// peak resident memory (VmHWM).
+    #[arg(long)]
+    orderer_pid: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -670,18 +677,22 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(BenchCommand::Deliver {
                     target,
                     seek,
-                    followers: Some(followers),
-                    count,
-                    size,
-                    streams,
-                    window,
-                    timeout,
-                    orderer_pid,
+                    follow,
                     json,
                     ..
                 }),
             ..
-        } => {
+        } if follow.followers.is_some() => {
+            let FollowArgs {
+                followers,
+                count,
+                size,
+                streams,
+                window,
+                timeout,
+                orderer_pid,
+            } = *follow;
+            let followers = followers.unwrap_or_default();
             if followers == 0 || streams == 0 {
                 anyhow::bail!("--followers and --streams must be at least 1");
             }

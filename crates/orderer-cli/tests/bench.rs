@@ -115,3 +115,50 @@ fn bench_says_what_is_wrong_and_fails() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--count"), "{}", stderr(&out));
 }
+
+#[test]
+fn followers_all_receive_the_last_block_of_the_broadcast() {
+    let dir = tempfile::tempdir().unwrap();
+    let orderer = Orderer::start(
+        dir.path(),
+        &[("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "50")],
+    );
+    let out = ok(orderer.cli(&[
+        "bench",
+        "deliver",
+        "--channel",
+        "mychannel",
+        "--followers",
+        "20",
+        "--count",
+        "500",
+        "--streams",
+        "2",
+        "--json",
+    ]));
+    let j = last_json(&out);
+    assert_eq!(j["complete"], true, "{j}");
+    assert_eq!(j["ordered"], 500, "{j}");
+    assert_eq!(j["caught_up"], 20, "{j}");
+    // Each follower starts after the genesis block and sees the run's blocks (of 50,
+    // or fewer when the batch timeout cuts one).
+    let last = j["last_block"].as_u64().unwrap();
+    assert!(last >= 10, "{j}");
+    assert_eq!(j["blocks_delivered"].as_u64().unwrap(), 20 * last, "{j}");
+    assert!(j["blocks_per_s"].as_f64().unwrap() > 0.0, "{j}");
+
+    // --stop replays a range: it does not go with followers.
+    let o = orderer.cli(&[
+        "bench",
+        "deliver",
+        "--channel",
+        "mychannel",
+        "--followers",
+        "2",
+        "--stop",
+        "3",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("--stop"), "{err}");
+}

@@ -17,12 +17,12 @@ use futures_util::Stream;
 use hyper::body::{Body as HttpBody, Frame};
 use orderer_api::proto::orderer::{DeliverResponse, deliver_response};
 use prost::Message;
+use tokio::sync::OwnedSemaphorePermit;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::codec::Streaming;
 use tonic::codegen::{BoxFuture, http};
 use tonic::server::NamedService;
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::codec::{DeliverFrame, RawDecoder};
 use super::{AtomicBroadcast, AtomicBroadcastServer, Metered, Service};

@@ -21,8 +21,8 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::Stream;
 pub use fanout::AtomicBroadcastRoutes;
+use futures_util::Stream;
 pub use generated::atomic_broadcast_server::{AtomicBroadcast, AtomicBroadcastServer};
 use tonic::{Request, Response, Status, Streaming};
 
