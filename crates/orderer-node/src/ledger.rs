@@ -28,8 +28,10 @@ use tracing::{debug, error, info, warn};
 
 const FILE_NAME: &str = "blocks.dat";
 const RECORD_HEADER: usize = 8;
-/// Blocks kept in memory for Deliver streams that follow the tail.
+/// Blocks kept in memory for Deliver streams that follow the tail: at least this many...
 const RECENT_BLOCKS: usize = 64;
+/// ...and more while they fit in this many bytes.
+const RECENT_BYTES: usize = 32 * 1024 * 1024;
 /// Blocks waiting for the writer before `append` waits (backpressure on the chain).
 const WRITE_QUEUE: usize = 64;
 /// Upper bound on the bytes one `read_range` returns (at least one block).
@@ -108,13 +110,35 @@ enum WriteRequest {
     Close(oneshot::Sender<()>),
 }
 
+/// The newest blocks, shared by every Deliver stream near the tail. A stream behind
+/// the cache reads the file into a buffer of its own: with 1,000 followers a little
+/// behind a fast chain of small blocks, a cache of 64 blocks made each of them hold
+/// its own copy of the same blocks.
+#[derive(Debug, Default)]
+struct Recent {
+    blocks: VecDeque<(u64, Bytes)>,
+    bytes: usize,
+}
+
+impl Recent {
+    fn push(&mut self, number: u64, block: Bytes) {
+        self.bytes += block.len();
+        self.blocks.push_back((number, block));
+        while self.blocks.len() > RECENT_BLOCKS && self.bytes > RECENT_BYTES {
+            if let Some((_, old)) = self.blocks.pop_front() {
+                self.bytes -= old.len();
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     channel: String,
     path: PathBuf,
     reader: File,
     index: RwLock<Index>,
-    recent: RwLock<VecDeque<(u64, Bytes)>>,
+    recent: RwLock<Recent>,
     height: watch::Sender<u64>,
     failed: Mutex<Option<String>>,
     queue: mpsc::Sender<WriteRequest>,
@@ -294,12 +318,13 @@ impl Ledger {
 
     fn recent_range(&self, start: u64, max_blocks: usize) -> Option<Vec<Bytes>> {
         let recent = read(&self.inner.recent);
-        let first = recent.front()?.0;
+        let first = recent.blocks.front()?.0;
         if start < first {
             return None;
         }
         let skip = (start - first) as usize;
         let out: Vec<Bytes> = recent
+            .blocks
             .iter()
             .skip(skip)
             .take(max_blocks.max(1))
@@ -391,7 +416,7 @@ fn read_records(
     Ok(out)
 }
 
-type Recovered = (File, File, Index, VecDeque<(u64, Bytes)>, Recovery, PathBuf);
+type Recovered = (File, File, Index, Recent, Recovery, PathBuf);
 
 /// Opens the block file, truncates a torn tail, verifies every block and the chain.
 fn recover(dir: &Path, channel: &str) -> Result<Recovered, LedgerError> {
@@ -413,7 +438,7 @@ fn recover(dir: &Path, channel: &str) -> Result<Recovered, LedgerError> {
     let len = file.metadata().map_err(io_err(&path, "stat"))?.len();
 
     let mut index = Index::default();
-    let mut recent: VecDeque<(u64, Bytes)> = VecDeque::new();
+    let mut recent = Recent::default();
     let mut prev: Option<BlockHeader> = None;
     let mut offset = 0u64;
     let mut torn: Option<String> = None;
@@ -483,10 +508,7 @@ fn recover(dir: &Path, channel: &str) -> Result<Recovered, LedgerError> {
         verify_block(&block, prev.as_ref()).map_err(corrupt)?;
         prev = Some(header);
         index.offsets.push(offset);
-        recent.push_back((number, body));
-        if recent.len() > RECENT_BLOCKS {
-            recent.pop_front();
-        }
+        recent.push(number, body);
         offset = record_end;
     }
     index.end = offset;
@@ -610,10 +632,7 @@ impl Writer {
         {
             let mut recent = write(&self.inner.recent);
             for (number, bytes) in blocks {
-                recent.push_back((number, bytes));
-                if recent.len() > RECENT_BLOCKS {
-                    recent.pop_front();
-                }
+                recent.push(number, bytes);
             }
         }
         self.inner.height.send_replace(self.next_number);
@@ -724,6 +743,24 @@ mod tests {
         write_all(&ledger, &more[5..], 5).await;
         assert_eq!(ledger.height(), 7);
         ledger.close().await;
+    }
+
+    #[test]
+    fn recent_cache_keeps_64_blocks_and_more_while_they_fit_in_its_bytes() {
+        let mut small = Recent::default();
+        for n in 0..1000 {
+            small.push(n, Bytes::from(vec![0u8; 10_000]));
+        }
+        // 1000 blocks of 10 kB fit in 32 MiB.
+        assert_eq!(small.blocks.len(), 1000);
+        assert_eq!(small.bytes, 10_000_000);
+        let mut large = Recent::default();
+        for n in 0..100 {
+            large.push(n, Bytes::from(vec![0u8; 1024 * 1024]));
+        }
+        assert_eq!(large.blocks.len(), RECENT_BLOCKS);
+        assert_eq!(large.blocks.front().map(|b| b.0), Some(36));
+        assert_eq!(large.bytes, RECENT_BLOCKS * 1024 * 1024);
     }
 
     #[tokio::test]
