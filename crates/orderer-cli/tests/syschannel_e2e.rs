@@ -223,14 +223,23 @@ fn wait_for_identical_chains(
     }
 }
 
-/// Block 0 of `channel` as `addr` serves it.
+/// Block 0 of `channel` as `addr` serves it, once it serves the channel (an OSN
+/// other than the one that took the request creates it when it reads the system
+/// channel's block).
 fn block0(addr: &str, channel: &str, who: &Identity) -> Block {
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let deadline = Instant::now() + EVENT_TIMEOUT;
     rt.block_on(async {
         let mut client = orderer_cli::client::connect(addr).await.unwrap();
-        fetch_block(&mut client, &who.signer(), channel, Position::Number(0))
-            .await
-            .unwrap()
+        loop {
+            match fetch_block(&mut client, &who.signer(), channel, Position::Number(0)).await {
+                Ok(block) => return block,
+                Err(e) if Instant::now() < deadline && format!("{e:#}").contains("NotFound") => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{addr}: block 0 of {channel}: {e:#}"),
+            }
+        }
     })
 }
 
