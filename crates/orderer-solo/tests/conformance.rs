@@ -1,29 +1,7 @@
 //! The whole consenter conformance suite, on solo.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use async_trait::async_trait;
-use orderer_api::testing::conformance::Harness;
-use orderer_api::{BatchSize, ChannelConfig, Consenter, ConsenterKind};
-use orderer_solo::SoloConsenter;
-
-struct Solo;
-
-#[async_trait]
-impl Harness for Solo {
-    async fn consenter(&self) -> Arc<dyn Consenter> {
-        Arc::new(SoloConsenter::new())
-    }
-
-    fn channel(&self, test: &str, batch_size: BatchSize, batch_timeout: Duration) -> ChannelConfig {
-        ChannelConfig {
-            channel_id: format!("solo-{test}"),
-            consensus_type: ConsenterKind::Solo,
-            batch_size,
-            batch_timeout,
-        }
-    }
-}
+use common::Solo;
 
 orderer_api::conformance_tests!(|| async { Solo });

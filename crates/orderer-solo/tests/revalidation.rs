@@ -5,36 +5,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::Solo;
 use orderer_api::channel::CommittedConfig;
 use orderer_api::testing::conformance::{Harness, start_chain};
 use orderer_api::testing::{EVENT_TIMEOUT, FakeSupport, WrittenBlock, test_envelope};
-use orderer_api::{
-    BatchSize, ChannelConfig, Consenter, ConsenterKind, ConsenterSupport, RawEnvelope,
-};
-use orderer_solo::SoloConsenter;
+use orderer_api::{BatchSize, ChannelConfig, ConsenterSupport, RawEnvelope};
 use prost::Message;
 use tokio::sync::mpsc;
-
-struct Solo;
-
-#[async_trait::async_trait]
-impl Harness for Solo {
-    async fn consenter(&self) -> Arc<dyn Consenter> {
-        Arc::new(SoloConsenter::new())
-    }
-
-    fn channel(&self, test: &str, batch_size: BatchSize, batch_timeout: Duration) -> ChannelConfig {
-        ChannelConfig {
-            channel_id: format!("solo-{test}"),
-            consensus_type: ConsenterKind::Solo,
-            batch_size,
-            batch_timeout,
-        }
-    }
-}
 
 fn config_envelope(ch: &ChannelConfig, count: u32) -> RawEnvelope {
     let mut next = ch.clone();
