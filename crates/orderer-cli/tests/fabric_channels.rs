@@ -17,7 +17,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::fabric::{
-    Fabric, Msp, Peer, boot_from_file, broadcast_ok, fabric, msp, new_org, run, wait_for,
+    Fabric, KAFKA_ENV, Msp, Peer, boot_from_file, broadcast_ok, fabric, msp, new_org, run, wait_for,
 };
 use common::{Orderer, envelopes_in, free_port, wait_for_identical_chains};
 use orderer_testkit::{Broker, Storage};
@@ -99,14 +99,6 @@ Profiles:
         Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
       Capabilities: { V2_0: true }
 "#;
-
-/// Settings every Kafka OSN of the network gets (the brokers come from the channel
-/// config): one broker, so one replica; quick retries while tansu starts.
-const KAFKA_ENV: [(&str, &str); 3] = [
-    ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "1"),
-    ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "300ms"),
-    ("ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_READTIMEOUT", "2s"),
-];
 
 /// Two Kafka OSNs on one tansu broker, booted from configtxgen's system-channel block,
 /// with the organizations' crypto and the channel creation transaction.

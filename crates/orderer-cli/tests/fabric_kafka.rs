@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fabric::{Fabric, Msp, boot_from_file, fabric, msp, new_org};
+use common::fabric::{Fabric, KAFKA_ENV, Msp, boot_from_file, fabric, msp, new_org};
 use common::{EVENT_TIMEOUT, envelopes_in, free_port, ok, wait_for_identical_chains_at};
 use orderer_testkit::{Broker, Storage};
 
@@ -89,13 +89,6 @@ Profiles:
         Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
       Capabilities: { V2_0: true }
 "#;
-
-/// Our OSNs' Kafka settings: one broker, so one replica; quick retries.
-const KAFKA_ENV: [(&str, &str); 3] = [
-    ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "1"),
-    ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "300ms"),
-    ("ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_READTIMEOUT", "2s"),
-];
 
 /// Fabric's `orderer` on the system channel block, killed when dropped.
 struct FabricOsn {

@@ -483,3 +483,12 @@ pub fn new_org(dir: &Path, name: &str, id: &str, identities: &str) -> PathBuf {
     ok(cli(&args));
     out
 }
+
+/// Settings every Kafka OSN of a test network on one tansu broker gets (the brokers
+/// come from the channel config): one broker, so one replica; quick retries while
+/// tansu starts.
+pub const KAFKA_ENV: [(&str, &str); 3] = [
+    ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "1"),
+    ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "300ms"),
+    ("ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_READTIMEOUT", "2s"),
+];
