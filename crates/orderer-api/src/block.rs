@@ -406,6 +406,7 @@ mod tests {
             last_offset_persisted: 41,
             last_original_offset_processed: 7,
             last_resubmitted_config_offset: 5,
+            dedupe_window: 0,
         }
         .encode_to_vec()
         .into()

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use crate::channel::ChannelConfig;
 use crate::envelope::RawEnvelope;
-use crate::error::{ChainError, ConsenterError, SupportError};
+use crate::error::{ChainError, ConsenterError, Refused, SupportError};
 use crate::proto::common::Block;
 
 /// The consensus implementations this orderer knows: `Orderer.OrdererType`.
@@ -268,13 +268,17 @@ pub trait ConsenterSupport: Send + Sync + fmt::Debug {
     /// was validated at an older config sequence (Fabric's `ProcessNormalMsg`):
     /// the sequence it is valid at, or why it no longer is. A chain drops an envelope
     /// refused here; every OSN refuses it alike, so their chains stay identical.
-    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, String>;
+    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, Refused>;
 
     /// Applies the config update carried by a CONFIG (or, on a system channel,
     /// ORDERER_TRANSACTION) envelope again, to the configuration now in force
     /// (Fabric's `ProcessConfigMsg`): the new envelope, signed by this orderer, and
     /// the sequence it was made at; or why the update no longer applies.
-    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), String>;
+    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), Refused>;
+
+    /// Written block `number`, as stored (a chain rebuilding state from its recent
+    /// blocks at start reads them here).
+    async fn block(&self, number: u64) -> Result<Block, SupportError>;
 
     /// The next block for `batch`: number = height, previous hash = the last
     /// block's header hash, data hash computed, metadata not yet filled.

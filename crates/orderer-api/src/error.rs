@@ -64,4 +64,18 @@ pub enum SupportError {
     BadConfig { number: u64, reason: String },
     #[error("ledger write failed: {0}")]
     Ledger(String),
+    #[error("reading block {number} from the ledger: {reason}")]
+    Read { number: u64, reason: String },
+}
+
+/// Why the configuration in force refuses an envelope validated under an older one.
+/// Wraps the node's own validation error (its text is what a client would have heard).
+#[derive(Debug, Error)]
+#[error(transparent)]
+pub struct Refused(Box<dyn std::error::Error + Send + Sync>);
+
+impl Refused {
+    pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Refused(e.into())
+    }
 }

@@ -39,4 +39,4 @@ pub use blockcutter::{BatchSize, BatchSizeError, BlockCutter, Ordered};
 pub use channel::ChannelConfig;
 pub use consensus::{Chain, ChainState, Consenter, ConsenterKind, ConsenterSupport, Receipt};
 pub use envelope::RawEnvelope;
-pub use error::{ChainError, ConsenterError, EnvelopeError, SupportError};
+pub use error::{ChainError, ConsenterError, EnvelopeError, Refused, SupportError};

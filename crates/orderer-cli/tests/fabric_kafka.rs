@@ -299,7 +299,11 @@ fn a_fabric_kafka_osn_and_ours_cut_identical_chains_and_ours_takes_over() {
     let our_dir = dir.join("ours");
     std::fs::create_dir_all(&our_dir).unwrap();
     let port = our_port.to_string();
-    let mut env = vec![("ORDERER_GENERAL_LISTENPORT", port.as_str())];
+    // A topic shared with Fabric's OSNs: no duplicate window (Fabric orders every record).
+    let mut env = vec![
+        ("ORDERER_GENERAL_LISTENPORT", port.as_str()),
+        ("ORDERER_KAFKA_DEDUPEWINDOW", "0"),
+    ];
     env.extend(KAFKA_ENV);
     let (local1, local2, local3) = (local("orderer1"), local("orderer2"), local("orderer3"));
     let ours = boot_from_file(&our_dir, &genesis, msp(&local1, "OrdererMSP"), &env);
@@ -386,7 +390,9 @@ fn a_fabric_kafka_osn_and_ours_cut_identical_chains_and_ours_takes_over() {
     theirs.stop();
     let fresh_dir = dir.join("fresh");
     std::fs::create_dir_all(&fresh_dir).unwrap();
-    let fresh = boot_from_file(&fresh_dir, &genesis, msp(&local3, "OrdererMSP"), &KAFKA_ENV);
+    let mut fresh_env = vec![("ORDERER_KAFKA_DEDUPEWINDOW", "0")];
+    fresh_env.extend(KAFKA_ENV);
+    let fresh = boot_from_file(&fresh_dir, &genesis, msp(&local3, "OrdererMSP"), &fresh_env);
     let ours_now = [ours.addr(), fresh.addr()];
     let system_after = identical(&ours_now, SYSTEM_CHANNEL, orderer_admin, 2);
     assert_eq!(

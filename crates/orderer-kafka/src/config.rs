@@ -1,8 +1,17 @@
 //! The `Kafka` section of `orderer.yaml`: how this node talks to the brokers. Key
-//! names and defaults are Fabric's; `Idempotent` is this orderer's own.
+//! names and defaults are Fabric's; `Idempotent` and `DedupeWindow` are this
+//! orderer's own.
 
 use orderer_api::config::{GoDuration, KeyDoc, Problems, Section, null_as_default};
 use serde::{Deserialize, Serialize};
+
+/// Blocks of the duplicate window by default: at the peak rate (500-envelope blocks)
+/// about half a minute of envelopes, idle channels (one block per batch timeout) much
+/// longer; at most 500,000 hashes (about 40 MB) per channel.
+pub const DEFAULT_DEDUPE_WINDOW: u64 = 1000;
+
+/// The largest window accepted (memory: up to 50 M hashes at 500 envelopes a block).
+const MAX_DEDUPE_WINDOW: u64 = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -11,6 +20,7 @@ pub struct KafkaConfig {
     pub topic: Topic,
     pub verbose: bool,
     pub idempotent: bool,
+    pub dedupe_window: u64,
     #[serde(rename = "TLS")]
     pub tls: Tls,
     #[serde(rename = "SASLPlain")]
@@ -113,6 +123,7 @@ impl Default for KafkaConfig {
             },
             verbose: false,
             idempotent: false,
+            dedupe_window: DEFAULT_DEDUPE_WINDOW,
             tls: Tls::default(),
             sasl_plain: SaslPlain::default(),
             version: String::new(),
@@ -175,6 +186,10 @@ impl Section for KafkaConfig {
         KeyDoc::new(
             "Kafka.Idempotent",
             "`true`: librdkafka's idempotent producer (no duplicate envelope after a retried produce; several requests in flight). `false`, Fabric's behaviour: one produce request in flight, order kept, a retry may duplicate an envelope. The idempotent producer costs about ten times the CPU per message when the brokers are the bottleneck (see bench/README.md).",
+        ),
+        KeyDoc::new(
+            "Kafka.DedupeWindow",
+            "An envelope read from the partition whose bytes were already ordered in the channel's last this-many blocks (or are waiting to be cut) is dropped: no duplicate after a produce retried on a lost answer, or after a client resent an envelope answered SERVICE_UNAVAILABLE that had reached Kafka. Every OSN of a channel must use the same value (the rule depends only on the log and the chain, so their chains stay identical; each block records the value it was written with). `0` orders every record, as Fabric does: required while Fabric OSNs share the channel's topic, whose chains would otherwise differ when a duplicate reaches the log.",
         ),
         KeyDoc::new(
             "Kafka.TLS.Enabled",
@@ -245,6 +260,13 @@ impl Section for KafkaConfig {
                 "Kafka.Retry.LongTotal",
                 r.long_total,
                 "expected at least Kafka.Retry.LongInterval",
+            );
+        }
+        if self.dedupe_window > MAX_DEDUPE_WINDOW {
+            p.bad(
+                "Kafka.DedupeWindow",
+                self.dedupe_window,
+                "expected a number of blocks from 0 (off) to 100000 (each block's envelope hashes stay in memory)",
             );
         }
         if self.topic.replication_factor == 0 {
@@ -329,6 +351,7 @@ mod tests {
         c.sasl_plain.enabled = true;
         c.version = "two".into();
         c.tls.enabled = true;
+        c.dedupe_window = 1_000_000;
         let p = problems(&c);
         let keys: Vec<&str> = p.problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
@@ -336,6 +359,7 @@ mod tests {
             [
                 "Kafka.Retry.NetworkTimeouts.ReadTimeout",
                 "Kafka.Retry.ShortTotal",
+                "Kafka.DedupeWindow",
                 "Kafka.Topic.ReplicationFactor",
                 "Kafka.TLS.RootCAs",
                 "Kafka.SASLPlain.User",

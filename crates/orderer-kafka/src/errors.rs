@@ -4,8 +4,43 @@
 //! the brokers refuse for its size is final (REQUEST_ENTITY_TOO_LARGE); everything
 //! else is SERVICE_UNAVAILABLE: another attempt, later or on another OSN, can work.
 
-use orderer_api::ChainError;
+use std::time::Duration;
+
+use orderer_api::{ChainError, SupportError};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+/// Why a chain stopped serving its channel (it is then Halted with this reason).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Fault {
+    #[error("the channel's first CONNECT holds no readable configuration: {0}")]
+    GenesisUnreadable(String),
+    #[error(
+        "this node's configuration of channel {channel} differs from the one the channel was created with, so it would cut different blocks; refusing to serve it: {differences}"
+    )]
+    GenesisDiffers {
+        channel: String,
+        differences: String,
+    },
+    #[error("writing block {number}: {source}")]
+    Write {
+        number: u64,
+        #[source]
+        source: SupportError,
+    },
+    #[error("rebuilding the duplicate window from block {number}: {source}")]
+    Reload {
+        number: u64,
+        #[source]
+        source: SupportError,
+    },
+    #[error("{what}: gave up after {attempts} attempts over {elapsed:?}: {last}")]
+    GaveUp {
+        what: String,
+        attempts: u32,
+        elapsed: Duration,
+        last: String,
+    },
+}
 
 /// The chain error for a record that could not be produced.
 pub(crate) fn produce_error(channel: &str, e: &KafkaError) -> ChainError {

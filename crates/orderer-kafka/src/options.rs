@@ -71,6 +71,11 @@ impl KafkaOptions {
         self.config.retry.network_timeouts.write_timeout.0
     }
 
+    /// Blocks of the duplicate window (`Kafka.DedupeWindow`; 0: off).
+    pub fn dedupe_window(&self) -> u64 {
+        self.config.dedupe_window
+    }
+
     pub fn producer_retry_backoff(&self) -> Duration {
         self.config.retry.producer.retry_backoff.0
     }

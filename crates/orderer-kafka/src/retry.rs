@@ -7,21 +7,28 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use crate::errors::Fault;
 use crate::options::RetrySchedule;
 
-/// Why retrying stopped without success.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a chain's task stopped.
+#[derive(Debug)]
 pub(crate) enum GaveUp {
     /// The chain was halted meanwhile.
     Halted,
-    /// Every attempt failed for ShortTotal + LongTotal; the last error.
-    Exhausted(String),
+    /// A start step failed for ShortTotal + LongTotal, or processing failed.
+    Failed(Fault),
+}
+
+impl From<Fault> for GaveUp {
+    fn from(f: Fault) -> Self {
+        GaveUp::Failed(f)
+    }
 }
 
 /// Tries `step` now, then every `short_interval` until `short_total` has passed, then
 /// every `long_interval` until `long_total` more has passed. `report` hears each
 /// failure (for the chain's state).
-pub(crate) async fn retry<T, F, Fut>(
+pub(crate) async fn retry<T, E, F, Fut>(
     schedule: &RetrySchedule,
     what: &str,
     channel: &str,
@@ -31,7 +38,8 @@ pub(crate) async fn retry<T, F, Fut>(
 ) -> Result<T, GaveUp>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
+    E: std::fmt::Display,
+    Fut: Future<Output = Result<T, E>>,
 {
     let start = Instant::now();
     let short_end = start + schedule.short_total;
@@ -58,10 +66,12 @@ where
         } else if now < long_end {
             schedule.long_interval
         } else {
-            return Err(GaveUp::Exhausted(format!(
-                "{what}: gave up after {attempt} attempts over {:?}: {err}",
-                now - start
-            )));
+            return Err(GaveUp::Failed(Fault::GaveUp {
+                what: what.to_owned(),
+                attempts: attempt,
+                elapsed: now - start,
+                last: err.to_string(),
+            }));
         };
         warn!(channel, attempt, error = %err, "{what} failed; retrying in {interval:?}");
         report(format!(
@@ -114,7 +124,10 @@ mod tests {
         )
         .await;
         match r {
-            Err(GaveUp::Exhausted(e)) => assert!(e.contains("boom"), "{e}"),
+            Err(GaveUp::Failed(e)) => {
+                let e = e.to_string();
+                assert!(e.contains("boom") && e.contains("8 attempts"), "{e}");
+            }
             other => panic!("{other:?}"),
         }
         // Every 5s for 20s, then every 60s until 20+180s.
@@ -144,7 +157,7 @@ mod tests {
             },
         )
         .await;
-        assert_eq!(r, Ok(2));
+        assert!(matches!(r, Ok(2)), "{r:?}");
         assert_eq!(reports.len(), 2);
         assert!(reports[1].contains("fail 1"));
     }
@@ -153,7 +166,7 @@ mod tests {
     async fn halt_stops_retrying() {
         let (tx, mut halt) = watch::channel(false);
         let h = tokio::spawn(async move {
-            retry::<(), _, _>(
+            retry::<(), String, _, _>(
                 &schedule(),
                 "step",
                 "c",
@@ -165,6 +178,6 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_secs(7)).await;
         tx.send_replace(true);
-        assert_eq!(h.await.unwrap(), Err(GaveUp::Halted));
+        assert!(matches!(h.await.unwrap(), Err(GaveUp::Halted)));
     }
 }

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +69,15 @@ impl Cluster {
     }
 
     fn harness(&self) -> MockHarness {
-        MockHarness(self.mock.bootstrap_servers())
+        self.harness_with(|_| {})
+    }
+
+    /// Chains whose options `tune` changes from the tests' defaults.
+    fn harness_with(&self, tune: fn(&mut KafkaOptions)) -> MockHarness {
+        MockHarness {
+            servers: self.mock.bootstrap_servers(),
+            tune,
+        }
     }
 }
 
@@ -165,6 +173,112 @@ async fn leader_moved_mid_stream_loses_and_duplicates_nothing() {
     let mut expected: Vec<String> = acked.iter().map(|i| tx(*i)).collect();
     expected.dedup();
     assert_eq!(written, expected);
+    chain.halt().await;
+}
+
+/// How many times each envelope is in the partition, read straight from the brokers
+/// (at least `want` records, then until none arrives for a second).
+fn copies_in_log(servers: &str, topic: &str, want: usize) -> BTreeMap<String, usize> {
+    use orderer_api::proto::orderer::{KafkaMessage, kafka_message};
+    use prost::Message as _;
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message as _;
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .set("group.id", "inspect")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut copies = BTreeMap::new();
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while std::time::Instant::now() < deadline {
+        let Some(Ok(m)) = consumer.poll(Duration::from_secs(1)) else {
+            if copies.values().sum::<usize>() >= want {
+                break;
+            }
+            continue;
+        };
+        let Ok(KafkaMessage {
+            r#type: Some(kafka_message::Type::Regular(r)),
+        }) = KafkaMessage::decode(m.payload().unwrap_or_default())
+        else {
+            continue;
+        };
+        let id = orderer_api::testing::tx_id(&r.payload);
+        *copies.entry(id).or_insert(0) += 1;
+    }
+    copies
+}
+
+/// A produce request the leader appends but whose answer never reaches the orderer
+/// (the round trip outlasts request.timeout.ms): librdkafka sends it again, so the
+/// partition holds the envelopes twice or more. The chain orders each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_produce_appended_whose_answer_is_lost_is_ordered_once() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let cluster = Cluster::new();
+    let ch = channel("lost-answer", 1000, Duration::from_millis(300));
+    cluster.topic(&ch);
+    cluster
+        .mock
+        .partition_leader(&ch.channel_id, 0, Some(1))
+        .unwrap();
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    // socket.timeout.ms 1 s, so that a 3 s round trip loses the answer.
+    let harness = cluster.harness_with(|o| {
+        o.config.retry.network_timeouts.write_timeout.0 = Duration::from_secs(1);
+        o.config.retry.network_timeouts.read_timeout.0 = Duration::from_secs(1);
+        o.config.retry.producer.retry_max = 30;
+    });
+    let chain = start_chain(&harness, Arc::new(support)).await;
+    let before = order_range(chain.as_ref(), &ch.channel_id, 0..10).await;
+    assert_eq!(before, (0..10).map(|i| (i, true)).collect::<Vec<_>>());
+
+    cluster
+        .mock
+        .broker_round_trip_time(1, Duration::from_secs(3))
+        .unwrap();
+    let mut receipts = Vec::new();
+    for i in 10..20 {
+        receipts.push(
+            chain
+                .order(test_envelope(&ch.channel_id, i, 200), 0)
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    cluster
+        .mock
+        .broker_round_trip_time(1, Duration::ZERO)
+        .unwrap();
+    for r in receipts {
+        r.await.unwrap();
+    }
+    // The slow fetches meanwhile may have reported the consumer stalled.
+    wait_for_state(chain.as_ref(), "Ready", ChainState::is_ready).await;
+    let after = order_range(chain.as_ref(), &ch.channel_id, 20..30).await;
+    assert_eq!(after, (20..30).map(|i| (i, true)).collect::<Vec<_>>());
+
+    let want: BTreeSet<String> = (0..30).map(tx).collect();
+    let written = written_until(&mut rx, &want).await;
+    // The condition under test happened: some envelope is in the log more than once.
+    let copies = copies_in_log(&cluster.mock.bootstrap_servers(), &ch.channel_id, 30);
+    assert!(
+        copies.values().any(|&n| n > 1),
+        "no envelope reached the log twice, the lost answer was not provoked: {copies:?}"
+    );
+    check(&(0..30).collect::<Vec<_>>(), &written);
+    assert_eq!(written.len(), 30, "{written:?}");
     chain.halt().await;
 }
 
@@ -322,12 +436,17 @@ async fn envelopes_sent_while_the_leader_is_down_are_delivered_when_it_returns()
 
 /// Chains on the mock cluster at these bootstrap servers. (The mock cluster itself is
 /// neither Send nor Sync, so only its address travels.)
-struct MockHarness(String);
+struct MockHarness {
+    servers: String,
+    tune: fn(&mut KafkaOptions),
+}
 
 #[async_trait]
 impl Harness for MockHarness {
     async fn consenter(&self) -> Arc<dyn Consenter> {
-        Arc::new(KafkaConsenter::new(options(self.0.clone())).unwrap())
+        let mut o = options(self.servers.clone());
+        (self.tune)(&mut o);
+        Arc::new(KafkaConsenter::new(o).unwrap())
     }
 
     fn channel(&self, test: &str, batch_size: BatchSize, batch_timeout: Duration) -> ChannelConfig {
@@ -589,7 +708,9 @@ async fn a_partition_shared_with_fabric_s_osn_is_cut_as_fabric_cuts_it() {
     // Fabric's OSN created the topic: its empty CONNECT comes first.
     fabric(kafka_message::Type::Connect(KafkaMessageConnect::default())).await;
     let (support, mut rx) = FakeSupport::new(ch.clone());
-    let chain = start_chain(&cluster.harness(), Arc::new(support)).await;
+    // Sharing a topic with Fabric's OSNs takes the duplicate window off.
+    let harness = cluster.harness_with(|o| o.config.dedupe_window = 0);
+    let chain = start_chain(&harness, Arc::new(support)).await;
     fabric(regular(1)).await;
     fabric(regular(2)).await;
     let cut_at = fabric(ttc(1)).await;
@@ -601,6 +722,7 @@ async fn a_partition_shared_with_fabric_s_osn_is_cut_as_fabric_cuts_it() {
             last_offset_persisted: cut_at,
             last_original_offset_processed: 0,
             last_resubmitted_config_offset: 0,
+            dedupe_window: 0,
         }
     );
 

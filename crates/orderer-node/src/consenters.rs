@@ -63,7 +63,10 @@ pub const REGISTRY: &[Registration] = &[
             let options = kafka_options(config, channel)?;
             Ok(Arc::new(orderer_kafka::KafkaConsenter::new(options)?))
         },
-        metrics: &[orderer_kafka::metrics::LAST_OFFSET_PERSISTED],
+        metrics: &[
+            orderer_kafka::metrics::LAST_OFFSET_PERSISTED,
+            orderer_kafka::metrics::DUPLICATES_DROPPED,
+        ],
         describe_metrics: orderer_kafka::metrics::describe,
     },
 ];

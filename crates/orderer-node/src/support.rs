@@ -13,7 +13,9 @@ use orderer_api::envelope::parse_payload;
 use orderer_api::proto::common::{
     Block, BlockHeader, ConfigEnvelope, Envelope, HeaderType, MetadataSignature, SignatureHeader,
 };
-use orderer_api::{BlockAssembler, ChannelConfig, ConsenterSupport, RawEnvelope, SupportError};
+use orderer_api::{
+    BlockAssembler, ChannelConfig, ConsenterSupport, RawEnvelope, Refused, SupportError,
+};
 use orderer_msp::SigningIdentity;
 use prost::Message;
 use tokio::sync::watch;
@@ -330,12 +332,22 @@ impl ConsenterSupport for ChannelSupport {
         self.lock().assembler.next_number()
     }
 
-    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, String> {
-        crate::msgprocessor::revalidate_normal(self, env).map_err(|e| e.to_string())
+    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, Refused> {
+        crate::msgprocessor::revalidate_normal(self, env).map_err(Refused::new)
     }
 
-    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), String> {
-        crate::msgprocessor::revalidate_config(self, env).map_err(|e| e.to_string())
+    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), Refused> {
+        crate::msgprocessor::revalidate_config(self, env).map_err(Refused::new)
+    }
+
+    async fn block(&self, number: u64) -> Result<Block, SupportError> {
+        self.ledger
+            .block(number)
+            .await
+            .map_err(|e| SupportError::Read {
+                number,
+                reason: e.to_string(),
+            })
     }
 
     fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block {

@@ -10,7 +10,7 @@ use crate::block::{BlockAssembler, consenter_metadata, orderer_metadata, set_ord
 use crate::channel::{ChannelConfig, CommittedConfig};
 use crate::consensus::ConsenterSupport;
 use crate::envelope::RawEnvelope;
-use crate::error::SupportError;
+use crate::error::{Refused, SupportError};
 use crate::proto::common::Block;
 
 /// A block as a consenter wrote it through [`FakeSupport`].
@@ -249,30 +249,46 @@ impl ConsenterSupport for FakeSupport {
 
     /// Refuses envelopes [`FakeSupport::refuse_on_revalidation`] names; others are
     /// valid at the current sequence.
-    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, String> {
+    fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, Refused> {
         let state = self.lock();
         let id = super::tx_id(env.bytes());
         if state.refused.contains(&id) {
-            return Err(format!("envelope {id} is refused by the new configuration"));
+            return Err(Refused::new(format!(
+                "envelope {id} is refused by the new configuration"
+            )));
         }
         Ok(state.config.sequence)
     }
 
     /// Re-applies a config envelope as the fake's "update": its parameters, at the
     /// sequence after the current one.
-    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), String> {
+    fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), Refused> {
         let state = self.lock();
         let id = super::tx_id(env.bytes());
         if state.refused.contains(&id) {
-            return Err(format!("config {id} is refused by the new configuration"));
+            return Err(Refused::new(format!(
+                "config {id} is refused by the new configuration"
+            )));
         }
         let proposed = crate::proto::common::Envelope::decode(env.bytes().clone())
-            .map_err(|e| e.to_string())
-            .and_then(|e| CommittedConfig::from_envelope(&e))?;
+            .map_err(Refused::new)
+            .and_then(|e| CommittedConfig::from_envelope(&e).map_err(Refused::new))?;
         let next = state.config.update(proposed.channel);
         let bytes = Bytes::from(next.envelope().encode_to_vec());
-        let (raw, _) = RawEnvelope::parse(bytes).map_err(|e| e.to_string())?;
+        let (raw, _) = RawEnvelope::parse(bytes).map_err(Refused::new)?;
         Ok((raw, state.config.sequence))
+    }
+
+    async fn block(&self, number: u64) -> Result<Block, SupportError> {
+        let state = self.lock();
+        usize::try_from(number)
+            .ok()
+            .and_then(|n| state.blocks.get(n))
+            .cloned()
+            .ok_or(SupportError::Read {
+                number,
+                reason: format!("the ledger holds {} blocks", state.blocks.len()),
+            })
     }
 
     fn create_next_block(&self, batch: Vec<RawEnvelope>) -> Block {

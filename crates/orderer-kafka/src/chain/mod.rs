@@ -1,0 +1,345 @@
+//! The Kafka chain of one channel: Fabric's design.
+//!
+//! * Start: create the topic, post a CONNECT record, assign the partition at
+//!   `last_offset_persisted + 1` (the beginning for a new channel). Each step is
+//!   retried on the short/long schedule; until all succeed the chain is `Starting`.
+//! * Ingress: `order` hands a `KafkaMessage::Regular` to the shared asynchronous
+//!   producer and returns; the receipt resolves when the brokers acknowledge it
+//!   (`acks=all`, order kept through retries; idempotent if configured).
+//! * Every OSN consumes the same partition and cuts blocks with the same cutter.
+//!   The batch timer does not cut: it posts `TimeToCut(last_cut + 1)`, and a block is
+//!   cut when that record is read, so every OSN cuts at the same offset. Each block
+//!   records `KafkaMetadata.last_offset_persisted`, from which a restart resumes.
+//! * An envelope already ordered in the last `Kafka.DedupeWindow` blocks is dropped
+//!   when read again ([`dedupe`]).
+//!
+//! The parts: [`health`] (state and monitor), [`producer`] (writing records),
+//! [`processor`] (reading them into blocks), [`resume`] (where a restart starts).
+
+mod dedupe;
+mod health;
+mod processor;
+mod producer;
+mod resume;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use orderer_api::channel::CommittedConfig;
+use orderer_api::proto::orderer::{
+    KafkaMessage, KafkaMessageConnect, KafkaMessageRegular, kafka_message, kafka_message_regular,
+};
+use orderer_api::{Chain, ChainError, ChainState, ConsenterSupport, RawEnvelope, Receipt};
+use prost::Message;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info};
+
+use self::health::Health;
+use self::processor::{Handles, Processor};
+use self::producer::Producer;
+pub use self::resume::Resume;
+use crate::clients::Clients;
+use crate::retry::{GaveUp, retry};
+
+/// How long ingress waits for a resubmitted config update to be reordered.
+const REPROCESSING_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The chain of one channel under Kafka.
+#[derive(Debug)]
+pub struct KafkaChain {
+    channel_id: String,
+    support: Arc<dyn ConsenterSupport>,
+    clients: Arc<Clients>,
+    resume: Resume,
+    health: Arc<Health>,
+    producer: Producer,
+    halt: watch::Sender<bool>,
+    processed: Arc<AtomicI64>,
+    /// True while a config record this chain resubmitted (or saw resubmitted) waits
+    /// to be ordered: ingress waits, so that nothing is validated against the
+    /// configuration that config replaces (Fabric's `doneReprocessingMsgInFlight`).
+    reprocessing: Arc<watch::Sender<bool>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    started: AtomicBool,
+}
+
+impl KafkaChain {
+    pub(crate) fn new(
+        support: Arc<dyn ConsenterSupport>,
+        clients: Arc<Clients>,
+        resume: Resume,
+    ) -> Self {
+        let channel_id = support.channel_id().to_owned();
+        let health = Arc::new(Health::new(&channel_id));
+        KafkaChain {
+            producer: Producer::new(&channel_id, Arc::clone(&clients), Arc::clone(&health)),
+            channel_id,
+            support,
+            clients,
+            resume,
+            health,
+            halt: watch::channel(false).0,
+            processed: Arc::new(AtomicI64::new(resume.last_offset_persisted.unwrap_or(-1))),
+            reprocessing: Arc::new(watch::channel(resume.config_in_flight()).0),
+            task: Mutex::new(None),
+            started: AtomicBool::new(false),
+        }
+    }
+
+    async fn submit(
+        &self,
+        regular: KafkaMessageRegular,
+        traceparent: Option<Bytes>,
+    ) -> Result<Receipt, ChainError> {
+        if let Some(e) = self.health.current().to_error(&self.channel_id) {
+            return Err(e);
+        }
+        let record = KafkaMessage {
+            r#type: Some(kafka_message::Type::Regular(regular)),
+        };
+        let delivery = self
+            .producer
+            .send(record.encode_to_vec(), traceparent.as_ref())
+            .await?;
+        let producer = self.producer.clone();
+        Ok(Receipt::pending(async move {
+            producer.delivered(delivery).await
+        }))
+    }
+
+    /// What the chain's task owns: clones of the handles it needs.
+    fn startup(&self) -> Startup {
+        Startup {
+            channel_id: self.channel_id.clone(),
+            support: Arc::clone(&self.support),
+            clients: Arc::clone(&self.clients),
+            resume: self.resume,
+            health: Arc::clone(&self.health),
+            producer: self.producer.clone(),
+            halt: self.halt.subscribe(),
+            processed: Arc::clone(&self.processed),
+            reprocessing: Arc::clone(&self.reprocessing),
+        }
+    }
+
+    fn regular(
+        env: RawEnvelope,
+        config_seq: u64,
+        class: kafka_message_regular::Class,
+    ) -> KafkaMessageRegular {
+        KafkaMessageRegular {
+            payload: env.into_bytes(),
+            config_seq,
+            class: class as i32,
+            original_offset: 0,
+        }
+    }
+}
+
+/// The chain's task: the start sequence, then the processor, until halted or failed.
+struct Startup {
+    channel_id: String,
+    support: Arc<dyn ConsenterSupport>,
+    clients: Arc<Clients>,
+    resume: Resume,
+    health: Arc<Health>,
+    producer: Producer,
+    halt: watch::Receiver<bool>,
+    processed: Arc<AtomicI64>,
+    reprocessing: Arc<watch::Sender<bool>>,
+}
+
+impl Startup {
+    /// The CONNECT payload: the genesis configuration when this node is creating the
+    /// channel (so that every OSN of ours can check it agrees), else empty. Fabric's
+    /// OSNs post an empty payload and ignore any (`processConnect`), so a Fabric OSN
+    /// sharing the topic reads ours unharmed.
+    fn connect_payload(&self, creating: bool) -> Bytes {
+        if !creating {
+            return Bytes::new();
+        }
+        let genesis = CommittedConfig::genesis(self.support.shared_config());
+        Bytes::from(genesis.envelope().encode_to_vec())
+    }
+
+    fn processor(&self, creating: bool) -> Processor {
+        let handles = Handles {
+            support: Arc::clone(&self.support),
+            producer: self.producer.clone(),
+            health: Arc::clone(&self.health),
+            clients: Arc::clone(&self.clients),
+            processed: Arc::clone(&self.processed),
+            reprocessing: Arc::clone(&self.reprocessing),
+        };
+        Processor::new(
+            handles,
+            &self.resume,
+            creating,
+            self.clients.options.dedupe_window(),
+        )
+    }
+
+    /// Start sequence, then the processing loop, until halted or failed.
+    async fn run(self) {
+        let outcome = self.start_and_process().await;
+        let reason = match outcome {
+            Ok(()) | Err(GaveUp::Halted) => "halted".to_owned(),
+            Err(GaveUp::Failed(fault)) => {
+                let reason = fault.to_string();
+                error!(channel = %self.channel_id, reason, "Kafka chain stopped");
+                reason
+            }
+        };
+        self.health.halted(reason);
+    }
+
+    async fn start_and_process(&self) -> Result<(), GaveUp> {
+        let mut halt = self.halt.clone();
+        // Only block 0 in the ledger (whatever its config sequence: a channel
+        // created through a system channel starts at 1).
+        let creating = self.resume.last_offset_persisted.is_none() && self.support.height() == 1;
+        let schedule = self.clients.options.retry_schedule();
+        let channel = self.channel_id.as_str();
+        let report = |m: String| self.health.starting(m);
+        self.health
+            .starting("setting up the channel's topic".into());
+        retry(
+            &schedule,
+            "setting up the topic",
+            channel,
+            &mut halt,
+            report,
+            || self.clients.ensure_topic(channel),
+        )
+        .await?;
+        self.health.starting("posting CONNECT".into());
+        let payload = self.connect_payload(creating);
+        retry(
+            &schedule,
+            "posting CONNECT",
+            channel,
+            &mut halt,
+            report,
+            || {
+                self.producer
+                    .post(kafka_message::Type::Connect(KafkaMessageConnect {
+                        payload: payload.clone(),
+                    }))
+            },
+        )
+        .await?;
+        let mut processor = self.processor(creating);
+        processor
+            .load_window(self.resume.dedupe_window)
+            .await
+            .map_err(GaveUp::Failed)?;
+        let offset = self.resume.start_offset();
+        self.health
+            .starting(format!("assigning the partition at {offset:?}"));
+        let queue = retry(
+            &schedule,
+            "assigning the partition",
+            channel,
+            &mut halt,
+            report,
+            || {
+                let r = self.clients.assign(channel, offset);
+                async move { r }
+            },
+        )
+        .await?;
+        info!(%channel, ?offset, "Kafka chain started");
+        self.health.started();
+        let monitor = tokio::spawn(health::monitor(
+            Arc::clone(&self.health),
+            self.producer.clone(),
+            Arc::clone(&self.clients),
+            Arc::clone(&self.processed),
+        ));
+        let result = processor.run(queue, &mut halt).await;
+        monitor.abort();
+        self.clients.unassign(channel);
+        result.map_err(GaveUp::Failed)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Plain data behind these locks; a panicking holder cannot leave it half-written.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[async_trait]
+impl Chain for KafkaChain {
+    fn start(&self) {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let handle = tokio::spawn(self.startup().run());
+        *lock(&self.task) = Some(handle);
+    }
+
+    async fn order(&self, env: RawEnvelope, config_seq: u64) -> Result<Receipt, ChainError> {
+        let traceparent = env.traceparent().cloned();
+        let regular = KafkaChain::regular(env, config_seq, kafka_message_regular::Class::Normal);
+        self.submit(regular, traceparent).await
+    }
+
+    async fn configure(&self, env: RawEnvelope, config_seq: u64) -> Result<Receipt, ChainError> {
+        let traceparent = env.traceparent().cloned();
+        let regular = KafkaChain::regular(env, config_seq, kafka_message_regular::Class::Config);
+        self.submit(regular, traceparent).await
+    }
+
+    fn state(&self) -> watch::Receiver<ChainState> {
+        self.health.state()
+    }
+
+    /// As the default, and in addition waits (up to [`REPROCESSING_PATIENCE`]) while
+    /// a resubmitted config update is being reordered.
+    async fn wait_ready(&self) -> Result<(), ChainError> {
+        if let Some(e) = self.health.current().to_error(&self.channel_id) {
+            return Err(e);
+        }
+        let mut reprocessing = self.reprocessing.subscribe();
+        if !*reprocessing.borrow() {
+            return Ok(());
+        }
+        match tokio::time::timeout(REPROCESSING_PATIENCE, reprocessing.wait_for(|r| !*r)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ChainError::NotReady {
+                channel: self.channel_id.clone(),
+                reason:
+                    "a config update is being reordered after a configuration change; try again"
+                        .into(),
+            }),
+        }
+    }
+
+    fn channel_id(&self) -> &str {
+        &self.channel_id
+    }
+
+    async fn halt(&self) {
+        self.halt.send_replace(true);
+        let task = lock(&self.task).take();
+        match task {
+            Some(t) => {
+                let _ = t.await;
+            }
+            None if !self.started.load(Ordering::SeqCst) => self.health.halted_before_start(),
+            None => {}
+        }
+        // A concurrent halt took the task: wait for the state it leaves behind.
+        let mut state = self.health.state();
+        let _ = state
+            .wait_for(|s| matches!(s, ChainState::Halted { .. }))
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests;
