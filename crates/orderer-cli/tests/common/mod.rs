@@ -284,6 +284,20 @@ impl Drop for Orderer {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // A panic inside the orderer is a bug whatever the test checked: a task may
+        // have died while every answer the test looked at was right.
+        let log = self.log_text();
+        if !std::thread::panicking()
+            && let Some(at) = log.find("panicked at")
+        {
+            let from = log[..at].rfind('\n').map_or(0, |i| i + 1);
+            let excerpt: String = log[from..].lines().take(20).collect::<Vec<_>>().join("\n");
+            panic!(
+                "the orderer on port {} panicked (log {}):\n{excerpt}",
+                self.port,
+                self.log.display()
+            );
+        }
     }
 }
 
