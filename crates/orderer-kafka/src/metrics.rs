@@ -24,6 +24,11 @@ pub(crate) fn offset_persisted(channel: &str, offset: i64) {
     metrics::gauge!(LAST_OFFSET_PERSISTED, "channel" => channel.to_owned()).set(offset as f64);
 }
 
+/// Publishes the channel's counters at zero, so that `rate()` works before the first event.
+pub(crate) fn chain_started(channel: &str) {
+    metrics::counter!(DUPLICATES_DROPPED, "channel" => channel.to_owned()).increment(0);
+}
+
 pub(crate) fn duplicate_dropped(channel: &str) {
     metrics::counter!(DUPLICATES_DROPPED, "channel" => channel.to_owned()).increment(1);
 }

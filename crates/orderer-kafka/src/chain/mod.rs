@@ -253,6 +253,7 @@ impl Startup {
         )
         .await?;
         info!(%channel, ?offset, "Kafka chain started");
+        crate::metrics::chain_started(channel);
         self.health.started();
         let monitor = tokio::spawn(health::monitor(
             Arc::clone(&self.health),
