@@ -90,13 +90,14 @@ pub enum DeserializeError {
     Invalid {
         msp: String,
         #[source]
-        source: ValidationError,
+        source: Box<ValidationError>,
     },
     #[error(transparent)]
     ValidityPeriod(#[from] ValidityPeriodError),
 }
 
-/// Why an MSP could not be built from its configuration.
+/// Why an MSP could not be built from its configuration. (Nested errors are boxed to
+/// keep the `Result`s small.)
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("MSP config is not a valid FabricMSPConfig: {0}")]
@@ -132,7 +133,7 @@ pub enum SetupError {
         what: &'static str,
         index: usize,
         #[source]
-        source: ValidationError,
+        source: Box<ValidationError>,
     },
     #[error("no root CA certificate: an MSP needs at least one")]
     NoRootCa,
@@ -156,13 +157,13 @@ pub enum SetupError {
         index: usize,
         ou: String,
         #[source]
-        source: ValidationError,
+        source: Box<ValidationError>,
     },
     #[error("NodeOUs: the {} OU's certificate: {source}", role.name())]
     NodeOuCertificate {
         role: NodeRole,
         #[source]
-        source: ValidationError,
+        source: Box<ValidationError>,
     },
     /// Any problem with the administrators.
     #[error("{0} (admins are the certificates in admincerts)")]
@@ -173,12 +174,12 @@ pub enum SetupError {
     AdminInvalid {
         index: usize,
         #[source]
-        source: ValidationError,
+        source: Box<ValidationError>,
     },
     #[error("admin certificate {index} is neither a client nor an admin: {client}; {admin}")]
     AdminWithoutRole {
         index: usize,
-        client: OuError,
-        admin: OuError,
+        client: Box<OuError>,
+        admin: Box<OuError>,
     },
 }

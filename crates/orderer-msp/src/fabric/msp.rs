@@ -235,7 +235,7 @@ impl FabricMsp {
             .validate(&cert)
             .map_err(|source| DeserializeError::Invalid {
                 msp: self.name.clone(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(FabricIdentity::new(Arc::clone(self), validated))
     }

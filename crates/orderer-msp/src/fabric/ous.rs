@@ -163,8 +163,10 @@ impl NodeOus {
             let certifiers = if certificate.is_empty() {
                 Vec::new()
             } else {
-                certifiers(certificate)
-                    .map_err(|source| SetupError::NodeOuCertificate { role, source })?
+                certifiers(certificate).map_err(|source| SetupError::NodeOuCertificate {
+                    role,
+                    source: Box::new(source),
+                })?
             };
             *slot = Some(NodeOu {
                 ou: organizational_unit_identifier.clone(),

@@ -77,7 +77,7 @@ fn setup(config: &FabricMspConfig) -> Result<FabricMsp, SetupError> {
             .map_err(|source| SetupError::OuIdentifier {
                 index,
                 ou: ou.organizational_unit_identifier.clone(),
-                source,
+                source: Box::new(source),
             })?;
         let id = OuIdentifier {
             organizational_unit: ou.organizational_unit_identifier.clone(),
@@ -122,7 +122,7 @@ fn parse_each(what: &'static str, pems: &[bytes::Bytes]) -> Result<Vec<Cert>, Se
                 .map_err(|e| SetupError::Certificate {
                     what,
                     index,
-                    source: e.into(),
+                    source: Box::new(e.into()),
                 })
         })
         .collect()
@@ -158,7 +158,7 @@ fn cas(config: &FabricMspConfig) -> Result<(Vec<Cert>, Vec<Cert>), SetupError> {
                 raw.canonical(c).map_err(|source| SetupError::Certificate {
                     what,
                     index,
-                    source,
+                    source: Box::new(source),
                 })
             })
             .collect()
@@ -244,7 +244,7 @@ fn admins(msp: &mut FabricMsp, config: &FabricMspConfig) -> Result<(), SetupErro
         admins.push(msp.canonical(c).map_err(|source| SetupError::Certificate {
             what: "admin certificate",
             index,
-            source,
+            source: Box::new(source),
         })?);
     }
     if admins.is_empty()
@@ -255,7 +255,10 @@ fn admins(msp: &mut FabricMsp, config: &FabricMspConfig) -> Result<(), SetupErro
     for (index, admin) in admins.iter().enumerate() {
         if !msp.node_ous.enforced {
             msp.validate(admin)
-                .map_err(|source| SetupError::AdminInvalid { index, source })?;
+                .map_err(|source| SetupError::AdminInvalid {
+                    index,
+                    source: Box::new(source),
+                })?;
             continue;
         }
         // Fabric reads the OUs without the OU checks; an invalid chain means no OUs.
@@ -265,8 +268,8 @@ fn admins(msp: &mut FabricMsp, config: &FabricMspConfig) -> Result<(), SetupErro
         if let (Err(client), Err(admin)) = (client, admin_ou) {
             return Err(SetupError::AdminWithoutRole {
                 index,
-                client,
-                admin,
+                client: Box::new(client),
+                admin: Box::new(admin),
             });
         }
     }
