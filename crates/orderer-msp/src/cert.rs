@@ -8,7 +8,69 @@ use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::x509::AttributeTypeAndValue;
 
-use crate::ecdsa::EcCurve;
+use crate::der::DerError;
+use crate::ecdsa::{EcCurve, SignatureFormatError};
+
+/// A parse error of x509-parser (certificates and CRLs).
+pub type X509ParseError = x509_parser::nom::Err<x509_parser::error::X509Error>;
+
+/// Why bytes are not a usable certificate, or a certificate's signature fails.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("not an X.509 certificate: {0}")]
+    NotX509(#[source] X509ParseError),
+    #[error("{0} bytes after the certificate")]
+    TrailingBytes(usize),
+    #[error("invalid certificate extensions: {0}")]
+    BadExtensions(#[source] x509_parser::error::X509Error),
+    #[error("the signature of {subject:?} by {issuer:?} does not verify: {source}")]
+    NotSignedBy {
+        subject: String,
+        issuer: String,
+        #[source]
+        source: SignatureCheckError,
+    },
+    /// A PEM text that does not parse (the I/O error's text).
+    #[error("not PEM: {0}")]
+    NotPem(#[source] std::io::Error),
+    /// The first PEM block does not parse (shown as Debug, as before).
+    #[error("not PEM: {0:?}")]
+    BadFirstPemBlock(#[source] std::io::Error),
+    #[error("the first PEM block is not a CERTIFICATE")]
+    FirstBlockNotCertificate,
+    #[error("no PEM block (-----BEGIN CERTIFICATE-----) found")]
+    NoPemBlock,
+    #[error("no PEM certificate (-----BEGIN CERTIFICATE-----) found")]
+    NoPemCertificate,
+    /// An MSP given as PEM texts has no root CA.
+    #[error("no root CA certificate in the PEM")]
+    NoRootCertificate,
+    /// Fabric's canonical form needs the issuer's ECDSA key.
+    #[error("{subject:?} has an ECDSA signature but its issuer's key is {issuer_key}")]
+    IssuerKeyNotEcdsa { subject: String, issuer_key: String },
+    #[error("the signature of {subject:?}: {source}")]
+    MalformedSignature {
+        subject: String,
+        #[source]
+        source: SignatureFormatError,
+    },
+    #[error("rewriting {subject:?}: {source}")]
+    Rewrite {
+        subject: String,
+        #[source]
+        source: DerError,
+    },
+}
+
+/// Why a signature by a certificate's key does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureCheckError {
+    /// The key (described) cannot verify this X.509 signature algorithm (an OID).
+    #[error("unsupported signature algorithm {algorithm} for a key {key}")]
+    UnsupportedAlgorithm { algorithm: String, key: String },
+    #[error("bad signature")]
+    BadSignature,
+}
 
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
@@ -105,15 +167,13 @@ pub(crate) struct Cert {
 
 impl Cert {
     /// Parses a DER certificate.
-    pub(crate) fn parse(der: &[u8]) -> Result<Cert, String> {
-        let (rest, x) =
-            X509Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    pub(crate) fn parse(der: &[u8]) -> Result<Cert, CertError> {
+        let (rest, x) = X509Certificate::from_der(der).map_err(CertError::NotX509)?;
         if !rest.is_empty() {
-            return Err(format!("{} bytes after the certificate", rest.len()));
+            return Err(CertError::TrailingBytes(rest.len()));
         }
         // Go refuses duplicate extensions; x509-parser reports them here.
-        x.extensions_map()
-            .map_err(|e| format!("invalid certificate extensions: {e}"))?;
+        x.extensions_map().map_err(CertError::BadExtensions)?;
         let spki = x.public_key();
         let alg = spki.algorithm.algorithm.to_id_string();
         let point = spki.subject_public_key.data.to_vec();
@@ -205,12 +265,13 @@ impl Cert {
     }
 
     /// Checks that `issuer`'s key signed this certificate.
-    pub(crate) fn verify_signed_by(&self, issuer: &Cert) -> Result<(), String> {
-        verify_signature(&issuer.key, &self.sig_alg, &self.tbs, &self.signature).map_err(|e| {
-            format!(
-                "the signature of {:?} by {:?} does not verify: {e}",
-                self.subject_text, issuer.subject_text
-            )
+    pub(crate) fn verify_signed_by(&self, issuer: &Cert) -> Result<(), CertError> {
+        verify_signature(&issuer.key, &self.sig_alg, &self.tbs, &self.signature).map_err(|source| {
+            CertError::NotSignedBy {
+                subject: self.subject_text.clone(),
+                issuer: issuer.subject_text.clone(),
+                source,
+            }
         })
     }
 
@@ -257,7 +318,7 @@ pub(crate) fn verify_signature(
     alg: &str,
     data: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), SignatureCheckError> {
     let (alg, key): (&'static dyn VerificationAlgorithm, &[u8]) = match (key, alg) {
         (PublicKey::P256(k), ECDSA_SHA256) => (&signature::ECDSA_P256_SHA256_ASN1, k),
         (PublicKey::P256(k), ECDSA_SHA384) => (&signature::ECDSA_P256_SHA384_ASN1, k),
@@ -267,32 +328,33 @@ pub(crate) fn verify_signature(
         (PublicKey::Rsa(k), RSA_SHA384) => (&signature::RSA_PKCS1_2048_8192_SHA384, k),
         (PublicKey::Rsa(k), RSA_SHA512) => (&signature::RSA_PKCS1_2048_8192_SHA512, k),
         (key, alg) => {
-            return Err(format!(
-                "unsupported signature algorithm {alg} for a key {key:?}"
-            ));
+            return Err(SignatureCheckError::UnsupportedAlgorithm {
+                algorithm: alg.to_owned(),
+                key: format!("{key:?}"),
+            });
         }
     };
     UnparsedPublicKey::new(alg, key)
         .verify(data, signature)
-        .map_err(|_| "bad signature".to_string())
+        .map_err(|_| SignatureCheckError::BadSignature)
 }
 
 /// Every certificate in a PEM text, as DER.
-pub(crate) fn pem_certs(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn pem_certs(pem: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     let mut reader = pem;
     let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut reader).collect();
-    let certs = certs.map_err(|e| format!("not PEM: {e}"))?;
+    let certs = certs.map_err(CertError::NotPem)?;
     Ok(certs.into_iter().map(|c| c.as_ref().to_vec()).collect())
 }
 
 /// The first PEM block of `pem`, which must be a certificate, as DER. Fabric reads
 /// only the first block of every certificate it is given.
-pub(crate) fn first_pem_cert(pem: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn first_pem_cert(pem: &[u8]) -> Result<Vec<u8>, CertError> {
     let mut reader = pem;
     match rustls_pemfile::read_one(&mut reader) {
         Ok(Some(rustls_pemfile::Item::X509Certificate(c))) => Ok(c.as_ref().to_vec()),
-        Ok(Some(_)) => Err("the first PEM block is not a CERTIFICATE".into()),
-        Ok(None) => Err("no PEM block (-----BEGIN CERTIFICATE-----) found".into()),
-        Err(e) => Err(format!("not PEM: {e:?}")),
+        Ok(Some(_)) => Err(CertError::FirstBlockNotCertificate),
+        Ok(None) => Err(CertError::NoPemBlock),
+        Err(e) => Err(CertError::BadFirstPemBlock(e)),
     }
 }

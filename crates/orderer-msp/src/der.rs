@@ -1,6 +1,23 @@
 //! The little DER this crate reads and writes by hand: splitting a structure into its
 //! elements (to rebuild a certificate with another signature) and length octets.
 
+/// Why bytes are not the DER this crate reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DerError {
+    #[error("truncated DER: no tag")]
+    NoTag,
+    #[error("multi-byte DER tags are not supported")]
+    MultiByteTag,
+    #[error("truncated DER: no length")]
+    NoLength,
+    #[error("DER length is indefinite, too long or truncated")]
+    BadLength,
+    #[error("DER length is not minimal")]
+    NonMinimalLength,
+    #[error("truncated DER: {announced} bytes announced, {present} present")]
+    Truncated { announced: usize, present: usize },
+}
+
 /// One DER element: its tag, its whole encoding and its contents.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Element<'a> {
@@ -11,36 +28,36 @@ pub(crate) struct Element<'a> {
 
 /// The element at the start of `der` and what follows it. Only single-byte tags and
 /// definite lengths of up to four octets (DER has nothing else in certificates).
-pub(crate) fn element(der: &[u8]) -> Result<(Element<'_>, &[u8]), String> {
-    let (&tag, rest) = der.split_first().ok_or("truncated DER: no tag")?;
+pub(crate) fn element(der: &[u8]) -> Result<(Element<'_>, &[u8]), DerError> {
+    let (&tag, rest) = der.split_first().ok_or(DerError::NoTag)?;
     if tag & 0x1f == 0x1f {
-        return Err("multi-byte DER tags are not supported".into());
+        return Err(DerError::MultiByteTag);
     }
-    let (&first, rest) = rest.split_first().ok_or("truncated DER: no length")?;
+    let (&first, rest) = rest.split_first().ok_or(DerError::NoLength)?;
     let (len, rest) = if first < 0x80 {
         (usize::from(first), rest)
     } else {
         let n = usize::from(first & 0x7f);
         if n == 0 || n > 4 || rest.len() < n {
-            return Err("DER length is indefinite, too long or truncated".into());
+            return Err(DerError::BadLength);
         }
         let (octets, rest) = rest.split_at(n);
         if octets[0] == 0 {
-            return Err("DER length is not minimal".into());
+            return Err(DerError::NonMinimalLength);
         }
         let len = octets
             .iter()
             .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         if len < 0x80 {
-            return Err("DER length is not minimal".into());
+            return Err(DerError::NonMinimalLength);
         }
         (len, rest)
     };
     if rest.len() < len {
-        return Err(format!(
-            "truncated DER: {len} bytes announced, {} present",
-            rest.len()
-        ));
+        return Err(DerError::Truncated {
+            announced: len,
+            present: rest.len(),
+        });
     }
     let header = der.len() - rest.len();
     let (contents, rest) = rest.split_at(len);

@@ -2,7 +2,7 @@
 //! signature, only the one at most half the curve order is accepted, so that a
 //! signature cannot be altered into another valid one.
 
-use crate::der;
+use crate::der::{self, DerError};
 
 /// The curves whose keys an identity may have (Fabric's default BCCSP also knows
 /// P-521, which ring cannot verify).
@@ -12,6 +12,31 @@ pub enum EcCurve {
     P256,
     /// NIST P-384 (secp384r1).
     P384,
+}
+
+/// Why bytes are not an ECDSA signature this crate accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureFormatError {
+    #[error("not DER: {0}")]
+    NotDer(#[source] DerError),
+    #[error("not a DER SEQUENCE of two integers")]
+    NotSequence,
+    #[error("expected an INTEGER")]
+    ExpectedInteger,
+    #[error("negative INTEGER")]
+    NegativeInteger,
+    #[error("INTEGER not minimally encoded")]
+    IntegerNotMinimal,
+    #[error("zero INTEGER")]
+    ZeroInteger,
+    #[error("INTEGER too large for an ECDSA signature")]
+    IntegerTooLarge,
+    #[error("trailing bytes after the two integers")]
+    TrailingInSequence,
+    #[error("trailing bytes after the signature")]
+    TrailingAfterSignature,
+    #[error("S is not below the curve order")]
+    SNotBelowOrder,
 }
 
 /// The order of the P-256 group.
@@ -67,11 +92,11 @@ impl EcCurve {
     }
 
     /// `n - s`, the other valid S of a signature; `s` must be below the order.
-    fn negate(self, s: &[u8]) -> Result<Vec<u8>, String> {
+    fn negate(self, s: &[u8]) -> Result<Vec<u8>, SignatureFormatError> {
         let s = self
             .widen(s)
             .filter(|s| s.as_slice() < self.order())
-            .ok_or("S is not below the curve order")?;
+            .ok_or(SignatureFormatError::SNotBelowOrder)?;
         let n = self.order();
         let mut out = vec![0u8; n.len()];
         let mut borrow = 0i16;
@@ -100,16 +125,16 @@ fn trim(v: &[u8]) -> &[u8] {
 /// Fabric unmarshals signatures with Go's `asn1.Unmarshal`, which ignores bytes after
 /// the sequence and, inside it, after the two integers (Go allows a SEQUENCE to grow
 /// at its end); the integers must be positive and minimally encoded.
-pub(crate) fn parse_prefix(der: &[u8]) -> Result<(RawSignature, &[u8]), String> {
+pub(crate) fn parse_prefix(der: &[u8]) -> Result<(RawSignature, &[u8]), SignatureFormatError> {
     let (sig, _, rest) = parse_sequence(der)?;
     Ok((sig, rest))
 }
 
 /// The two integers, the bytes inside the sequence after them, and the bytes after it.
-fn parse_sequence(der: &[u8]) -> Result<(RawSignature, &[u8], &[u8]), String> {
-    let (seq, rest) = der::element(der).map_err(|e| format!("not DER: {e}"))?;
+fn parse_sequence(der: &[u8]) -> Result<(RawSignature, &[u8], &[u8]), SignatureFormatError> {
+    let (seq, rest) = der::element(der).map_err(SignatureFormatError::NotDer)?;
     if seq.tag != 0x30 {
-        return Err("not a DER SEQUENCE of two integers".into());
+        return Err(SignatureFormatError::NotSequence);
     }
     let (r, inner) = integer(seq.contents)?;
     let (s, inner) = integer(inner)?;
@@ -117,36 +142,36 @@ fn parse_sequence(der: &[u8]) -> Result<(RawSignature, &[u8], &[u8]), String> {
 }
 
 /// A DER signature with nothing but its two integers.
-pub(crate) fn parse_exact(der: &[u8]) -> Result<RawSignature, String> {
+pub(crate) fn parse_exact(der: &[u8]) -> Result<RawSignature, SignatureFormatError> {
     let (sig, inner, rest) = parse_sequence(der)?;
     if !inner.is_empty() {
-        return Err("trailing bytes after the two integers".into());
+        return Err(SignatureFormatError::TrailingInSequence);
     }
     if !rest.is_empty() {
-        return Err("trailing bytes after the signature".into());
+        return Err(SignatureFormatError::TrailingAfterSignature);
     }
     Ok(sig)
 }
 
 /// One positive, minimally encoded DER INTEGER of at most 66 bytes, and what follows.
-fn integer(der: &[u8]) -> Result<(Vec<u8>, &[u8]), String> {
-    let (e, rest) = der::element(der).map_err(|e| format!("not DER: {e}"))?;
+fn integer(der: &[u8]) -> Result<(Vec<u8>, &[u8]), SignatureFormatError> {
+    let (e, rest) = der::element(der).map_err(SignatureFormatError::NotDer)?;
     let v = e.contents;
     if e.tag != 0x02 || v.is_empty() {
-        return Err("expected an INTEGER".into());
+        return Err(SignatureFormatError::ExpectedInteger);
     }
     if v[0] & 0x80 != 0 {
-        return Err("negative INTEGER".into());
+        return Err(SignatureFormatError::NegativeInteger);
     }
     if v.len() > 1 && v[0] == 0 && v[1] & 0x80 == 0 {
-        return Err("INTEGER not minimally encoded".into());
+        return Err(SignatureFormatError::IntegerNotMinimal);
     }
     let value = trim(v);
     if value.is_empty() {
-        return Err("zero INTEGER".into());
+        return Err(SignatureFormatError::ZeroInteger);
     }
     if value.len() > 66 {
-        return Err("INTEGER too large for an ECDSA signature".into());
+        return Err(SignatureFormatError::IntegerTooLarge);
     }
     Ok((value.to_vec(), rest))
 }
@@ -171,7 +196,7 @@ pub(crate) fn encode(sig: &RawSignature) -> Vec<u8> {
 }
 
 /// The same signature with a low S, canonically encoded (Fabric's `SignatureToLowS`).
-pub(crate) fn to_low_s_on(curve: EcCurve, der: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn to_low_s_on(curve: EcCurve, der: &[u8]) -> Result<Vec<u8>, SignatureFormatError> {
     let (mut sig, _) = parse_prefix(der)?;
     if !curve.is_low_s(&sig.s) {
         sig.s = curve.negate(&sig.s)?;
@@ -180,18 +205,18 @@ pub(crate) fn to_low_s_on(curve: EcCurve, der: &[u8]) -> Result<Vec<u8>, String>
 }
 
 /// A P-256 DER signature with S replaced by `n - S` when S is high (same validity).
-pub(crate) fn to_low_s(der: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn to_low_s(der: &[u8]) -> Result<Vec<u8>, SignatureFormatError> {
     to_low_s_on(EcCurve::P256, der)
 }
 
 /// The other valid signature of the same message: S replaced by `n - S`. (A high-S
 /// signature from a low-S one, to test that high S is refused.) P-256.
-pub fn flip_s(der: &[u8]) -> Result<Vec<u8>, String> {
+pub fn flip_s(der: &[u8]) -> Result<Vec<u8>, SignatureFormatError> {
     flip_s_on(EcCurve::P256, der)
 }
 
 /// [`flip_s`] on any supported curve.
-pub fn flip_s_on(curve: EcCurve, der: &[u8]) -> Result<Vec<u8>, String> {
+pub fn flip_s_on(curve: EcCurve, der: &[u8]) -> Result<Vec<u8>, SignatureFormatError> {
     let mut sig = parse_exact(der)?;
     sig.s = curve.negate(&sig.s)?;
     Ok(encode(&sig))

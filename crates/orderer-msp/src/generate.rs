@@ -4,7 +4,7 @@
 //! otherwise. Identities may carry OUs (Fabric's NodeOUs), CAs issue CRLs, and tests
 //! can sign certificates of their own making with [`Authority::sign`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
@@ -15,7 +15,7 @@ pub use rcgen::{CertificateParams, KeyPair};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::NodeRole;
-use crate::cert::first_pem_cert;
+use crate::cert::{CertError, X509ParseError, first_pem_cert};
 
 /// When a certificate is valid.
 #[derive(Debug, Clone, Copy)]
@@ -56,12 +56,12 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// A new key of this kind.
-    pub fn generate(self) -> Result<KeyPair, String> {
+    pub fn generate(self) -> Result<KeyPair, GenerateError> {
         let alg = match self {
             KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
             KeyKind::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
         };
-        KeyPair::generate_for(alg).map_err(err)
+        KeyPair::generate_for(alg).map_err(GenerateError::from)
     }
 }
 
@@ -78,8 +78,24 @@ impl std::fmt::Debug for Authority {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// Why a CA, an identity or an MSP directory could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// rcgen refused a key, parameters or a signature.
+    #[error(transparent)]
+    Rcgen(#[from] rcgen::Error),
+    #[error("at most {max} OUs per subject")]
+    TooManyOus { max: usize },
+    #[error(transparent)]
+    Certificate(#[from] CertError),
+    #[error(transparent)]
+    X509(#[from] X509ParseError),
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Parameters of a certificate named `cn` in organization `org`, with the subject OUs
@@ -90,8 +106,8 @@ pub fn identity_params(
     org: &str,
     ous: &[&str],
     validity: Validity,
-) -> Result<CertificateParams, String> {
-    let mut p = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+) -> Result<CertificateParams, GenerateError> {
+    let mut p = CertificateParams::new(Vec::<String>::new()).map_err(GenerateError::from)?;
     p.distinguished_name.push(DnType::CommonName, cn);
     p.distinguished_name.push(DnType::OrganizationName, org);
     let ou_types = [
@@ -99,7 +115,9 @@ pub fn identity_params(
         DnType::CustomDnType(vec![2, 5, 4, 11]),
     ];
     if ous.len() > ou_types.len() {
-        return Err(format!("at most {} OUs per subject", ou_types.len()));
+        return Err(GenerateError::TooManyOus {
+            max: ou_types.len(),
+        });
     }
     for (ty, ou) in ou_types.into_iter().zip(ous) {
         p.distinguished_name.push(ty, *ou);
@@ -111,12 +129,20 @@ pub fn identity_params(
     Ok(p)
 }
 
-fn base_params(cn: &str, org: &str, validity: Validity) -> Result<CertificateParams, String> {
+fn base_params(
+    cn: &str,
+    org: &str,
+    validity: Validity,
+) -> Result<CertificateParams, GenerateError> {
     identity_params(cn, org, &[], validity)
 }
 
 /// Parameters of a CA certificate (CA:true, may sign certificates and CRLs).
-pub fn ca_params(cn: &str, org: &str, validity: Validity) -> Result<CertificateParams, String> {
+pub fn ca_params(
+    cn: &str,
+    org: &str,
+    validity: Validity,
+) -> Result<CertificateParams, GenerateError> {
     let mut p = base_params(cn, org, validity)?;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.key_usages = vec![
@@ -129,7 +155,7 @@ pub fn ca_params(cn: &str, org: &str, validity: Validity) -> Result<CertificateP
 
 impl Authority {
     /// A self-signed root CA.
-    pub fn root(cn: &str, org: &str, validity: Validity) -> Result<Self, String> {
+    pub fn root(cn: &str, org: &str, validity: Validity) -> Result<Self, GenerateError> {
         Self::root_with_key(cn, org, validity, KeyKind::P256)
     }
 
@@ -139,13 +165,13 @@ impl Authority {
         org: &str,
         validity: Validity,
         kind: KeyKind,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, GenerateError> {
         Self::custom_root(ca_params(cn, org, validity)?, kind.generate()?)
     }
 
     /// A self-signed CA from parameters of the caller's making.
-    pub fn custom_root(params: CertificateParams, key: KeyPair) -> Result<Self, String> {
-        let cert = params.self_signed(&key).map_err(err)?;
+    pub fn custom_root(params: CertificateParams, key: KeyPair) -> Result<Self, GenerateError> {
+        let cert = params.self_signed(&key).map_err(GenerateError::from)?;
         Ok(Authority {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
@@ -154,10 +180,15 @@ impl Authority {
     }
 
     /// An intermediate CA issued by this one.
-    pub fn intermediate(&self, cn: &str, org: &str, validity: Validity) -> Result<Self, String> {
+    pub fn intermediate(
+        &self,
+        cn: &str,
+        org: &str,
+        validity: Validity,
+    ) -> Result<Self, GenerateError> {
         self.custom_intermediate(
             ca_params(cn, org, validity)?,
-            KeyPair::generate().map_err(err)?,
+            KeyPair::generate().map_err(GenerateError::from)?,
         )
     }
 
@@ -166,8 +197,10 @@ impl Authority {
         &self,
         params: CertificateParams,
         key: KeyPair,
-    ) -> Result<Self, String> {
-        let cert = params.signed_by(&key, &self.issuer).map_err(err)?;
+    ) -> Result<Self, GenerateError> {
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(GenerateError::from)?;
         Ok(Authority {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
@@ -176,8 +209,11 @@ impl Authority {
     }
 
     /// A certificate for `key` from parameters of the caller's making, PEM.
-    pub fn sign(&self, params: &CertificateParams, key: &KeyPair) -> Result<String, String> {
-        Ok(params.signed_by(key, &self.issuer).map_err(err)?.pem())
+    pub fn sign(&self, params: &CertificateParams, key: &KeyPair) -> Result<String, GenerateError> {
+        Ok(params
+            .signed_by(key, &self.issuer)
+            .map_err(GenerateError::from)?
+            .pem())
     }
 
     /// A new identity with the subject OUs `ous` and a key of `kind`:
@@ -189,7 +225,7 @@ impl Authority {
         ous: &[&str],
         validity: Validity,
         kind: KeyKind,
-    ) -> Result<(String, String), String> {
+    ) -> Result<(String, String), GenerateError> {
         let key = kind.generate()?;
         let cert = self.sign(&identity_params(cn, org, ous, validity)?, &key)?;
         Ok((cert, key.serialize_pem()))
@@ -197,12 +233,12 @@ impl Authority {
 
     /// A CRL of this CA revoking the given certificates (PEM), valid for 30 days: PEM
     /// (`X509 CRL`).
-    pub fn crl(&self, revoked_pems: &[&str]) -> Result<String, String> {
+    pub fn crl(&self, revoked_pems: &[&str]) -> Result<String, GenerateError> {
         let now = SystemTime::now();
         let mut revoked_certs = Vec::with_capacity(revoked_pems.len());
         for pem in revoked_pems {
             let der = first_pem_cert(pem.as_bytes())?;
-            let (_, x) = X509Certificate::from_der(&der).map_err(err)?;
+            let (_, x) = X509Certificate::from_der(&der).map_err(GenerateError::from)?;
             revoked_certs.push(RevokedCertParams {
                 serial_number: SerialNumber::from_slice(x.raw_serial()),
                 revocation_time: now.into(),
@@ -220,9 +256,9 @@ impl Authority {
         };
         params
             .signed_by(&self.issuer)
-            .map_err(err)?
+            .map_err(GenerateError::from)?
             .pem()
-            .map_err(err)
+            .map_err(GenerateError::from)
     }
 
     pub fn cert_pem(&self) -> &str {
@@ -240,8 +276,8 @@ impl Authority {
         org: &str,
         validity: Validity,
         usage: Usage,
-    ) -> Result<(String, String), String> {
-        let key = KeyPair::generate().map_err(err)?;
+    ) -> Result<(String, String), GenerateError> {
+        let key = KeyPair::generate().map_err(GenerateError::from)?;
         let mut p = base_params(cn, org, validity)?;
         match usage {
             Usage::Sign => {}
@@ -258,21 +294,27 @@ impl Authority {
                     p.subject_alt_names
                         .push(match n.parse::<std::net::IpAddr>() {
                             Ok(ip) => SanType::IpAddress(ip),
-                            Err(_) => SanType::DnsName(n.try_into().map_err(err)?),
+                            Err(_) => SanType::DnsName(n.try_into().map_err(GenerateError::from)?),
                         });
                 }
             }
         }
-        let cert = p.signed_by(&key, &self.issuer).map_err(err)?;
+        let cert = p
+            .signed_by(&key, &self.issuer)
+            .map_err(GenerateError::from)?;
         Ok((cert.pem(), key.serialize_pem()))
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
+fn write(path: &Path, text: &str) -> Result<(), GenerateError> {
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GenerateError::Write { path, source }
+    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(failed(dir))?;
     }
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(path, text).map_err(failed(path))
 }
 
 /// Writes a local MSP directory: CA certificates and an identity with its key.
@@ -283,7 +325,7 @@ pub fn write_local_msp(
     tlscacerts: &[&str],
     cert_pem: &str,
     key_pem: &str,
-) -> Result<(), String> {
+) -> Result<(), GenerateError> {
     for (i, c) in cacerts.iter().enumerate() {
         write(&dir.join("cacerts").join(format!("ca-cert-{i}.pem")), c)?;
     }
@@ -361,7 +403,12 @@ pub fn node_ous_config_yaml(ca_path: &str) -> String {
 /// The MSPs enable NodeOUs (`config.yaml`): each identity's certificate carries the OU
 /// of its role, chosen by [`role_for_name`] (so `admin` is an administrator without
 /// admincerts). TLS certificates name the identity, `localhost` and `127.0.0.1`.
-pub fn new_org(out: &Path, msp_id: &str, identities: &[String], days: u32) -> Result<(), String> {
+pub fn new_org(
+    out: &Path,
+    msp_id: &str,
+    identities: &[String],
+    days: u32,
+) -> Result<(), GenerateError> {
     let domain = msp_id.to_ascii_lowercase();
     let validity = Validity::days(days);
     let ca = Authority::root(&format!("ca.{domain}"), msp_id, validity)?;

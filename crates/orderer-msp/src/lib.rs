@@ -28,13 +28,17 @@ mod verifier;
 
 use std::path::{Path, PathBuf};
 
-pub use ecdsa::{EcCurve, flip_s, flip_s_on};
+pub use cert::{CertError, SignatureCheckError, X509ParseError};
+pub use der::DerError;
+pub use ecdsa::{EcCurve, SignatureFormatError, flip_s, flip_s_on};
 pub use fabric::{
-    FabricIdentity, FabricMsp, MspManager, NodeRole, OuIdentifier, msp_config, msp_config_from_dir,
+    ChainError, CrlError, DeserializeError, FabricIdentity, FabricMsp, MspManager, NodeRole,
+    OuError, OuIdentifier, PrincipalError, RevocationError, SetupError, ValidationError,
+    ValidityPeriodError, VerifyError, msp_config, msp_config_from_dir,
     msp_config_from_dir_with_warnings,
 };
 pub use msp::{Msp, Validated};
-pub use signer::{SigningIdentity, pem_encode};
+pub use signer::{SignerError, SigningIdentity, pem_encode};
 pub use verifier::{Creator, Verifier};
 
 /// Why MSP material could not be loaded. Names the file or directory.
@@ -81,7 +85,7 @@ pub enum SignatureError {
     #[error("the envelope carries no signature")]
     Missing,
     #[error("the signature is not a DER ECDSA signature: {0}")]
-    Malformed(String),
+    Malformed(#[source] SignatureFormatError),
     #[error(
         "the signature has a high S value; only low-S ECDSA signatures are accepted, as in Fabric"
     )]
@@ -100,10 +104,10 @@ pub fn now() -> i64 {
 
 /// The DER certificates of a PEM text, each checked to be X.509; an error says what
 /// is wrong. A text without any certificate is an error too.
-pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     let ders = cert::pem_certs(pem)?;
     if ders.is_empty() {
-        return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) found".into());
+        return Err(CertError::NoPemCertificate);
     }
     for der in &ders {
         cert::Cert::parse(der)?;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cert::{Cert, PublicKey, pem_certs};
+use crate::cert::{Cert, CertError, PublicKey, pem_certs};
 use crate::fabric::{Pools, dedup, unique_chain_any_time};
 use crate::{IdentityError, MspError};
 
@@ -35,7 +35,7 @@ pub(crate) fn read_cert_dir(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, MspEr
     let mut out = Vec::new();
     for path in crate::fabric::list_files(dir)?.unwrap_or_default() {
         let text = std::fs::read(&path).map_err(|e| MspError::file(&path, e.to_string()))?;
-        let certs = pem_certs(&text).map_err(|e| MspError::file(&path, e))?;
+        let certs = pem_certs(&text).map_err(|e| MspError::file(&path, e.to_string()))?;
         if certs.is_empty() {
             return Err(MspError::file(&path, "holds no PEM certificate".into()));
         }
@@ -48,7 +48,7 @@ fn parse_all(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<Cert>, MspError> {
     files
         .into_iter()
         .map(|(path, der)| {
-            let cert = Cert::parse(&der).map_err(|e| MspError::file(&path, e))?;
+            let cert = Cert::parse(&der).map_err(|e| MspError::file(&path, e.to_string()))?;
             if cert.is_ca == Some(false) {
                 return Err(MspError::file(
                     &path,
@@ -92,13 +92,17 @@ impl Msp {
     }
 
     /// An MSP from PEM texts of its root CAs and intermediate CAs (no TLS CAs).
-    pub fn from_pem(id: &str, roots_pem: &[u8], intermediates_pem: &[u8]) -> Result<Msp, String> {
-        let parse = |pem: &[u8]| -> Result<Vec<Cert>, String> {
+    pub fn from_pem(
+        id: &str,
+        roots_pem: &[u8],
+        intermediates_pem: &[u8],
+    ) -> Result<Msp, CertError> {
+        let parse = |pem: &[u8]| -> Result<Vec<Cert>, CertError> {
             pem_certs(pem)?.iter().map(|der| Cert::parse(der)).collect()
         };
         let roots = parse(roots_pem)?;
         if roots.is_empty() {
-            return Err("no root CA certificate in the PEM".into());
+            return Err(CertError::NoRootCertificate);
         }
         Ok(Msp {
             id: id.to_owned(),
@@ -130,7 +134,7 @@ impl Msp {
     /// the period in which the chain is valid is in the result.
     pub fn validate(&self, der: &[u8], now: Option<i64>) -> Result<Validated, IdentityError> {
         let check = |c: &Cert| now.map_or(Ok(()), |n| c.check_time(n));
-        let leaf = Cert::parse(der).map_err(IdentityError::BadCertificate)?;
+        let leaf = Cert::parse(der).map_err(|e| IdentityError::BadCertificate(e.to_string()))?;
         let public_key = match &leaf.key {
             PublicKey::P256(k) => k.clone(),
             other => {
@@ -154,11 +158,10 @@ impl Msp {
         };
         // This MSP checks the whole chain at `now` (below), so the chain is looked up
         // regardless of validity periods.
-        let chain =
-            unique_chain_any_time(&leaf, pools).map_err(|reason| IdentityError::Untrusted {
-                msp: self.id.clone(),
-                reason,
-            })?;
+        let chain = unique_chain_any_time(&leaf, pools).map_err(|e| IdentityError::Untrusted {
+            msp: self.id.clone(),
+            reason: e.to_string(),
+        })?;
         for ca in &chain[1..] {
             check(ca)?;
             narrow(&mut validated, ca);

@@ -4,33 +4,39 @@
 //! identity principals, certifiers identifiers). Doing the same keeps those
 //! comparisons and hashes equal to Fabric's.
 
-use crate::cert::Cert;
+use crate::cert::{Cert, CertError};
 use crate::{der, ecdsa};
 
 /// `cert` with its ECDSA signature in low-S canonical DER, checked against the key of
 /// `issuer`; other certificates are returned as they are.
-pub(crate) fn sanitized(cert: &Cert, issuer: &Cert) -> Result<Cert, String> {
+pub(crate) fn sanitized(cert: &Cert, issuer: &Cert) -> Result<Cert, CertError> {
     if !cert.is_ecdsa_signed() {
         return Ok(cert.clone());
     }
     let Some((curve, _)) = issuer.key.ec() else {
-        return Err(format!(
-            "{:?} has an ECDSA signature but its issuer's key is {:?}",
-            cert.subject_text, issuer.key
-        ));
+        return Err(CertError::IssuerKeyNotEcdsa {
+            subject: cert.subject_text.clone(),
+            issuer_key: format!("{:?}", issuer.key),
+        });
     };
-    let low = ecdsa::to_low_s_on(curve, &cert.signature)
-        .map_err(|e| format!("the signature of {:?}: {e}", cert.subject_text))?;
+    let low = ecdsa::to_low_s_on(curve, &cert.signature).map_err(|source| {
+        CertError::MalformedSignature {
+            subject: cert.subject_text.clone(),
+            source,
+        }
+    })?;
     if low == cert.signature {
         return Ok(cert.clone());
     }
-    let rebuilt = with_signature(&cert.der, &low)
-        .map_err(|e| format!("rewriting {:?}: {e}", cert.subject_text))?;
+    let rebuilt = with_signature(&cert.der, &low).map_err(|source| CertError::Rewrite {
+        subject: cert.subject_text.clone(),
+        source,
+    })?;
     Cert::parse(&rebuilt)
 }
 
 /// The certificate `der` with another signature value.
-fn with_signature(cert_der: &[u8], signature: &[u8]) -> Result<Vec<u8>, String> {
+fn with_signature(cert_der: &[u8], signature: &[u8]) -> Result<Vec<u8>, der::DerError> {
     let (outer, _) = der::element(cert_der)?;
     let (tbs, rest) = der::element(outer.contents)?;
     let (alg, _) = der::element(rest)?;

@@ -10,9 +10,35 @@ use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use rustls_pemfile::Item;
 
-use crate::cert::{Cert, PublicKey, pem_certs};
+use crate::cert::{Cert, CertError, PublicKey, pem_certs};
+use crate::ecdsa::SignatureFormatError;
 use crate::msp::read_cert_dir;
 use crate::{MspError, ecdsa};
+
+/// Why a signing identity could not be built from PEM, or could not sign.
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    #[error(transparent)]
+    Certificate(#[from] CertError),
+    #[error("no certificate in the PEM")]
+    NoCertificate,
+    #[error("not an ECDSA P-256 key: {0}")]
+    NotP256Key(ring::error::KeyRejected),
+    #[error("the key does not match the certificate")]
+    KeyMismatch,
+    /// The key's PEM text does not parse.
+    #[error("not PEM: {0}")]
+    KeyNotPem(#[source] std::io::Error),
+    #[error("no private key in the PEM")]
+    NoPrivateKey,
+    #[error("ECDSA signing failed")]
+    SigningFailed,
+    /// The signature ring made could not be put in low-S form.
+    #[error(transparent)]
+    Signature(#[from] SignatureFormatError),
+    #[error("no randomness")]
+    NoRandomness,
+}
 
 /// An identity that signs.
 pub struct SigningIdentity {
@@ -43,7 +69,7 @@ impl SigningIdentity {
                 "holds no certificate: a local MSP needs its identity there".into(),
             ));
         };
-        let cert = Cert::parse(&cert_der).map_err(|e| MspError::file(&cert_path, e))?;
+        let cert = Cert::parse(&cert_der).map_err(|e| MspError::file(&cert_path, e.to_string()))?;
         let keystore = dir.join("keystore");
         let paths = crate::fabric::list_files(&keystore)?
             .ok_or_else(|| MspError::file(&keystore, "does not exist".into()))?;
@@ -73,18 +99,18 @@ impl SigningIdentity {
     }
 
     /// An identity from PEM texts of a certificate and its key.
-    pub fn from_pem(msp_id: &str, cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, String> {
+    pub fn from_pem(msp_id: &str, cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, SignerError> {
         let der = pem_certs(cert_pem)?
             .into_iter()
             .next()
-            .ok_or("no certificate in the PEM")?;
+            .ok_or(SignerError::NoCertificate)?;
         let cert = Cert::parse(&der)?;
         let pkcs8 = pkcs8_from_pem(key_pem)?;
         let rng = SystemRandom::new();
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8, &rng)
-            .map_err(|e| format!("not an ECDSA P-256 key: {e}"))?;
+            .map_err(SignerError::NotP256Key)?;
         if PublicKey::P256(key.public_key().as_ref().to_vec()) != cert.key {
-            return Err("the key does not match the certificate".into());
+            return Err(SignerError::KeyMismatch);
         }
         Ok(Self::assemble(
             msp_id,
@@ -125,33 +151,33 @@ impl SigningIdentity {
     }
 
     /// ECDSA P-256 over SHA-256 of `message`, DER, low-S.
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
         let sig = self
             .key
             .sign(&self.rng, message)
-            .map_err(|_| "ECDSA signing failed".to_string())?;
-        ecdsa::to_low_s(sig.as_ref())
+            .map_err(|_| SignerError::SigningFailed)?;
+        Ok(ecdsa::to_low_s(sig.as_ref())?)
     }
 
     /// 24 random bytes, as Fabric's nonces.
-    pub fn nonce(&self) -> Result<[u8; 24], String> {
+    pub fn nonce(&self) -> Result<[u8; 24], SignerError> {
         let mut n = [0u8; 24];
         self.rng
             .fill(&mut n)
-            .map_err(|_| "no randomness".to_string())?;
+            .map_err(|_| SignerError::NoRandomness)?;
         Ok(n)
     }
 }
 
 /// A PKCS#8 document from a PEM private key, PKCS#8 or SEC1 ("EC PRIVATE KEY").
-fn pkcs8_from_pem(pem: &[u8]) -> Result<Vec<u8>, String> {
+fn pkcs8_from_pem(pem: &[u8]) -> Result<Vec<u8>, SignerError> {
     let mut reader = pem;
     loop {
-        match rustls_pemfile::read_one(&mut reader).map_err(|e| format!("not PEM: {e}"))? {
+        match rustls_pemfile::read_one(&mut reader).map_err(SignerError::KeyNotPem)? {
             Some(Item::Pkcs8Key(k)) => return Ok(k.secret_pkcs8_der().to_vec()),
             Some(Item::Sec1Key(k)) => return Ok(sec1_to_pkcs8(k.secret_sec1_der())),
             Some(_) => continue,
-            None => return Err("no private key in the PEM".into()),
+            None => return Err(SignerError::NoPrivateKey),
         }
     }
 }

@@ -116,7 +116,7 @@ impl Verifier {
             .get(&id.mspid)
             .ok_or_else(|| IdentityError::UnknownMsp(id.mspid.clone()))?;
         let der = pem_certs(&id.id_bytes)
-            .map_err(IdentityError::BadCertificate)?
+            .map_err(|e| IdentityError::BadCertificate(e.to_string()))?
             .into_iter()
             .next()
             .ok_or_else(|| {

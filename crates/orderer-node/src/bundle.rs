@@ -44,8 +44,10 @@ impl Bundle {
             },
         )
         .map_err(|e| e.to_string())?;
-        let msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))?;
-        let config_msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))?
+        let msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))
+            .map_err(|e| e.to_string())?;
+        let config_msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))
+            .map_err(|e| e.to_string())?
             .check_validity_period(false);
         let policies = PolicyManager::from_config_group("Channel", &config.channel_group)
             .map_err(|e| e.to_string())?;

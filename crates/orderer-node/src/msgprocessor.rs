@@ -231,8 +231,9 @@ pub fn signed_envelope(
     channel_id: &str,
     data: Bytes,
 ) -> Result<(RawEnvelope, Envelope), IngressError> {
-    let internal =
-        |e: String| IngressError::Internal(format!("signing a {}: {e}", kind.as_str_name()));
+    let internal = |e: &dyn std::fmt::Display| {
+        IngressError::Internal(format!("signing a {}: {e}", kind.as_str_name()))
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -251,7 +252,7 @@ pub fn signed_envelope(
     };
     let signature_header = SignatureHeader {
         creator: signer.serialized().clone(),
-        nonce: Bytes::copy_from_slice(&signer.nonce().map_err(internal)?),
+        nonce: Bytes::copy_from_slice(&signer.nonce().map_err(|e| internal(&e))?),
     };
     let payload = Payload {
         header: Some(Header {
@@ -261,13 +262,13 @@ pub fn signed_envelope(
         data,
     }
     .encode_to_vec();
-    let signature = signer.sign(&payload).map_err(internal)?;
+    let signature = signer.sign(&payload).map_err(|e| internal(&e))?;
     let env = Envelope {
         payload: payload.into(),
         signature: signature.into(),
     };
     let raw = RawEnvelope::parse(env.encode_to_vec().into())
-        .map_err(|e: EnvelopeError| internal(e.to_string()))?
+        .map_err(|e: EnvelopeError| internal(&e))?
         .0;
     Ok((raw, env))
 }

@@ -168,7 +168,7 @@ impl Security {
     /// signs.
     pub fn check_block_signer(&self, bundle: &Bundle) -> Result<(), String> {
         let probe = b"orderer block validation self-check";
-        let signature = self.signer.sign(probe)?;
+        let signature = self.signer.sign(probe).map_err(|e| e.to_string())?;
         let signed = SignedData {
             data: bytes::Bytes::from_static(probe),
             identity: self.signer.serialized().clone(),

@@ -291,18 +291,18 @@ fn sign_block(
     header: &BlockHeader,
     signer: &SigningIdentity,
 ) -> Result<(), SupportError> {
-    let failed = |e: String| SupportError::Ledger(format!("signing block {}: {e}", header.number));
-    let value = signatures_metadata(block)
-        .map_err(|e| failed(e.to_string()))?
-        .value;
+    let failed = |e: &dyn std::fmt::Display| {
+        SupportError::Ledger(format!("signing block {}: {e}", header.number))
+    };
+    let value = signatures_metadata(block).map_err(|e| failed(&e))?.value;
     let signature_header = SignatureHeader {
         creator: signer.serialized().clone(),
-        nonce: Bytes::copy_from_slice(&signer.nonce().map_err(failed)?),
+        nonce: Bytes::copy_from_slice(&signer.nonce().map_err(|e| failed(&e))?),
     }
     .encode_to_vec();
     let signature = signer
         .sign(&signature_message(&value, &signature_header, header))
-        .map_err(failed)?;
+        .map_err(|e| failed(&e))?;
     add_signature(
         block,
         MetadataSignature {
@@ -311,7 +311,7 @@ fn sign_block(
             identifier_header: Bytes::new(),
         },
     )
-    .map_err(|e| failed(e.to_string()))
+    .map_err(|e| failed(&e))
 }
 
 #[async_trait]

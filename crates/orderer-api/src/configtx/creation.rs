@@ -18,7 +18,7 @@ use super::validator::{Validator, decode_config_update};
 use crate::channelconfig::{
     APPLICATION_GROUP, CHANNEL_GROUP, CONSORTIUMS_GROUP, ChannelValues, ORDERER_GROUP, keys,
 };
-use crate::policies::{Identity, IdentityDeserializer, PolicyManager};
+use crate::policies::{Identity, IdentityDeserializer, MspRefusal, PolicyManager};
 use crate::proto::common::{
     Config, ConfigEnvelope, ConfigGroup, ConfigPolicy, ConfigValue, Consortium, Envelope,
 };
@@ -283,15 +283,23 @@ struct TemplateMsps<'a> {
     msp_ids: BTreeSet<String>,
 }
 
+/// A signer of a channel creation whose MSP the new channel does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("MSP {msp} is not an organization of new channel '{channel_id}'")]
+struct NotInNewChannel {
+    msp: String,
+    channel_id: String,
+}
+
 impl IdentityDeserializer for TemplateMsps<'_> {
-    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, String> {
+    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, MspRefusal> {
         let identity = self.inner.deserialize_identity(serialized)?;
         if !self.msp_ids.contains(identity.msp_id()) {
-            return Err(format!(
-                "MSP {} is not an organization of new channel '{}'",
-                identity.msp_id(),
-                self.channel_id
-            ));
+            return Err(NotInNewChannel {
+                msp: identity.msp_id().to_owned(),
+                channel_id: self.channel_id.to_owned(),
+            }
+            .into());
         }
         Ok(identity)
     }

@@ -63,6 +63,12 @@ pub struct SignedData {
     pub signature: Bytes,
 }
 
+/// Why an MSP refused an identity, a principal or a signature: the MSP's own typed
+/// error (orderer-msp's `DeserializeError`, `PrincipalError`, `VerifyError`), boxed so
+/// that these traits stay object safe and free of any MSP implementation. Its
+/// Display is the reason a policy reports; callers may downcast it.
+pub type MspRefusal = Box<dyn std::error::Error + Send + Sync>;
+
 /// An identity of some MSP, validated when it was deserialized (chain to the MSP's
 /// CAs, validity period, revocation, NodeOUs rules).
 pub trait Identity: Send + Sync + Debug {
@@ -75,17 +81,17 @@ pub trait Identity: Send + Sync + Debug {
 
     /// `Ok` when the identity satisfies `principal` (ROLE, ORGANIZATION_UNIT,
     /// IDENTITY, ANONYMITY or COMBINED); the error says why not.
-    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), String>;
+    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), MspRefusal>;
 
     /// `Ok` when `signature` is this identity's valid signature over `data`.
-    fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), String>;
+    fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), MspRefusal>;
 }
 
 /// The MSPs of a channel: turns serialized identities into validated identities.
 pub trait IdentityDeserializer: Send + Sync + Debug {
     /// Parses a marshalled `msp.SerializedIdentity`, finds its MSP and validates it;
     /// the error says what is wrong (unknown MSP, untrusted, expired, revoked, ...).
-    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, String>;
+    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, MspRefusal>;
 }
 
 // Channels hold their MSPs and identities behind `dyn`: the traits must stay

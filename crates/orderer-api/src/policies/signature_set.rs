@@ -35,7 +35,7 @@ impl SignatureSet {
             let identity = match deserializer.deserialize_identity(&sd.identity) {
                 Ok(identity) => identity,
                 Err(reason) => {
-                    set.reject(index, Rejection::CreatorRefused(reason));
+                    set.reject(index, Rejection::CreatorRefused(reason.to_string()));
                     continue;
                 }
             };
@@ -44,7 +44,7 @@ impl SignatureSet {
                 continue;
             }
             if let Err(reason) = identity.verify(&sd.data, &sd.signature) {
-                set.reject(index, Rejection::InvalidSignature(reason));
+                set.reject(index, Rejection::InvalidSignature(reason.to_string()));
                 continue;
             }
             seen.insert(identity.unique_id().to_vec(), index);

@@ -5,7 +5,67 @@
 //! clock; expiry is checked where identities are used). Fabric accepts only a
 //! certificate with exactly one such path.
 
-use crate::cert::Cert;
+use crate::cert::{Cert, CertError};
+
+/// Why a certificate has no single valid chain to a root CA of the MSP. Subjects are
+/// the certificates' subject names.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("{subject:?} expires ({not_after}) before it is valid")]
+    ExpiresBeforeValid { subject: String, not_after: String },
+    #[error("{subject:?} has an unhandled critical extension {oid}")]
+    UnhandledCriticalExtension { subject: String, oid: String },
+    /// No chain; `why` is the last reason a candidate issuer was refused.
+    #[error("{subject:?} does not chain to a root CA of the MSP: {why}")]
+    NoChain {
+        subject: String,
+        #[source]
+        why: Box<ChainError>,
+    },
+    #[error("{subject:?} was not issued by a CA of the MSP (its issuer is not among them)")]
+    IssuerUnknown { subject: String },
+    #[error(
+        "{subject:?}: a certificate of its chain has an extended key usage without serverAuth \
+         or any (Go's x509 verification, which Fabric uses, refuses it: incompatible key usage)"
+    )]
+    IncompatibleKeyUsage { subject: String },
+    #[error(
+        "{subject:?} has {usable} validation chains (of {found} found); Fabric's MSP supports only one"
+    )]
+    SeveralChains {
+        subject: String,
+        usable: usize,
+        found: usize,
+    },
+    #[error("the chain is longer than {max} certificates")]
+    TooLong { max: usize },
+    #[error("too many signature checks")]
+    TooManySignatureChecks,
+    #[error("{subject:?} is not a CA")]
+    NotCa { subject: String },
+    #[error("{subject:?} may not sign certificates (keyUsage without keyCertSign)")]
+    NoKeyCertSign { subject: String },
+    #[error(transparent)]
+    Signature(#[from] CertError),
+    #[error(
+        "{subject:?} is not valid when the certificate was issued (it is valid from {not_before} to {not_after})"
+    )]
+    IssuerNotValidThen {
+        subject: String,
+        not_before: String,
+        not_after: String,
+    },
+    #[error("{subject:?} has name constraints, which this MSP does not support")]
+    NameConstraints { subject: String },
+    #[error("{subject:?} is not a CA (basicConstraints)")]
+    IntermediateNotCa { subject: String },
+    #[error("{subject:?} allows {max} intermediate CAs below it, the chain has {below}")]
+    PathLength {
+        subject: String,
+        max: u32,
+        below: usize,
+    },
+}
 
 /// Go's limit on signature checks while building chains for one certificate.
 const MAX_SIGNATURE_CHECKS: usize = 100;
@@ -32,13 +92,16 @@ pub(crate) fn dedup(certs: Vec<Cert>) -> Vec<Cert> {
 
 /// The single chain of `leaf` (leaf first, root last), valid when `leaf` was issued,
 /// or why there is none or more than one.
-pub(crate) fn unique_chain<'a>(leaf: &'a Cert, pools: Pools<'a>) -> Result<Vec<&'a Cert>, String> {
+pub(crate) fn unique_chain<'a>(
+    leaf: &'a Cert,
+    pools: Pools<'a>,
+) -> Result<Vec<&'a Cert>, ChainError> {
     let at = leaf.not_before.saturating_add(1);
     if at > leaf.not_after {
-        return Err(format!(
-            "{:?} expires ({}) before it is valid",
-            leaf.subject_text, leaf.not_after_text
-        ));
+        return Err(ChainError::ExpiresBeforeValid {
+            subject: leaf.subject_text.clone(),
+            not_after: leaf.not_after_text.clone(),
+        });
     }
     chain(leaf, pools, Some(at))
 }
@@ -48,16 +111,20 @@ pub(crate) fn unique_chain<'a>(leaf: &'a Cert, pools: Pools<'a>) -> Result<Vec<&
 pub(crate) fn unique_chain_any_time<'a>(
     leaf: &'a Cert,
     pools: Pools<'a>,
-) -> Result<Vec<&'a Cert>, String> {
+) -> Result<Vec<&'a Cert>, ChainError> {
     chain(leaf, pools, None)
 }
 
-fn chain<'a>(leaf: &'a Cert, pools: Pools<'a>, at: Option<i64>) -> Result<Vec<&'a Cert>, String> {
+fn chain<'a>(
+    leaf: &'a Cert,
+    pools: Pools<'a>,
+    at: Option<i64>,
+) -> Result<Vec<&'a Cert>, ChainError> {
     if let Some(oid) = &leaf.unhandled_critical {
-        return Err(format!(
-            "{:?} has an unhandled critical extension {oid}",
-            leaf.subject_text
-        ));
+        return Err(ChainError::UnhandledCriticalExtension {
+            subject: leaf.subject_text.clone(),
+            oid: oid.clone(),
+        });
     }
     let mut chains = Vec::new();
     let mut why = None;
@@ -74,15 +141,13 @@ fn chain<'a>(leaf: &'a Cert, pools: Pools<'a>, at: Option<i64>) -> Result<Vec<&'
         search.extend(&mut vec![leaf]);
     }
     if chains.is_empty() {
+        let subject = leaf.subject_text.clone();
         return Err(match why {
-            Some(why) => format!(
-                "{:?} does not chain to a root CA of the MSP: {why}",
-                leaf.subject_text
-            ),
-            None => format!(
-                "{:?} was not issued by a CA of the MSP (its issuer is not among them)",
-                leaf.subject_text
-            ),
+            Some(why) => ChainError::NoChain {
+                subject,
+                why: Box::new(why),
+            },
+            None => ChainError::IssuerUnknown { subject },
         });
     }
     // Go's default key usage: every certificate of the chain must allow serverAuth.
@@ -90,15 +155,14 @@ fn chain<'a>(leaf: &'a Cert, pools: Pools<'a>, at: Option<i64>) -> Result<Vec<&'
     chains.retain(|c| c.iter().all(|x| x.server_auth_usable));
     match chains.len() {
         1 => Ok(chains.swap_remove(0)),
-        0 => Err(format!(
-            "{:?}: a certificate of its chain has an extended key usage without serverAuth \
-             or any (Go's x509 verification, which Fabric uses, refuses it: incompatible key usage)",
-            leaf.subject_text
-        )),
-        n => Err(format!(
-            "{:?} has {n} validation chains (of {found} found); Fabric's MSP supports only one",
-            leaf.subject_text
-        )),
+        0 => Err(ChainError::IncompatibleKeyUsage {
+            subject: leaf.subject_text.clone(),
+        }),
+        usable => Err(ChainError::SeveralChains {
+            subject: leaf.subject_text.clone(),
+            usable,
+            found,
+        }),
     }
 }
 
@@ -107,14 +171,14 @@ struct Search<'a, 'o> {
     at: Option<i64>,
     chains: &'o mut Vec<Vec<&'a Cert>>,
     checks: usize,
-    why: &'o mut Option<String>,
+    why: &'o mut Option<ChainError>,
 }
 
 impl<'a> Search<'a, '_> {
     fn extend(&mut self, chain: &mut Vec<&'a Cert>) {
         let Some(&child) = chain.last() else { return };
         if chain.len() > MAX_DEPTH {
-            *self.why = Some(format!("the chain is longer than {MAX_DEPTH} certificates"));
+            *self.why = Some(ChainError::TooLong { max: MAX_DEPTH });
             return;
         }
         let candidates = self
@@ -133,7 +197,7 @@ impl<'a> Search<'a, '_> {
             }
             self.checks += 1;
             if self.checks > MAX_SIGNATURE_CHECKS {
-                *self.why = Some("too many signature checks".into());
+                *self.why = Some(ChainError::TooManySignatureChecks);
                 return;
             }
             if let Err(e) = may_issue(candidate, child) {
@@ -157,55 +221,58 @@ impl<'a> Search<'a, '_> {
 
 /// Go's `CheckSignatureFrom`: the parent is a CA allowed to sign certificates, and its
 /// key signed the child.
-pub(crate) fn may_issue(parent: &Cert, child: &Cert) -> Result<(), String> {
+pub(crate) fn may_issue(parent: &Cert, child: &Cert) -> Result<(), ChainError> {
     // Version 3 (encoded 2) without basicConstraints, or cA false: not a CA.
     if (parent.version == 2 && parent.is_ca.is_none()) || parent.is_ca == Some(false) {
-        return Err(format!("{:?} is not a CA", parent.subject_text));
+        return Err(ChainError::NotCa {
+            subject: parent.subject_text.clone(),
+        });
     }
     if parent.key_cert_sign == Some(false) {
-        return Err(format!(
-            "{:?} may not sign certificates (keyUsage without keyCertSign)",
-            parent.subject_text
-        ));
+        return Err(ChainError::NoKeyCertSign {
+            subject: parent.subject_text.clone(),
+        });
     }
-    child.verify_signed_by(parent)
+    Ok(child.verify_signed_by(parent)?)
 }
 
 /// Go's checks of a certificate above the leaf: `below` intermediates lie between it
 /// and the leaf; valid at `at` if given.
-fn valid_as_issuer(c: &Cert, is_root: bool, below: usize, at: Option<i64>) -> Result<(), String> {
+fn valid_as_issuer(
+    c: &Cert,
+    is_root: bool,
+    below: usize,
+    at: Option<i64>,
+) -> Result<(), ChainError> {
+    let subject = || c.subject_text.clone();
     if let Some(oid) = &c.unhandled_critical {
-        return Err(format!(
-            "{:?} has an unhandled critical extension {oid}",
-            c.subject_text
-        ));
+        return Err(ChainError::UnhandledCriticalExtension {
+            subject: subject(),
+            oid: oid.clone(),
+        });
     }
     if at.is_some_and(|at| at < c.not_before || at > c.not_after) {
-        return Err(format!(
-            "{:?} is not valid when the certificate was issued (it is valid from {} to {})",
-            c.subject_text, c.not_before_text, c.not_after_text
-        ));
+        return Err(ChainError::IssuerNotValidThen {
+            subject: subject(),
+            not_before: c.not_before_text.clone(),
+            not_after: c.not_after_text.clone(),
+        });
     }
     if c.has_name_constraints {
         // Go checks the leaf's names against them; that is not implemented here, so
         // such a CA is refused rather than trusted beyond its constraints.
-        return Err(format!(
-            "{:?} has name constraints, which this MSP does not support",
-            c.subject_text
-        ));
+        return Err(ChainError::NameConstraints { subject: subject() });
     }
     if !is_root && c.is_ca != Some(true) {
-        return Err(format!(
-            "{:?} is not a CA (basicConstraints)",
-            c.subject_text
-        ));
+        return Err(ChainError::IntermediateNotCa { subject: subject() });
     }
     if let Some(max) = c.path_len {
         if below > max as usize {
-            return Err(format!(
-                "{:?} allows {max} intermediate CAs below it, the chain has {below}",
-                c.subject_text
-            ));
+            return Err(ChainError::PathLength {
+                subject: subject(),
+                max,
+                below,
+            });
         }
     }
     Ok(())

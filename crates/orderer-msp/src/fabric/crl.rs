@@ -8,8 +8,41 @@ use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 
+use crate::cert::X509ParseError;
 use crate::cert::{Cert, strip_zeros, verify_signature};
-use crate::ecdsa;
+use crate::ecdsa::{self, SignatureFormatError};
+
+/// Why bytes are not a CRL.
+#[derive(Debug, thiserror::Error)]
+pub enum CrlError {
+    #[error("not a PEM X509 CRL")]
+    NotPemCrl,
+    #[error("not an X.509 CRL: {0}")]
+    NotX509(#[source] X509ParseError),
+    #[error("{0} bytes after the CRL")]
+    TrailingBytes(usize),
+    #[error("the CRL's ECDSA signature: {0}")]
+    Signature(#[source] SignatureFormatError),
+}
+
+/// Why revocation refuses a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevocationError {
+    #[error("the issuing CA {issuer:?} has no subject key identifier to find its CRLs by")]
+    IssuerWithoutKeyId { issuer: String },
+    /// `crl_issuer` is the CRL's issuer name.
+    #[error("the CRL of {crl_issuer:?} has no authority key identifier")]
+    CrlWithoutAuthorityKeyId { crl_issuer: String },
+    /// `serial` in hex.
+    #[error(
+        "the certificate {subject:?} has been revoked (serial {serial}) by a CRL of {issuer:?}"
+    )]
+    Revoked {
+        subject: String,
+        serial: String,
+        issuer: String,
+    },
+}
 
 /// A parsed CRL.
 #[derive(Debug, Clone)]
@@ -28,22 +61,21 @@ pub(crate) struct Crl {
 impl Crl {
     /// Parses a CRL given in DER, or in PEM starting with `-----BEGIN X509 CRL` (Go's
     /// `x509.ParseCRL` accepts both).
-    pub(crate) fn parse(bytes: &[u8]) -> Result<Crl, String> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Crl, CrlError> {
         let owned;
         let der = if bytes.starts_with(b"-----BEGIN X509 CRL") {
             let mut reader = bytes;
             owned = match rustls_pemfile::read_one(&mut reader) {
                 Ok(Some(rustls_pemfile::Item::Crl(c))) => c.as_ref().to_vec(),
-                _ => return Err("not a PEM X509 CRL".into()),
+                _ => return Err(CrlError::NotPemCrl),
             };
             &owned[..]
         } else {
             bytes
         };
-        let (rest, crl) = CertificateRevocationList::from_der(der)
-            .map_err(|e| format!("not an X.509 CRL: {e}"))?;
+        let (rest, crl) = CertificateRevocationList::from_der(der).map_err(CrlError::NotX509)?;
         if !rest.is_empty() {
-            return Err(format!("{} bytes after the CRL", rest.len()));
+            return Err(CrlError::TrailingBytes(rest.len()));
         }
         let mut authority_key_id = None;
         let mut has_aki_extension = false;
@@ -64,8 +96,7 @@ impl Crl {
         .contains(&sig_alg.as_str())
         {
             // Fabric re-encodes ECDSA CRL signatures canonically when loading them.
-            let (sig, _) = ecdsa::parse_prefix(&signature)
-                .map_err(|e| format!("the CRL's ECDSA signature: {e}"))?;
+            let (sig, _) = ecdsa::parse_prefix(&signature).map_err(CrlError::Signature)?;
             signature = ecdsa::encode(&sig);
         }
         Ok(Crl {
@@ -84,23 +115,27 @@ impl Crl {
 }
 
 /// Whether `cert`, issued by `issuer`, is revoked by one of `crls`.
-pub(crate) fn check_not_revoked(cert: &Cert, issuer: &Cert, crls: &[Crl]) -> Result<(), String> {
+pub(crate) fn check_not_revoked(
+    cert: &Cert,
+    issuer: &Cert,
+    crls: &[Crl],
+) -> Result<(), RevocationError> {
     if crls.is_empty() {
         return Ok(());
     }
-    let ski = issuer.subject_key_id.as_deref().ok_or_else(|| {
-        format!(
-            "the issuing CA {:?} has no subject key identifier to find its CRLs by",
-            issuer.subject_text
-        )
-    })?;
+    let ski =
+        issuer
+            .subject_key_id
+            .as_deref()
+            .ok_or_else(|| RevocationError::IssuerWithoutKeyId {
+                issuer: issuer.subject_text.clone(),
+            })?;
     for crl in crls {
         if !crl.has_aki_extension {
             // Fabric fails the validation here rather than skipping the CRL.
-            return Err(format!(
-                "the CRL of {:?} has no authority key identifier",
-                crl.issuer_text
-            ));
+            return Err(RevocationError::CrlWithoutAuthorityKeyId {
+                crl_issuer: crl.issuer_text.clone(),
+            });
         }
         if crl.authority_key_id.as_deref() != Some(ski) {
             continue;
@@ -112,12 +147,11 @@ pub(crate) fn check_not_revoked(cert: &Cert, issuer: &Cert, crls: &[Crl]) -> Res
         if verify_signature(&issuer.key, &crl.sig_alg, &crl.tbs, &crl.signature).is_err() {
             continue;
         }
-        return Err(format!(
-            "the certificate {:?} has been revoked (serial {}) by a CRL of {:?}",
-            cert.subject_text,
-            hex(&cert.serial),
-            issuer.subject_text
-        ));
+        return Err(RevocationError::Revoked {
+            subject: cert.subject_text.clone(),
+            serial: hex(&cert.serial),
+            issuer: issuer.subject_text.clone(),
+        });
     }
     Ok(())
 }

@@ -2,15 +2,31 @@
 
 use std::sync::Arc;
 
-use orderer_api::policies::Identity;
+use orderer_api::policies::{Identity, MspRefusal};
 use orderer_api::proto::common::MspPrincipal;
 use ring::digest;
 use ring::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA256_ASN1, UnparsedPublicKey};
 
+use super::error::ValidityPeriodError;
 use super::msp::{FabricMsp, Validated};
 use super::ous::OuIdentifier;
 use crate::cert::Cert;
-use crate::ecdsa::{self, EcCurve};
+use crate::ecdsa::{self, EcCurve, SignatureFormatError};
+
+/// Why a signature of a [`FabricIdentity`] is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the identity's key is not an ECDSA key")]
+    NotEcdsaKey,
+    #[error("the signature is empty")]
+    Empty,
+    #[error("the signature is not a DER ECDSA signature: {0}")]
+    Malformed(#[source] SignatureFormatError),
+    #[error("the signature has a high S value; Fabric accepts only low-S ECDSA signatures")]
+    HighS,
+    #[error("the signature does not verify with the key of {subject:?} (MSP {msp})")]
+    DoesNotVerify { subject: String, msp: String },
+}
 
 /// An identity that passed its MSP's validation (chain, revocation, OUs). Its validity
 /// period is checked where it is used ([`FabricIdentity::check_time`]), as Fabric
@@ -80,22 +96,20 @@ impl FabricIdentity {
     }
 
     /// Whether the certificate is valid at `now` (seconds since the epoch).
-    pub fn check_time(&self, now: i64) -> Result<(), String> {
+    pub fn check_time(&self, now: i64) -> Result<(), ValidityPeriodError> {
         if now < self.cert.not_before {
-            return Err(format!(
-                "the identity {:?} of MSP {} is not valid before {}",
-                self.cert.subject_text,
-                self.msp.id(),
-                self.cert.not_before_text
-            ));
+            return Err(ValidityPeriodError::NotYetValid {
+                subject: self.cert.subject_text.clone(),
+                msp: self.msp.id().to_owned(),
+                not_before: self.cert.not_before_text.clone(),
+            });
         }
         if now > self.cert.not_after {
-            return Err(format!(
-                "the identity {:?} of MSP {} expired at {}",
-                self.cert.subject_text,
-                self.msp.id(),
-                self.cert.not_after_text
-            ));
+            return Err(ValidityPeriodError::Expired {
+                subject: self.cert.subject_text.clone(),
+                msp: self.msp.id().to_owned(),
+                not_after: self.cert.not_after_text.clone(),
+            });
         }
         Ok(())
     }
@@ -114,27 +128,30 @@ impl Identity for FabricIdentity {
         &self.unique_id
     }
 
-    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), String> {
-        super::principal::satisfies(self, principal)
+    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), MspRefusal> {
+        Ok(super::principal::satisfies(self, principal)?)
     }
 
     /// Fabric's default BCCSP: the message hashed with SHA-256 (the SHA2 family, for
     /// P-256 and P-384 keys alike), a DER ECDSA signature with a low S.
-    fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), String> {
+    fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), MspRefusal> {
+        Ok(self.verify_signature(data, signature)?)
+    }
+}
+
+impl FabricIdentity {
+    /// [`Identity::verify`] with its typed error.
+    pub fn verify_signature(&self, data: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
         let Some((curve, point)) = self.cert.key.ec() else {
-            return Err("the identity's key is not an ECDSA key".into());
+            return Err(VerifyError::NotEcdsaKey);
         };
         if signature.is_empty() {
-            return Err("the signature is empty".into());
+            return Err(VerifyError::Empty);
         }
         // Like Go's asn1.Unmarshal, bytes after the two integers are ignored.
-        let (sig, _) = ecdsa::parse_prefix(signature)
-            .map_err(|e| format!("the signature is not a DER ECDSA signature: {e}"))?;
+        let (sig, _) = ecdsa::parse_prefix(signature).map_err(VerifyError::Malformed)?;
         if !curve.is_low_s(&sig.s) {
-            return Err(
-                "the signature has a high S value; Fabric accepts only low-S ECDSA signatures"
-                    .into(),
-            );
+            return Err(VerifyError::HighS);
         }
         // ring hashes with SHA-256 itself; for P-384 this is the "P-384 with SHA-256"
         // verification, which is what Fabric does (digest shorter than the order).
@@ -144,12 +161,9 @@ impl Identity for FabricIdentity {
         };
         UnparsedPublicKey::new(alg, point)
             .verify(data, &ecdsa::encode(&sig))
-            .map_err(|_| {
-                format!(
-                    "the signature does not verify with the key of {:?} (MSP {})",
-                    self.cert.subject_text,
-                    self.msp.id()
-                )
+            .map_err(|_| VerifyError::DoesNotVerify {
+                subject: self.cert.subject_text.clone(),
+                msp: self.msp.id().to_owned(),
             })
     }
 }

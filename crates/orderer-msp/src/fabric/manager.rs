@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use orderer_api::policies::{Identity, IdentityDeserializer};
+use orderer_api::policies::{Identity, IdentityDeserializer, MspRefusal};
 use orderer_api::proto::msp::{MspConfig, SerializedIdentity};
 use prost::Message;
 
+use super::error::{DeserializeError, SetupError};
 use super::identity::FabricIdentity;
 use super::msp::FabricMsp;
 
@@ -62,12 +63,12 @@ impl std::fmt::Debug for MspManager {
 
 impl MspManager {
     /// The manager of these MSPs; two MSPs with the same ID are an error.
-    pub fn new(msps: impl IntoIterator<Item = FabricMsp>) -> Result<Self, String> {
+    pub fn new(msps: impl IntoIterator<Item = FabricMsp>) -> Result<Self, SetupError> {
         let mut map = BTreeMap::new();
         for msp in msps {
             let id = msp.id().to_owned();
             if map.insert(id.clone(), Arc::new(msp)).is_some() {
-                return Err(format!("MSP {id} is defined twice"));
+                return Err(SetupError::Duplicate(id));
             }
         }
         Ok(MspManager {
@@ -81,7 +82,7 @@ impl MspManager {
     /// The manager of the MSPs of these `MSPConfig`s.
     pub fn from_msp_configs<'a>(
         configs: impl IntoIterator<Item = &'a MspConfig>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SetupError> {
         let msps = configs
             .into_iter()
             .map(FabricMsp::from_msp_config)
@@ -135,7 +136,7 @@ impl MspManager {
         &self,
         serialized: &[u8],
         now: i64,
-    ) -> Result<Arc<FabricIdentity>, String> {
+    ) -> Result<Arc<FabricIdentity>, DeserializeError> {
         let identity = match self.cached(serialized) {
             Some(id) => id,
             None => {
@@ -169,22 +170,24 @@ impl MspManager {
         Some(id)
     }
 
-    fn validate(&self, serialized: &[u8]) -> Result<FabricIdentity, String> {
+    fn validate(&self, serialized: &[u8]) -> Result<FabricIdentity, DeserializeError> {
         if serialized.is_empty() {
-            return Err("there is no creator identity (unsigned)".into());
+            return Err(DeserializeError::NoCreator);
         }
         let id = SerializedIdentity::decode(serialized)
-            .map_err(|e| format!("the identity is not a valid msp.SerializedIdentity: {e}"))?;
+            .map_err(DeserializeError::NotSerializedIdentity)?;
         let msp = self
             .msps
             .get(&id.mspid)
-            .ok_or_else(|| format!("MSP {:?} is not defined on the channel", id.mspid))?;
+            .ok_or_else(|| DeserializeError::UnknownMsp {
+                msp: id.mspid.clone(),
+            })?;
         msp.identity_from_pem(&id.id_bytes)
     }
 }
 
 impl IdentityDeserializer for MspManager {
-    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, String> {
+    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, MspRefusal> {
         let id: Arc<dyn Identity> = self.deserialize_at(serialized, (self.clock)())?;
         Ok(id)
     }

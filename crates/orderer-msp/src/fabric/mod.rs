@@ -13,6 +13,7 @@
 mod chain;
 mod crl;
 mod dir;
+mod error;
 mod identity;
 mod manager;
 mod msp;
@@ -20,10 +21,14 @@ mod ous;
 mod principal;
 mod setup;
 
+pub use chain::ChainError;
 pub(crate) use chain::{Pools, dedup, unique_chain_any_time};
+pub use crl::{CrlError, RevocationError};
 pub(crate) use dir::list_files;
 pub use dir::{msp_config, msp_config_from_dir, msp_config_from_dir_with_warnings};
-pub use identity::FabricIdentity;
+pub use error::{DeserializeError, SetupError, ValidationError, ValidityPeriodError};
+pub use identity::{FabricIdentity, VerifyError};
 pub use manager::MspManager;
 pub use msp::FabricMsp;
-pub use ous::{NodeRole, OuIdentifier};
+pub use ous::{NodeRole, OuError, OuIdentifier};
+pub use principal::PrincipalError;

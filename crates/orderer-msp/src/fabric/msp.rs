@@ -10,6 +10,7 @@ use ring::digest;
 
 use super::chain::{Pools, unique_chain};
 use super::crl::{Crl, check_not_revoked};
+use super::error::{DeserializeError, ValidationError};
 use super::identity::FabricIdentity;
 use super::ous::{NodeOus, NodeRole, OuIdentifier, check_ou_identifiers};
 use crate::cert::{Cert, first_pem_cert};
@@ -106,25 +107,24 @@ impl FabricMsp {
     /// The certifiers identifier of one of the MSP's CA certificates (PEM): what an
     /// `OrganizationUnit` principal or an OU identifier names it by, the hash of the
     /// CA's chain from itself to its root.
-    pub fn certifiers_identifier(&self, ca_pem: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn certifiers_identifier(&self, ca_pem: &[u8]) -> Result<Vec<u8>, ValidationError> {
         let der = first_pem_cert(ca_pem)?;
         let cert = self.canonical(&Cert::parse(&der)?)?;
         if self.roots.iter().any(|r| r.der == cert.der) {
             return Ok(self.chain_id([&cert]));
         }
         if !self.intermediates.iter().any(|r| r.der == cert.der) {
-            return Err(format!(
-                "{:?} is not a root or intermediate CA certificate of MSP {}",
-                cert.subject_text, self.name
-            ));
+            return Err(ValidationError::NotMspCa {
+                subject: cert.subject_text,
+                msp: self.name.clone(),
+            });
         }
         let chain = unique_chain(&cert, self.pools())?;
         if self.internal_nodes.contains(&cert.der) {
-            return Err(format!(
-                "{:?} issued other intermediate CAs of MSP {}; only a CA at the bottom of \
-                 the certification tree can certify identities",
-                cert.subject_text, self.name
-            ));
+            return Err(ValidationError::NotLeafCa {
+                subject: cert.subject_text.clone(),
+                msp: self.name.clone(),
+            });
         }
         Ok(self.chain_id(chain))
     }
@@ -132,7 +132,7 @@ impl FabricMsp {
     /// A certificate as Fabric holds it (Fabric's `sanitizeCert`): ECDSA-signed
     /// certificates get a low-S signature, checked against the issuer found by chain
     /// validation (a self-signed CA is its own issuer).
-    pub(super) fn canonical(&self, cert: &Cert) -> Result<Cert, String> {
+    pub(super) fn canonical(&self, cert: &Cert) -> Result<Cert, ValidationError> {
         if !cert.is_ecdsa_signed() {
             return Ok(cert.clone());
         }
@@ -150,40 +150,38 @@ impl FabricMsp {
         }
         let chain = unique_chain(cert, self.pools())?;
         let Some(issuer) = chain.get(1) else {
-            return Err(format!(
-                "{:?} is not a self-signed CA certificate (basicConstraints CA:true), so it \
-                 cannot be a root CA",
-                cert.subject_text
-            ));
+            return Err(ValidationError::NotSelfSignedRoot {
+                subject: cert.subject_text.clone(),
+            });
         };
-        sanitized(cert, issuer)
+        Ok(sanitized(cert, issuer)?)
     }
 
     /// Validates a certificate as an identity of this MSP (Fabric's `Validate`): its
     /// single chain to a root, issued by a CA at the bottom of the certification tree,
     /// not a CA itself, not revoked, with the OUs the MSP requires. The validity period
     /// is not checked here (see [`FabricIdentity::check_time`]).
-    pub(super) fn validate(&self, cert: &Cert) -> Result<Validated, String> {
+    pub(super) fn validate(&self, cert: &Cert) -> Result<Validated, ValidationError> {
         if cert.is_ca == Some(true) {
             // Fabric first puts the certificate in canonical form, which finds a
             // self-signed root its own issuer; only then does it refuse CAs.
             self.canonical(cert)?;
-            return Err(format!(
-                "{:?} is a CA certificate (basicConstraints CA:true), which cannot be used \
-                 as an identity",
-                cert.subject_text
-            ));
+            return Err(ValidationError::CaAsIdentity {
+                subject: cert.subject_text.clone(),
+            });
         }
         let chain = unique_chain(cert, self.pools())?;
         let Some(&issuer) = chain.get(1) else {
-            return Err(format!("{:?} has no issuer", cert.subject_text));
+            return Err(ValidationError::NoIssuer {
+                subject: cert.subject_text.clone(),
+            });
         };
         if self.internal_nodes.contains(&issuer.der) {
-            return Err(format!(
-                "{:?} was issued by {:?}, which issues intermediate CAs in MSP {}; \
-                 identities must come from a CA at the bottom of the certification tree",
-                cert.subject_text, issuer.subject_text, self.name
-            ));
+            return Err(ValidationError::IssuedByInternalCa {
+                subject: cert.subject_text.clone(),
+                issuer: issuer.subject_text.clone(),
+                msp: self.name.clone(),
+            });
         }
         let canonical = sanitized(cert, issuer)?;
         check_not_revoked(&canonical, issuer, &self.crls)?;
@@ -209,31 +207,36 @@ impl FabricMsp {
     pub fn deserialize_identity(
         self: &Arc<Self>,
         serialized: &[u8],
-    ) -> Result<FabricIdentity, String> {
-        let id = SerializedIdentity::decode(serialized)
-            .map_err(|e| format!("not a valid msp.SerializedIdentity: {e}"))?;
+    ) -> Result<FabricIdentity, DeserializeError> {
+        let id = SerializedIdentity::decode(serialized).map_err(DeserializeError::Decode)?;
         if id.mspid != self.name {
-            return Err(format!(
-                "the identity belongs to MSP {:?}, not to {}",
-                id.mspid, self.name
-            ));
+            return Err(DeserializeError::OtherMsp {
+                found: id.mspid,
+                msp: self.name.clone(),
+            });
         }
         self.identity_from_pem(&id.id_bytes)
     }
 
     /// Validates a PEM certificate as an identity of this MSP.
-    pub fn identity_from_pem(self: &Arc<Self>, pem: &[u8]) -> Result<FabricIdentity, String> {
-        let der = first_pem_cert(pem).map_err(|e| format!("the identity's certificate: {e}"))?;
-        let cert = Cert::parse(&der).map_err(|e| format!("the identity's certificate: {e}"))?;
+    pub fn identity_from_pem(
+        self: &Arc<Self>,
+        pem: &[u8],
+    ) -> Result<FabricIdentity, DeserializeError> {
+        let cert = first_pem_cert(pem)
+            .and_then(|der| Cert::parse(&der))
+            .map_err(DeserializeError::Certificate)?;
         if cert.key.ec().is_none() {
-            return Err(format!(
-                "the identity's key is not supported ({:?}); only ECDSA P-256 and P-384",
-                cert.key
-            ));
+            return Err(DeserializeError::UnsupportedKey {
+                key: format!("{:?}", cert.key),
+            });
         }
         let validated = self
             .validate(&cert)
-            .map_err(|e| format!("the identity is not valid for MSP {}: {e}", self.name))?;
+            .map_err(|source| DeserializeError::Invalid {
+                msp: self.name.clone(),
+                source: Box::new(source),
+            })?;
         Ok(FabricIdentity::new(Arc::clone(self), validated))
     }
 

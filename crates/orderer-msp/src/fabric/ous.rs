@@ -5,6 +5,7 @@
 use orderer_api::proto::msp::{FabricNodeOUs, FabricOuIdentifier};
 
 use super::crl::hex;
+use super::error::{SetupError, ValidationError};
 
 /// An organizational unit of an identity as Fabric identifies it: an OU value of the
 /// certificate's subject, and the certifiers identifier, the hash of the certificates
@@ -49,6 +50,66 @@ impl NodeRole {
     }
 }
 
+/// Why an identity's organizational units do not satisfy its MSP, or a role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OuError {
+    #[error(
+        "the identity's OU {ou:?} was not issued by the CA MSP {msp} binds it to \
+         (certifiers identifier does not match; OUs: {})",
+        describe(ous)
+    )]
+    WrongCertifiers {
+        ou: String,
+        msp: String,
+        ous: Vec<OuIdentifier>,
+    },
+    #[error(
+        "the identity has no OU that classifies it as client, peer, admin or orderer \
+         in MSP {msp} (NodeOUs are enabled; its OUs: {})",
+        describe(ous)
+    )]
+    NoRoleOu { msp: String, ous: Vec<OuIdentifier> },
+    #[error(
+        "the identity must have exactly one client, peer, admin or orderer OU in MSP \
+         {msp}, not a combination (its OUs: {})",
+        describe(ous)
+    )]
+    SeveralRoleOus { msp: String, ous: Vec<OuIdentifier> },
+    #[error("NodeOUs are not enabled in MSP {msp}: its identities have no {} role", role.name())]
+    NodeOusDisabled { msp: String, role: NodeRole },
+    #[error("MSP {msp} defines no OU for the {} role", role.name())]
+    RoleWithoutOu { msp: String, role: NodeRole },
+    #[error(
+        "the identity does not carry the {} OU {ou:?} of MSP {msp} (its OUs: {})",
+        role.name(),
+        describe(ous)
+    )]
+    MissingRoleOu {
+        role: NodeRole,
+        ou: String,
+        msp: String,
+        ous: Vec<OuIdentifier>,
+    },
+    #[error(
+        "the identity's certificate has no organizational unit (OU); MSP {msp} requires one of {}",
+        describe(required)
+    )]
+    NoOu {
+        msp: String,
+        required: Vec<OuIdentifier>,
+    },
+    #[error(
+        "none of the identity's organizational units {} is one MSP {msp} accepts ({})",
+        describe(ous),
+        describe(required)
+    )]
+    NotAccepted {
+        ous: Vec<OuIdentifier>,
+        msp: String,
+        required: Vec<OuIdentifier>,
+    },
+}
+
 /// The OU of one role, bound to a CA when the configuration names its certificate.
 #[derive(Debug, Clone)]
 struct NodeOu {
@@ -79,8 +140,8 @@ impl NodeOus {
     /// certificate of the MSP (PEM). Enforcement is off when no role has an OU.
     pub(crate) fn setup(
         config: Option<&FabricNodeOUs>,
-        certifiers: impl Fn(&[u8]) -> Result<Vec<u8>, String>,
-    ) -> Result<NodeOus, String> {
+        certifiers: impl Fn(&[u8]) -> Result<Vec<u8>, ValidationError>,
+    ) -> Result<NodeOus, SetupError> {
         let Some(config) = config else {
             return Ok(NodeOus::default());
         };
@@ -102,8 +163,10 @@ impl NodeOus {
             let certifiers = if certificate.is_empty() {
                 Vec::new()
             } else {
-                certifiers(certificate)
-                    .map_err(|e| format!("NodeOUs: the {} OU's certificate: {e}", role.name()))?
+                certifiers(certificate).map_err(|source| SetupError::NodeOuCertificate {
+                    role,
+                    source: Box::new(source),
+                })?
             };
             *slot = Some(NodeOu {
                 ou: organizational_unit_identifier.clone(),
@@ -129,7 +192,7 @@ impl NodeOus {
 
     /// With enforcement, an identity must carry exactly one of the role OUs (counting
     /// each occurrence), issued by the CA the OU is bound to, if any.
-    pub(crate) fn check_identity(&self, msp: &str, ous: &[OuIdentifier]) -> Result<(), String> {
+    pub(crate) fn check_identity(&self, msp: &str, ous: &[OuIdentifier]) -> Result<(), OuError> {
         if !self.enforced {
             return Ok(());
         }
@@ -145,12 +208,11 @@ impl NodeOus {
                 continue;
             };
             if !node.certifiers.is_empty() && node.certifiers != ou.certifiers_identifier {
-                return Err(format!(
-                    "the identity's OU {:?} was not issued by the CA MSP {msp} binds it to \
-                     (certifiers identifier does not match; OUs: {})",
-                    ou.organizational_unit,
-                    describe(ous)
-                ));
+                return Err(OuError::WrongCertifiers {
+                    ou: ou.organizational_unit.clone(),
+                    msp: msp.to_owned(),
+                    ous: ous.to_vec(),
+                });
             }
             found += 1;
             if found > 1 {
@@ -158,17 +220,15 @@ impl NodeOus {
             }
         }
         match found {
-            0 => Err(format!(
-                "the identity has no OU that classifies it as client, peer, admin or orderer \
-                 in MSP {msp} (NodeOUs are enabled; its OUs: {})",
-                describe(ous)
-            )),
+            0 => Err(OuError::NoRoleOu {
+                msp: msp.to_owned(),
+                ous: ous.to_vec(),
+            }),
             1 => Ok(()),
-            _ => Err(format!(
-                "the identity must have exactly one client, peer, admin or orderer OU in MSP \
-                 {msp}, not a combination (its OUs: {})",
-                describe(ous)
-            )),
+            _ => Err(OuError::SeveralRoleOus {
+                msp: msp.to_owned(),
+                ous: ous.to_vec(),
+            }),
         }
     }
 
@@ -179,28 +239,23 @@ impl NodeOus {
         msp: &str,
         ous: &[OuIdentifier],
         role: NodeRole,
-    ) -> Result<(), String> {
+    ) -> Result<(), OuError> {
+        let msp = msp.to_owned();
         if !self.enforced {
-            return Err(format!(
-                "NodeOUs are not enabled in MSP {msp}: its identities have no {} role",
-                role.name()
-            ));
+            return Err(OuError::NodeOusDisabled { msp, role });
         }
         let Some(node) = self.role(role) else {
-            return Err(format!(
-                "MSP {msp} defines no OU for the {} role",
-                role.name()
-            ));
+            return Err(OuError::RoleWithoutOu { msp, role });
         };
         if ous.iter().any(|o| o.organizational_unit == node.ou) {
             return Ok(());
         }
-        Err(format!(
-            "the identity does not carry the {} OU {:?} of MSP {msp} (its OUs: {})",
-            role.name(),
-            node.ou,
-            describe(ous)
-        ))
+        Err(OuError::MissingRoleOu {
+            role,
+            ou: node.ou.clone(),
+            msp,
+            ous: ous.to_vec(),
+        })
     }
 }
 
@@ -210,19 +265,19 @@ pub(crate) fn check_ou_identifiers(
     required: &[OuIdentifier],
     msp: &str,
     ous: &[OuIdentifier],
-) -> Result<(), String> {
+) -> Result<(), OuError> {
     if required.is_empty() || ous.iter().any(|o| required.contains(o)) {
         return Ok(());
     }
     if ous.is_empty() {
-        return Err(format!(
-            "the identity's certificate has no organizational unit (OU); MSP {msp} requires one of {}",
-            describe(required)
-        ));
+        return Err(OuError::NoOu {
+            msp: msp.to_owned(),
+            required: required.to_vec(),
+        });
     }
-    Err(format!(
-        "none of the identity's organizational units {} is one MSP {msp} accepts ({})",
-        describe(ous),
-        describe(required)
-    ))
+    Err(OuError::NotAccepted {
+        ous: ous.to_vec(),
+        msp: msp.to_owned(),
+        required: required.to_vec(),
+    })
 }

@@ -10,6 +10,7 @@ use ring::digest;
 
 use super::chain::{Pools, dedup, unique_chain};
 use super::crl::{Crl, check_not_revoked};
+use super::error::SetupError;
 use super::msp::FabricMsp;
 use super::ous::{NodeOus, NodeRole, OuIdentifier};
 use crate::cert::{Cert, first_pem_cert};
@@ -21,40 +22,39 @@ const IDEMIX: i32 = 1;
 
 impl FabricMsp {
     /// An MSP from a channel configuration's `MSPConfig`: type 0 (X.509) only.
-    pub fn from_msp_config(config: &MspConfig) -> Result<FabricMsp, String> {
+    pub fn from_msp_config(config: &MspConfig) -> Result<FabricMsp, SetupError> {
         match config.r#type {
             FABRIC => {
                 let fabric = FabricMspConfig::decode(config.config.clone())
-                    .map_err(|e| format!("MSP config is not a valid FabricMSPConfig: {e}"))?;
+                    .map_err(SetupError::NotFabricMspConfig)?;
                 FabricMsp::from_config(&fabric)
             }
-            IDEMIX => Err(
-                "MSP config of type 1 (Idemix) is not supported; only X.509 MSPs (type 0)".into(),
-            ),
-            other => Err(format!(
-                "MSP config of unknown type {other}; only X.509 MSPs (type 0)"
-            )),
+            IDEMIX => Err(SetupError::Idemix),
+            other => Err(SetupError::UnknownType(other)),
         }
     }
 
     /// An MSP from its `FabricMSPConfig`. Every error names the MSP and what is wrong.
     /// A signing identity in the configuration is ignored: channel MSPs only verify.
-    pub fn from_config(config: &FabricMspConfig) -> Result<FabricMsp, String> {
+    pub fn from_config(config: &FabricMspConfig) -> Result<FabricMsp, SetupError> {
         if config.name.is_empty() {
-            return Err("MSP config has no name (MSP ID)".into());
+            return Err(SetupError::NoName);
         }
-        setup(config).map_err(|e| format!("MSP {}: {e}", config.name))
+        setup(config).map_err(|e| SetupError::Msp {
+            msp: config.name.clone(),
+            source: Box::new(e),
+        })
     }
 }
 
-fn setup(config: &FabricMspConfig) -> Result<FabricMsp, String> {
+fn setup(config: &FabricMspConfig) -> Result<FabricMsp, SetupError> {
     let id_hash = crypto(config.crypto_config.as_ref())?;
     let (roots, intermediates) = cas(config)?;
     let crls = config
         .revocation_list
         .iter()
         .enumerate()
-        .map(|(i, c)| Crl::parse(c).map_err(|e| format!("revocation list {i}: {e}")))
+        .map(|(index, c)| Crl::parse(c).map_err(|source| SetupError::Crl { index, source }))
         .collect::<Result<Vec<_>, _>>()?;
     let mut msp = FabricMsp {
         name: config.name.clone(),
@@ -71,13 +71,14 @@ fn setup(config: &FabricMspConfig) -> Result<FabricMsp, String> {
     };
     finalize_cas(&mut msp)?;
     tls_cas(config, &msp.crls)?;
-    for (i, ou) in config.organizational_unit_identifiers.iter().enumerate() {
-        let certifiers = msp.certifiers_identifier(&ou.certificate).map_err(|e| {
-            format!(
-                "organizational unit identifier {i} ({:?}): {e}",
-                ou.organizational_unit_identifier
-            )
-        })?;
+    for (index, ou) in config.organizational_unit_identifiers.iter().enumerate() {
+        let certifiers = msp
+            .certifiers_identifier(&ou.certificate)
+            .map_err(|source| SetupError::OuIdentifier {
+                index,
+                ou: ou.organizational_unit_identifier.clone(),
+                source: Box::new(source),
+            })?;
         let id = OuIdentifier {
             organizational_unit: ou.organizational_unit_identifier.clone(),
             certifiers_identifier: certifiers,
@@ -89,14 +90,13 @@ fn setup(config: &FabricMspConfig) -> Result<FabricMsp, String> {
     msp.node_ous = NodeOus::setup(config.fabric_node_ous.as_ref(), |pem| {
         msp.certifiers_identifier(pem)
     })?;
-    admins(&mut msp, config)
-        .map_err(|e| format!("{e} (admins are the certificates in admincerts)"))?;
+    admins(&mut msp, config).map_err(|e| SetupError::Admins(Box::new(e)))?;
     Ok(msp)
 }
 
 /// The identity identifier hash; the signature hash family must be SHA2 (the only one
 /// this MSP implements, and Fabric's default).
-fn crypto(config: Option<&FabricCryptoConfig>) -> Result<&'static digest::Algorithm, String> {
+fn crypto(config: Option<&FabricCryptoConfig>) -> Result<&'static digest::Algorithm, SetupError> {
     let (family, id_hash) = config.map_or(("", ""), |c| {
         (
             c.signature_hash_family.as_str(),
@@ -104,36 +104,36 @@ fn crypto(config: Option<&FabricCryptoConfig>) -> Result<&'static digest::Algori
         )
     });
     if !matches!(family, "" | "SHA2") {
-        return Err(format!(
-            "signature hash family {family:?} is not supported; only SHA2"
-        ));
+        return Err(SetupError::UnsupportedHashFamily(family.to_owned()));
     }
     match id_hash {
         "" | "SHA256" => Ok(&digest::SHA256),
         "SHA384" => Ok(&digest::SHA384),
-        other => Err(format!(
-            "identity identifier hash function {other:?} is not supported; SHA256 or SHA384"
-        )),
+        other => Err(SetupError::UnsupportedIdentifierHash(other.to_owned())),
     }
 }
 
-fn parse_each(what: &str, pems: &[bytes::Bytes]) -> Result<Vec<Cert>, String> {
+fn parse_each(what: &'static str, pems: &[bytes::Bytes]) -> Result<Vec<Cert>, SetupError> {
     pems.iter()
         .enumerate()
-        .map(|(i, pem)| {
+        .map(|(index, pem)| {
             first_pem_cert(pem)
                 .and_then(|der| Cert::parse(&der))
-                .map_err(|e| format!("{what} {i}: {e}"))
+                .map_err(|e| SetupError::Certificate {
+                    what,
+                    index,
+                    source: Box::new(e.into()),
+                })
         })
         .collect()
 }
 
 /// The root and intermediate CAs in canonical form. Fabric rewrites each against the
 /// CAs as configured, then uses the rewritten ones.
-fn cas(config: &FabricMspConfig) -> Result<(Vec<Cert>, Vec<Cert>), String> {
+fn cas(config: &FabricMspConfig) -> Result<(Vec<Cert>, Vec<Cert>), SetupError> {
     let roots = parse_each("root CA certificate", &config.root_certs)?;
     if roots.is_empty() {
-        return Err("no root CA certificate: an MSP needs at least one".into());
+        return Err(SetupError::NoRootCa);
     }
     let intermediates = parse_each("intermediate CA certificate", &config.intermediate_certs)?;
     // A provisional MSP holding the certificates as given, to rewrite them against.
@@ -150,11 +150,17 @@ fn cas(config: &FabricMspConfig) -> Result<(Vec<Cert>, Vec<Cert>), String> {
         tls_intermediates: Vec::new(),
         id_hash: &digest::SHA256,
     };
-    let canonical = |what: &str, certs: &[Cert]| -> Result<Vec<Cert>, String> {
+    let canonical = |what: &'static str, certs: &[Cert]| -> Result<Vec<Cert>, SetupError> {
         certs
             .iter()
             .enumerate()
-            .map(|(i, c)| raw.canonical(c).map_err(|e| format!("{what} {i}: {e}")))
+            .map(|(index, c)| {
+                raw.canonical(c).map_err(|source| SetupError::Certificate {
+                    what,
+                    index,
+                    source: Box::new(source),
+                })
+            })
             .collect()
     };
     Ok((
@@ -165,14 +171,17 @@ fn cas(config: &FabricMspConfig) -> Result<(Vec<Cert>, Vec<Cert>), String> {
 
 /// Every CA must be a CA with a subject key identifier, have a single chain, and not
 /// be revoked; the CAs that issued intermediates are marked as internal nodes.
-fn finalize_cas(msp: &mut FabricMsp) -> Result<(), String> {
+fn finalize_cas(msp: &mut FabricMsp) -> Result<(), SetupError> {
     let mut internal = HashSet::new();
     for (what, list) in [
         ("root CA certificate", &msp.roots),
         ("intermediate CA certificate", &msp.intermediates),
     ] {
         for c in list {
-            check_ca(c, msp.pools(), &msp.crls).map_err(|e| format!("{what}: {e}"))?;
+            check_ca(c, msp.pools(), &msp.crls).map_err(|e| SetupError::Ca {
+                what,
+                source: Box::new(e),
+            })?;
             if what.starts_with("intermediate") {
                 let chain = unique_chain(c, msp.pools())?;
                 internal.extend(chain[1..].iter().map(|p| p.der.clone()));
@@ -183,18 +192,16 @@ fn finalize_cas(msp: &mut FabricMsp) -> Result<(), String> {
     Ok(())
 }
 
-fn check_ca(c: &Cert, pools: Pools<'_>, crls: &[Crl]) -> Result<(), String> {
+fn check_ca(c: &Cert, pools: Pools<'_>, crls: &[Crl]) -> Result<(), SetupError> {
     if c.is_ca != Some(true) {
-        return Err(format!(
-            "{:?} is not a CA certificate (basicConstraints CA:true missing)",
-            c.subject_text
-        ));
+        return Err(SetupError::NotCa {
+            subject: c.subject_text.clone(),
+        });
     }
     if c.subject_key_id.is_none() {
-        return Err(format!(
-            "{:?} has no subject key identifier extension",
-            c.subject_text
-        ));
+        return Err(SetupError::NoSubjectKeyId {
+            subject: c.subject_text.clone(),
+        });
     }
     let chain = unique_chain(c, pools)?;
     if let Some(issuer) = chain.get(1) {
@@ -205,7 +212,7 @@ fn check_ca(c: &Cert, pools: Pools<'_>, crls: &[Crl]) -> Result<(), String> {
 
 /// TLS CAs are kept as configured, after the same checks as the other CAs (against
 /// each other; Fabric does not rewrite them).
-fn tls_cas(config: &FabricMspConfig, crls: &[Crl]) -> Result<(), String> {
+fn tls_cas(config: &FabricMspConfig, crls: &[Crl]) -> Result<(), SetupError> {
     let roots = dedup(parse_each(
         "TLS root CA certificate",
         &config.tls_root_certs,
@@ -219,7 +226,10 @@ fn tls_cas(config: &FabricMspConfig, crls: &[Crl]) -> Result<(), String> {
         intermediates: &intermediates,
     };
     for c in roots.iter().chain(&intermediates) {
-        check_ca(c, pools, crls).map_err(|e| format!("TLS CA certificate: {e}"))?;
+        check_ca(c, pools, crls).map_err(|e| SetupError::Ca {
+            what: "TLS CA certificate",
+            source: Box::new(e),
+        })?;
     }
     Ok(())
 }
@@ -227,37 +237,40 @@ fn tls_cas(config: &FabricMspConfig, crls: &[Crl]) -> Result<(), String> {
 /// Admins are certificates of the MSP; without admin certificates NodeOUs must define
 /// an admin OU. Without NodeOUs every admin must be a valid identity; with them, a
 /// client or an admin.
-fn admins(msp: &mut FabricMsp, config: &FabricMspConfig) -> Result<(), String> {
+fn admins(msp: &mut FabricMsp, config: &FabricMspConfig) -> Result<(), SetupError> {
     let certs = parse_each("admin certificate", &config.admins)?;
     let mut admins = Vec::with_capacity(certs.len());
-    for (i, c) in certs.iter().enumerate() {
-        admins.push(
-            msp.canonical(c)
-                .map_err(|e| format!("admin certificate {i}: {e}"))?,
-        );
+    for (index, c) in certs.iter().enumerate() {
+        admins.push(msp.canonical(c).map_err(|source| SetupError::Certificate {
+            what: "admin certificate",
+            index,
+            source: Box::new(source),
+        })?);
     }
     if admins.is_empty()
         && (!msp.node_ous.enforced || msp.node_ous.role_ou(NodeRole::Admin).is_none())
     {
-        return Err(
-            "no administrators: there are no admin certificates and NodeOUs define no admin OU"
-                .into(),
-        );
+        return Err(SetupError::NoAdmins);
     }
-    for (i, admin) in admins.iter().enumerate() {
+    for (index, admin) in admins.iter().enumerate() {
         if !msp.node_ous.enforced {
             msp.validate(admin)
-                .map_err(|e| format!("admin certificate {i} is not a valid identity: {e}"))?;
+                .map_err(|source| SetupError::AdminInvalid {
+                    index,
+                    source: Box::new(source),
+                })?;
             continue;
         }
         // Fabric reads the OUs without the OU checks; an invalid chain means no OUs.
         let ous = ous_of(msp, admin);
         let client = msp.node_ous.has_role(&msp.name, &ous, NodeRole::Client);
         let admin_ou = msp.node_ous.has_role(&msp.name, &ous, NodeRole::Admin);
-        if let (Err(a), Err(b)) = (client, admin_ou) {
-            return Err(format!(
-                "admin certificate {i} is neither a client nor an admin: {a}; {b}"
-            ));
+        if let (Err(client), Err(admin)) = (client, admin_ou) {
+            return Err(SetupError::AdminWithoutRole {
+                index,
+                client: Box::new(client),
+                admin: Box::new(admin),
+            });
         }
     }
     msp.admins = admins;

@@ -105,7 +105,9 @@ pub(crate) fn identity(msp: &Arc<FabricMsp>, cert_pem: &str) -> FabricIdentity {
 }
 
 pub(crate) fn refused(msp: &Arc<FabricMsp>, cert_pem: &str) -> String {
-    msp.identity_from_pem(cert_pem.as_bytes()).unwrap_err()
+    msp.identity_from_pem(cert_pem.as_bytes())
+        .unwrap_err()
+        .to_string()
 }
 
 /// A P-256 signature as Fabric's signers make it (SHA-256, DER, low S).

@@ -17,7 +17,7 @@ fn yes(id: &FabricIdentity, p: &MspPrincipal) {
 }
 
 fn no(id: &FabricIdentity, p: &MspPrincipal, why: &str) {
-    let err = id.satisfies_principal(p).unwrap_err();
+    let err = id.satisfies_principal(p).unwrap_err().to_string();
     assert!(err.contains(why), "{err:?} should contain {why:?}");
 }
 

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use prost::Message;
 
 use crate::genesis::{AnchorPeer, Consensus, Organization, Profile};
-use crate::policies::{Identity, IdentityDeserializer, PolicyManager};
+use crate::policies::{Identity, IdentityDeserializer, MspRefusal, PolicyManager};
 use crate::proto::common::msp_principal::Classification;
 use crate::proto::common::msp_role::MspRoleType;
 use crate::proto::common::{
@@ -44,24 +44,24 @@ impl Identity for FakeIdentity {
         &self.serialized
     }
 
-    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), String> {
+    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), MspRefusal> {
         if principal.principal_classification != Classification::Role as i32 {
             return Err("only ROLE principals".into());
         }
         let role = MspRole::decode(principal.principal.clone()).map_err(|e| e.to_string())?;
         if role.msp_identifier != self.msp_id {
-            return Err(format!("not of MSP {}", role.msp_identifier));
+            return Err(format!("not of MSP {}", role.msp_identifier).into());
         }
         let role = MspRoleType::try_from(role.role).map_err(|e| e.to_string())?;
         let name = role.as_str_name().to_ascii_lowercase();
         if role == MspRoleType::Member || self.roles.contains(&name) {
             Ok(())
         } else {
-            Err(format!("not {name}"))
+            Err(format!("not {name}").into())
         }
     }
 
-    fn verify(&self, _data: &[u8], signature: &[u8]) -> Result<(), String> {
+    fn verify(&self, _data: &[u8], signature: &[u8]) -> Result<(), MspRefusal> {
         if signature == b"good" {
             Ok(())
         } else {
@@ -74,13 +74,13 @@ impl Identity for FakeIdentity {
 struct FakeMsps;
 
 impl IdentityDeserializer for FakeMsps {
-    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, String> {
+    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, MspRefusal> {
         let text = std::str::from_utf8(serialized).map_err(|_| "not UTF-8".to_owned())?;
         let [msp_id, roles, _name] = text.split(':').collect::<Vec<_>>()[..] else {
-            return Err(format!("malformed identity {text:?}"));
+            return Err(format!("malformed identity {text:?}").into());
         };
         if !matches!(msp_id, "Org1MSP" | "Org2MSP" | "Org3MSP" | "OrdererMSP") {
-            return Err(format!("unknown MSP {msp_id}"));
+            return Err(format!("unknown MSP {msp_id}").into());
         }
         Ok(Arc::new(FakeIdentity {
             serialized: serialized.to_vec(),

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use prost::Message;
 
-use super::{Identity, IdentityDeserializer, PolicyManager, SignedData};
+use super::{Identity, IdentityDeserializer, MspRefusal, PolicyManager, SignedData};
 use crate::policies::dsl::policy_from_configtx;
 use crate::proto::common::msp_principal::Classification;
 use crate::proto::common::msp_role::MspRoleType;
@@ -43,35 +43,35 @@ impl Identity for FakeIdentity {
         &self.serialized
     }
 
-    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), String> {
+    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), MspRefusal> {
         match Classification::try_from(principal.principal_classification) {
             Ok(Classification::Role) => {
                 let role =
                     MspRole::decode(principal.principal.clone()).map_err(|e| e.to_string())?;
                 if role.msp_identifier != self.msp_id {
-                    return Err(format!("not of MSP {}", role.msp_identifier));
+                    return Err(format!("not of MSP {}", role.msp_identifier).into());
                 }
                 let role = MspRoleType::try_from(role.role).map_err(|e| e.to_string())?;
                 let name = role.as_str_name().to_ascii_lowercase();
                 if role == MspRoleType::Member || self.roles.contains(&name) {
                     Ok(())
                 } else {
-                    Err(format!("not {name}"))
+                    Err(format!("not {name}").into())
                 }
             }
             Ok(Classification::Identity) if principal.principal[..] == self.serialized[..] => {
                 Ok(())
             }
-            _ => Err("principal not satisfied".to_owned()),
+            _ => Err("principal not satisfied".into()),
         }
     }
 
-    fn verify(&self, _data: &[u8], signature: &[u8]) -> Result<(), String> {
+    fn verify(&self, _data: &[u8], signature: &[u8]) -> Result<(), MspRefusal> {
         self.verifications.fetch_add(1, Ordering::SeqCst);
         if signature == b"good" {
             Ok(())
         } else {
-            Err("signature does not verify".to_owned())
+            Err("signature does not verify".into())
         }
     }
 }
@@ -89,16 +89,16 @@ impl FakeMsps {
 }
 
 impl IdentityDeserializer for FakeMsps {
-    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, String> {
+    fn deserialize_identity(&self, serialized: &[u8]) -> Result<Arc<dyn Identity>, MspRefusal> {
         let text = std::str::from_utf8(serialized).map_err(|_| "not UTF-8".to_owned())?;
         let [msp_id, roles, name] = text.split(':').collect::<Vec<_>>()[..] else {
-            return Err(format!("malformed identity {text:?}"));
+            return Err(format!("malformed identity {text:?}").into());
         };
         if !matches!(msp_id, "Org1MSP" | "Org2MSP" | "Org3MSP" | "Org4MSP") {
-            return Err(format!("unknown MSP {msp_id}"));
+            return Err(format!("unknown MSP {msp_id}").into());
         }
         if name == "revoked" {
-            return Err("certificate revoked".to_owned());
+            return Err("certificate revoked".into());
         }
         Ok(Arc::new(FakeIdentity {
             serialized: serialized.to_vec(),
