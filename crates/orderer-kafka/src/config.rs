@@ -11,6 +11,9 @@ pub struct KafkaConfig {
     pub topic: Topic,
     pub verbose: bool,
     pub idempotent: bool,
+    /// librdkafka's `client.id`: how the brokers (and a test's forwarder) tell
+    /// this node's connections from other nodes'.
+    pub client_id: String,
     #[serde(rename = "TLS")]
     pub tls: Tls,
     #[serde(rename = "SASLPlain")]
@@ -113,6 +116,7 @@ impl Default for KafkaConfig {
             },
             verbose: false,
             idempotent: false,
+            client_id: "orderer".to_owned(),
             tls: Tls::default(),
             sasl_plain: SaslPlain::default(),
             version: String::new(),
@@ -175,6 +179,10 @@ impl Section for KafkaConfig {
         KeyDoc::new(
             "Kafka.Idempotent",
             "`true`: librdkafka's idempotent producer (no duplicate envelope after a retried produce; several requests in flight). `false`, Fabric's behaviour: one produce request in flight, order kept, a retry may duplicate an envelope. The idempotent producer costs about ten times the CPU per message when the brokers are the bottleneck (see bench/README.md).",
+        ),
+        KeyDoc::new(
+            "Kafka.ClientId",
+            "The client id this node's Kafka clients send in every request (librdkafka `client.id`; Fabric's OSN sends sarama's default, `sarama`). Give each OSN its own to tell them apart in broker logs, quotas or a test's network partition.",
         ),
         KeyDoc::new(
             "Kafka.TLS.Enabled",
@@ -254,6 +262,18 @@ impl Section for KafkaConfig {
                 "expected at least 1 (3 or more in production)",
             );
         }
+        let id_ok = !self.client_id.is_empty()
+            && self
+                .client_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !id_ok {
+            p.bad(
+                "Kafka.ClientId",
+                format!("{:?}", self.client_id),
+                "expected a non-empty id of letters, digits, '.', '_' or '-'",
+            );
+        }
         if self.tls.enabled {
             let because = "Kafka.TLS.Enabled is true";
             p.pem_file("Kafka.TLS.PrivateKey", &self.tls.private_key, because);
@@ -328,6 +348,7 @@ mod tests {
         c.topic.replication_factor = 0;
         c.sasl_plain.enabled = true;
         c.version = "two".into();
+        c.client_id = "osn 1".into();
         c.tls.enabled = true;
         let p = problems(&c);
         let keys: Vec<&str> = p.problems.iter().map(|p| p.key.as_str()).collect();
@@ -337,6 +358,7 @@ mod tests {
                 "Kafka.Retry.NetworkTimeouts.ReadTimeout",
                 "Kafka.Retry.ShortTotal",
                 "Kafka.Topic.ReplicationFactor",
+                "Kafka.ClientId",
                 "Kafka.TLS.RootCAs",
                 "Kafka.SASLPlain.User",
                 "Kafka.SASLPlain.Password",
