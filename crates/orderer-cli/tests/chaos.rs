@@ -17,10 +17,19 @@ fn under_broker_and_osn_kills_and_a_partition_nothing_acked_is_lost_or_duplicate
     println!("{}", report.json());
     assert!(report.acked > 0, "nothing was acknowledged");
     assert!(report.identical, "the chains differ: {}", report.json());
-    assert_eq!(report.lost, 0, "acknowledged envelopes lost: {}", report.json());
+    assert_eq!(
+        report.lost,
+        0,
+        "acknowledged envelopes lost: {}",
+        report.json()
+    );
     assert!(report.panics.is_empty(), "{:?}", report.panics);
     assert!(report.bad_exits.is_empty(), "{:?}", report.bad_exits);
-    assert!(report.client_problems.is_empty(), "{:?}", report.client_problems);
+    assert!(
+        report.client_problems.is_empty(),
+        "{:?}",
+        report.client_problems
+    );
     assert!(
         report.longest_recovery().is_some(),
         "a chain did not grow again after a fault: {}",
