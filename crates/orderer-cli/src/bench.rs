@@ -122,6 +122,13 @@ impl Workload {
     }
 }
 
+impl Workload {
+    /// The marshalled envelopes, in workload order.
+    pub fn envelopes(&self) -> Arc<Vec<Bytes>> {
+        Arc::clone(&self.envelopes)
+    }
+}
+
 /// A number that tells this run's envelopes from other runs'.
 fn run_id() -> u32 {
     let mut h = Sha256::new();

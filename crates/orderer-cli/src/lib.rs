@@ -4,7 +4,9 @@
 //! gRPC client with the binary.
 
 pub mod bench;
+pub mod bench_resend;
 pub mod broadcast;
+pub mod chain_check;
 pub mod channel;
 pub mod client;
 pub mod deliver;

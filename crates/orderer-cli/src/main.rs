@@ -72,6 +72,52 @@ struct IdentityArgs {
     unsigned: bool,
 }
 
+/// Several orderers of one channel (`--server` repeated).
+#[derive(Debug, clap::Args)]
+struct Targets {
+    /// Orderer address, host:port. Repeat for several orderers: streams take them in
+    /// turn.
+    #[arg(
+        long = "server",
+        value_name = "SERVER",
+        default_value = "127.0.0.1:7050"
+    )]
+    servers: Vec<String>,
+    /// Channel id.
+    #[arg(long, default_value = "mychannel")]
+    channel: String,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    identity: IdentityArgs,
+}
+
+impl Targets {
+    fn credentials(&self) -> anyhow::Result<(Signer, Option<Tls>)> {
+        credentials(&self.tls, &self.identity)
+    }
+}
+
+/// The signer (bound to the client's TLS certificate when there is one) and the
+/// checked TLS material.
+fn credentials(tls: &TlsArgs, identity: &IdentityArgs) -> anyhow::Result<(Signer, Option<Tls>)> {
+    let tls = TlsFiles {
+        ca: tls.tls_ca.clone(),
+        cert: tls.tls_cert.clone(),
+        key: tls.tls_key.clone(),
+    }
+    .load()?;
+    let mut signer = match (&identity.msp_dir, &identity.mspid) {
+        _ if identity.unsigned => Signer::unsigned(),
+        (Some(dir), Some(id)) => Signer::load(dir, id)?,
+        _ => Signer::sample()?,
+    };
+    if let Some(der) = tls.as_ref().and_then(|t| t.cert_der.as_ref()) {
+        signer = signer.bind_tls_certificate(der);
+    }
+    Ok((signer, tls))
+}
+
 impl Target {
     /// Connects (over TLS if asked) and builds the signer, bound to the client's TLS
     /// certificate when there is one.
@@ -84,21 +130,7 @@ impl Target {
     /// The signer (bound to the client's TLS certificate when there is one) and the
     /// checked TLS material.
     fn credentials(&self) -> anyhow::Result<(Signer, Option<Tls>)> {
-        let tls = TlsFiles {
-            ca: self.tls.tls_ca.clone(),
-            cert: self.tls.tls_cert.clone(),
-            key: self.tls.tls_key.clone(),
-        }
-        .load()?;
-        let mut signer = match (&self.identity.msp_dir, &self.identity.mspid) {
-            _ if self.identity.unsigned => Signer::unsigned(),
-            (Some(dir), Some(id)) => Signer::load(dir, id)?,
-            _ => Signer::sample()?,
-        };
-        if let Some(der) = tls.as_ref().and_then(|t| t.cert_der.as_ref()) {
-            signer = signer.bind_tls_certificate(der);
-        }
-        Ok((signer, tls))
+        credentials(&self.tls, &self.identity)
     }
 }
 
@@ -161,7 +193,7 @@ enum Command {
         #[command(subcommand)]
         command: Option<BenchCommand>,
         #[command(flatten)]
-        target: Target,
+        target: Targets,
         /// Number of envelopes.
         #[arg(long, default_value_t = 10_000)]
         count: u64,
@@ -183,9 +215,30 @@ enum Command {
         /// (within General.Authentication.TimeWindow of the signing, 15 minutes by default).
         #[arg(long, default_value_t = 1)]
         repeat: u64,
-        /// Give up when no response or block arrives for this many seconds.
+        /// Give up when no response or block arrives for this many seconds (with
+        /// --resend: a stream silent this long with envelopes in flight is broken).
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        #[command(flatten)]
+        resend: Box<ResendArgs>,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read every orderer's chain of a channel over Deliver and check that they are
+    /// identical header for header (naming the first differing block); with
+    /// --acked, that every acknowledged tx id is in every chain, and in none twice.
+    /// Exits non-zero when chains differ, or there are duplicates or lost envelopes.
+    ChainCheck {
+        #[command(flatten)]
+        target: Targets,
+        /// Acknowledged tx ids, one per line (`bench --acked-out`); repeat for more files.
+        #[arg(long, value_name = "FILE")]
+        acked: Vec<PathBuf>,
+        /// Read the chains again until they are identical, for up to this many
+        /// seconds (OSNs still catching up).
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
         /// Print one JSON object as the last line.
         #[arg(long)]
         json: bool,
@@ -351,6 +404,27 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `bench --resend`: a client resending like a Fabric SDK.
+#[derive(Debug, Args)]
+struct ResendArgs {
+    /// Behave like a Fabric SDK under faults: an envelope answered anything but
+    /// SUCCESS, or in flight on a stream that broke, is sent again (the same
+    /// bytes) after --backoff-ms, until SUCCESS or --deadline; a broken stream
+    /// reconnects to the next --server. No block watcher: check the chains with
+    /// `orderer-cli chain-check --acked`.
+    #[arg(long)]
+    resend: bool,
+    /// With --resend: give up on what is not acknowledged after this many seconds.
+    #[arg(long, default_value_t = 600, requires = "resend")]
+    deadline: u64,
+    /// With --resend: milliseconds before a resend or a reconnection.
+    #[arg(long, default_value_t = 500, requires = "resend")]
+    backoff_ms: u64,
+    /// Write one tx id per line for every envelope answered SUCCESS.
+    #[arg(long, value_name = "FILE", requires = "resend")]
+    acked_out: Option<PathBuf>,
 }
 
 /// `bench deliver --followers`: the fan-out benchmark's options.
@@ -779,8 +853,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             rate,
             repeat,
             timeout,
+            resend,
             json,
         } => {
+            let ResendArgs {
+                resend,
+                deadline,
+                backoff_ms,
+                acked_out,
+            } = *resend;
             if streams == 0 {
                 anyhow::bail!("--streams must be at least 1");
             }
@@ -801,11 +882,32 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 setup.elapsed().as_secs_f64()
             );
-            let mut connections = Vec::with_capacity(streams);
-            for _ in 0..streams {
-                connections.push(client::channel(&target.server, tls.as_ref()).await?);
+            if resend {
+                if repeat != 1 {
+                    anyhow::bail!("--resend sends the workload once: drop --repeat");
+                }
+                let config = orderer_cli::bench_resend::ResendBench {
+                    servers: target.servers.clone(),
+                    tls,
+                    streams,
+                    window,
+                    rate,
+                    backoff: Duration::from_millis(backoff_ms),
+                    response_timeout: Duration::from_secs(timeout.max(1)),
+                    deadline: Duration::from_secs(deadline),
+                    acked_out,
+                };
+                let result = orderer_cli::bench_resend::broadcast(&config, workload).await?;
+                print_report(&result.lines(), json.then(|| result.json()));
+                return Ok(exit(result.complete()));
             }
-            let watcher = client::channel(&target.server, tls.as_ref()).await?;
+            // Streams take the servers in turn; the watcher reads the first one's chain.
+            let mut connections = Vec::with_capacity(streams);
+            for k in 0..streams {
+                let server = &target.servers[k % target.servers.len()];
+                connections.push(client::channel(server, tls.as_ref()).await?);
+            }
+            let watcher = client::channel(&target.servers[0], tls.as_ref()).await?;
             let seek = signer
                 .seek(
                     &target.channel,
@@ -829,6 +931,54 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 bench::broadcast(&config, workload, connections, watcher, seek.into()).await?;
             print_report(&result.lines(), json.then(|| result.json()));
             Ok(exit(result.complete()))
+        }
+        Command::ChainCheck {
+            target,
+            acked,
+            wait,
+            json,
+        } => {
+            let (signer, tls) = target.credentials()?;
+            let mut ids = None;
+            for path in &acked {
+                ids.get_or_insert_with(Vec::new)
+                    .extend(orderer_cli::chain_check::read_acked(path)?);
+            }
+            let until = Instant::now() + Duration::from_secs(wait);
+            let report = loop {
+                let mut chains = Vec::with_capacity(target.servers.len());
+                let mut failed = None;
+                for server in &target.servers {
+                    match orderer_cli::chain_check::read_chain(
+                        server,
+                        tls.as_ref(),
+                        &signer,
+                        &target.channel,
+                    )
+                    .await
+                    {
+                        Ok(c) => chains.push(c),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let settled = match failed {
+                    Some(e) if Instant::now() >= until => return Err(e),
+                    Some(_) => None,
+                    None => {
+                        let r = orderer_cli::chain_check::check(&chains, ids.as_deref());
+                        (r.difference.is_none() || Instant::now() >= until).then_some(r)
+                    }
+                };
+                if let Some(r) = settled {
+                    break r;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            };
+            print_report(&report.lines(), json.then(|| report.json()));
+            Ok(exit(report.ok()))
         }
         Command::Block {
             command:

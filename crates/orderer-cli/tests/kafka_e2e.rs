@@ -95,7 +95,7 @@ fn wait_for_identical_chains(osns: &[&Orderer], min_envelopes: usize) -> Vec<Str
     })
 }
 
-/// The number `orderer-cli broadcast` reports as acked.
+/// The number `orderer-cli bench --resend` reports as acked.
 fn acked(out: &str) -> usize {
     out.lines()
         .find_map(|l| l.strip_prefix("acked "))
@@ -113,26 +113,25 @@ fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
     let mut b = start_osn(dirs[1].path(), &env);
     let c = start_osn(dirs[2].path(), &env);
 
-    // 10,000 envelopes across the three OSNs at once.
-    let load = |o: &Orderer, count: &str| {
+    // 10,000 envelopes across the three OSNs at once, each client writing the tx
+    // ids answered SUCCESS. OSN b's client gives up 15 s after b is killed (it
+    // resends only to b).
+    let files = tempfile::tempdir().unwrap();
+    let acked_file = |name: &str| files.path().join(format!("acked-{name}.txt"));
+    let load = |o: &Orderer, count: &str, name: &str, deadline: &str| {
         Command::new(cli_bin())
-            .args([
-                "broadcast",
-                "--server",
-                &o.addr(),
-                "--count",
-                count,
-                "--size",
-                "300",
-            ])
+            .args(["bench", "--server", &o.addr(), "--count", count])
+            .args(["--size", "300", "--streams", "2", "--resend"])
+            .args(["--deadline", deadline, "--acked-out"])
+            .arg(acked_file(name))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };
-    let la = load(&a, "3334");
-    let lb = load(&b, "3333");
-    let lc = load(&c, "3333");
+    let la = load(&a, "3334", "a", "120");
+    let lb = load(&b, "3333", "b", "15");
+    let lc = load(&c, "3333", "c", "120");
     // Kill OSN b mid-load, once it has served some blocks, then restart it.
     b.wait_for_log("ledger opened", 1);
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -165,11 +164,25 @@ fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
         ids = again;
     }
     let chain = wait_for_identical_chains(&[&a, &b, &c], ids.len());
-    // No envelope twice, every acknowledged one present (those in flight at the kill
-    // may or may not be: their clients got no SUCCESS).
+    // No envelope twice, every acknowledged one present by tx id in every chain
+    // (those in flight at the kill may or may not be: their clients got no SUCCESS).
     let distinct: BTreeSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len(), "an envelope was ordered twice");
     assert!(ids.len() >= acked_total && ids.len() <= 10_000);
+    let mut check = vec!["chain-check".to_owned(), "--json".to_owned()];
+    for o in [&a, &b, &c] {
+        check.extend(["--server".to_owned(), o.addr()]);
+    }
+    for name in ["a", "b", "c"] {
+        check.push("--acked".to_owned());
+        check.push(acked_file(name).display().to_string());
+    }
+    let check: Vec<&str> = check.iter().map(String::as_str).collect();
+    let report = ok(common::cli(&check));
+    let json: serde_json::Value = serde_json::from_str(report.lines().last().unwrap()).unwrap();
+    assert_eq!(json["acked"], acked_total as u64, "{report}");
+    assert_eq!(json["lost"], 0, "{report}");
+    assert_eq!(json["duplicates"], 0, "{report}");
     // Blocks of at most MaxMessageCount (100), plus the genesis block.
     assert!(
         chain.len() > ids.len().div_ceil(100),

@@ -21,6 +21,9 @@ pub struct KafkaConfig {
     pub verbose: bool,
     pub idempotent: bool,
     pub dedupe_window: u64,
+    /// librdkafka's `client.id`: how the brokers (and a test's forwarder) tell
+    /// this node's connections from other nodes'.
+    pub client_id: String,
     #[serde(rename = "TLS")]
     pub tls: Tls,
     #[serde(rename = "SASLPlain")]
@@ -124,6 +127,7 @@ impl Default for KafkaConfig {
             verbose: false,
             idempotent: false,
             dedupe_window: DEFAULT_DEDUPE_WINDOW,
+            client_id: "orderer".to_owned(),
             tls: Tls::default(),
             sasl_plain: SaslPlain::default(),
             version: String::new(),
@@ -190,6 +194,10 @@ impl Section for KafkaConfig {
         KeyDoc::new(
             "Kafka.DedupeWindow",
             "An envelope read from the partition whose bytes were already ordered in the channel's last this-many blocks (or are waiting to be cut) is dropped: no duplicate after a produce retried on a lost answer, or after a client resent an envelope answered SERVICE_UNAVAILABLE that had reached Kafka. Every OSN of a channel must use the same value (the rule depends only on the log and the chain, so their chains stay identical; each block records the value it was written with). `0` orders every record, as Fabric does: required while Fabric OSNs share the channel's topic, whose chains would otherwise differ when a duplicate reaches the log.",
+        ),
+        KeyDoc::new(
+            "Kafka.ClientId",
+            "The client id this node's Kafka clients send in every request (librdkafka `client.id`; Fabric's OSN sends sarama's default, `sarama`). Give each OSN its own to tell them apart in broker logs, quotas or a test's network partition.",
         ),
         KeyDoc::new(
             "Kafka.TLS.Enabled",
@@ -276,6 +284,18 @@ impl Section for KafkaConfig {
                 "expected at least 1 (3 or more in production)",
             );
         }
+        let id_ok = !self.client_id.is_empty()
+            && self
+                .client_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !id_ok {
+            p.bad(
+                "Kafka.ClientId",
+                format!("{:?}", self.client_id),
+                "expected a non-empty id of letters, digits, '.', '_' or '-'",
+            );
+        }
         if self.tls.enabled {
             let because = "Kafka.TLS.Enabled is true";
             p.pem_file("Kafka.TLS.PrivateKey", &self.tls.private_key, because);
@@ -350,6 +370,7 @@ mod tests {
         c.topic.replication_factor = 0;
         c.sasl_plain.enabled = true;
         c.version = "two".into();
+        c.client_id = "osn 1".into();
         c.tls.enabled = true;
         c.dedupe_window = 1_000_000;
         let p = problems(&c);
@@ -361,6 +382,7 @@ mod tests {
                 "Kafka.Retry.ShortTotal",
                 "Kafka.DedupeWindow",
                 "Kafka.Topic.ReplicationFactor",
+                "Kafka.ClientId",
                 "Kafka.TLS.RootCAs",
                 "Kafka.SASLPlain.User",
                 "Kafka.SASLPlain.Password",

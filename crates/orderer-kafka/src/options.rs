@@ -91,7 +91,7 @@ impl KafkaOptions {
         let k = &self.config;
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", self.brokers.join(","))
-            .set("client.id", "orderer")
+            .set("client.id", &k.client_id)
             .set(
                 "socket.connection.setup.timeout.ms",
                 ms(self.dial_timeout()),

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod chaos;
+mod forwarder;
 mod tls_front;
+use forwarder::Forwarder;
 pub use tls_front::TlsFront;
 
 /// How long a broker may take to accept connections before a test fails.
@@ -76,7 +79,8 @@ pub enum Storage {
 /// A tansu broker process behind a stable loopback address. Killed when dropped.
 ///
 /// Clients use [`Broker::bootstrap`], served by a TCP forwarder in this process, which
-/// is also the broker's advertised listener. Each run of tansu binds a fresh port
+/// is also the broker's advertised listener, so that every Kafka connection passes
+/// through it and [`Broker::cut_client`] can partition one client. Each run of tansu binds a fresh port
 /// behind it: tansu cannot rebind its old port while that port's closed connections
 /// sit in TIME_WAIT, so a restart on the same port would fail.
 #[derive(Debug)]
@@ -182,6 +186,23 @@ impl Broker {
         }
     }
 
+    /// Cuts the Kafka client `client_id` (librdkafka's `client.id`, `Kafka.ClientId`
+    /// of an OSN) off the broker: its connections, open and new, are held open in
+    /// both directions with nothing passing, as in a network partition.
+    pub fn cut_client(&self, client_id: &str) {
+        self.forwarder.cut(client_id);
+    }
+
+    /// Ends [`Broker::cut_client`]: what was held passes, new connections pass.
+    pub fn heal_client(&self, client_id: &str) {
+        self.forwarder.heal(client_id);
+    }
+
+    /// The broker's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The broker's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("tansu.log")).unwrap_or_default()
@@ -193,96 +214,6 @@ impl Drop for Broker {
         self.kill();
         self.forwarder.stop();
     }
-}
-
-#[derive(Debug, Default)]
-struct ForwarderState {
-    backend: Option<u16>,
-    stopped: bool,
-    /// Both ends of every forwarded connection, to cut them when the broker dies.
-    open: Vec<TcpStream>,
-}
-
-/// Accepts on a fixed loopback port and pipes each connection to the current backend.
-#[derive(Debug)]
-struct Forwarder {
-    port: u16,
-    state: std::sync::Arc<std::sync::Mutex<ForwarderState>>,
-}
-
-impl Forwarder {
-    fn start() -> Forwarder {
-        let listener =
-            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("forwarder: {e}"));
-        let port = listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("forwarder: {e}"));
-        let state = std::sync::Arc::new(std::sync::Mutex::new(ForwarderState::default()));
-        let shared = std::sync::Arc::clone(&state);
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
-                if st.stopped {
-                    return;
-                }
-                let Some(backend) = st.backend else {
-                    // No broker: the connection closes at once, like a refusal.
-                    continue;
-                };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", backend)) else {
-                    continue;
-                };
-                let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (
-                    client.try_clone(),
-                    server.try_clone(),
-                    client.try_clone(),
-                    server.try_clone(),
-                ) else {
-                    continue;
-                };
-                st.open.push(c3);
-                st.open.push(s3);
-                drop(st);
-                pipe(client, server);
-                pipe(s2, c2);
-            }
-        });
-        Forwarder { port, state }
-    }
-
-    fn set_backend(&self, backend: Option<u16>) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.backend = backend;
-        if backend.is_none() {
-            for s in st.open.drain(..) {
-                let _ = s.shutdown(std::net::Shutdown::Both);
-            }
-        }
-    }
-
-    fn stop(&self) {
-        {
-            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            st.stopped = true;
-            st.backend = None;
-            for s in st.open.drain(..) {
-                let _ = s.shutdown(std::net::Shutdown::Both);
-            }
-        }
-        // Wake the accept loop so it sees `stopped`.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
-
-/// Copies `from` to `to` on a thread until either side closes.
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from, &mut to);
-        let _ = to.shutdown(std::net::Shutdown::Both);
-        let _ = from.shutdown(std::net::Shutdown::Both);
-    });
 }
 
 /// A minimal HTTP/1.1 exchange (`Connection: close`): returns the status code and body.
