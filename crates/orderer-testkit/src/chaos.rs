@@ -108,6 +108,9 @@ pub struct ChaosReport {
     pub duplicates: u64,
     pub lost: u64,
     pub identical: bool,
+    /// Per OSN, `consensus_kafka_duplicates_dropped_total` at the end: records the
+    /// duplicate window dropped since the OSN's last restart.
+    pub dropped_by_window: Vec<Option<u64>>,
     /// chain-check's JSON (heights, first difference, examples).
     pub chain_check: Value,
     pub faults: Vec<Fault>,
@@ -149,6 +152,7 @@ impl ChaosReport {
             "duplicates": self.duplicates,
             "lost": self.lost,
             "identical": self.identical,
+            "dropped_by_window": self.dropped_by_window,
             "longest_recovery_seconds": self.longest_recovery().map(|d| d.as_secs_f64()),
             "faults": self.faults.iter().map(|f| json!({
                 "fault": f.name,
@@ -180,6 +184,12 @@ impl ChaosReport {
         row("delivered (distinct tx ids)", self.delivered.to_string());
         row("duplicates", self.duplicates.to_string());
         row("lost", self.lost.to_string());
+        let dropped: Vec<String> = self
+            .dropped_by_window
+            .iter()
+            .map(|d| d.map_or_else(|| "?".to_owned(), |d| d.to_string()))
+            .collect();
+        row("dropped by dedupe window", dropped.join(" / "));
         row(
             "chains identical",
             if self.identical { "yes" } else { "NO" }.into(),
@@ -600,6 +610,18 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
             )
         })?;
 
+    let dropped_by_window = osns
+        .iter()
+        .map(|o| {
+            let text = scrape(&format!("127.0.0.1:{}", o.ops_port))?;
+            metric(
+                &text,
+                "consensus_kafka_duplicates_dropped_total",
+                &[("channel", CHANNEL)],
+            )
+            .map(|d| d as u64)
+        })
+        .collect();
     for o in &mut osns {
         match o.stop("TERM") {
             Some(s) if s.success() => {}
@@ -633,6 +655,7 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         duplicates: chain_check["duplicates"].as_u64().unwrap_or(0),
         lost: chain_check["lost"].as_u64().unwrap_or(0),
         identical: chain_check["identical"] == Value::Bool(true),
+        dropped_by_window,
         chain_check,
         faults,
         panics,
