@@ -197,33 +197,45 @@ pub fn consenter_metadata(orderer: &OrdererBlockMetadata) -> Bytes {
     }
 }
 
+/// Why a block's header does not hold what [`verify_block`] checks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("block has no header")]
+    MissingHeader,
+    #[error("block {number}: data_hash does not match its data")]
+    DataHash { number: u64 },
+    #[error("block {number} follows block {previous}: numbers are not consecutive")]
+    NotConsecutive { number: u64, previous: u64 },
+    #[error("block {number}: previous_hash is not the header hash of block {previous}")]
+    PreviousHash { number: u64, previous: u64 },
+}
+
 /// Checks what a block's header claims: its data hash, and (when known) that it
 /// follows `previous` directly.
-pub fn verify_block(block: &Block, previous: Option<&BlockHeader>) -> Result<(), String> {
-    let header = block.header.as_ref().ok_or("block has no header")?;
+pub fn verify_block(block: &Block, previous: Option<&BlockHeader>) -> Result<(), BlockError> {
+    let header = block.header.as_ref().ok_or(BlockError::MissingHeader)?;
     let data = block
         .data
         .as_ref()
         .map(|d| d.data.as_slice())
         .unwrap_or(&[]);
     if header.data_hash.as_ref() != block_data_hash(data) {
-        return Err(format!(
-            "block {}: data_hash does not match its data",
-            header.number
-        ));
+        return Err(BlockError::DataHash {
+            number: header.number,
+        });
     }
     if let Some(prev) = previous {
         if header.number != prev.number + 1 {
-            return Err(format!(
-                "block {} follows block {}: numbers are not consecutive",
-                header.number, prev.number
-            ));
+            return Err(BlockError::NotConsecutive {
+                number: header.number,
+                previous: prev.number,
+            });
         }
         if header.previous_hash.as_ref() != block_header_hash(prev) {
-            return Err(format!(
-                "block {}: previous_hash is not the header hash of block {}",
-                header.number, prev.number
-            ));
+            return Err(BlockError::PreviousHash {
+                number: header.number,
+                previous: prev.number,
+            });
         }
     }
     Ok(())
@@ -370,13 +382,24 @@ mod tests {
         verify_block(&b0, None).unwrap();
         verify_block(&b1, Some(&h0)).unwrap();
         // b0 does not follow b1; b1 with altered data fails its data hash.
-        assert!(verify_block(&b0, Some(&h1)).is_err());
+        assert_eq!(
+            verify_block(&b0, Some(&h1)),
+            Err(BlockError::NotConsecutive {
+                number: 0,
+                previous: 1
+            })
+        );
         let mut bad = b1.clone();
         bad.data.as_mut().unwrap().data.pop();
-        assert!(
-            verify_block(&bad, Some(&h0))
-                .unwrap_err()
-                .contains("data_hash")
+        assert_eq!(
+            verify_block(&bad, Some(&h0)).unwrap_err().to_string(),
+            "block 1: data_hash does not match its data"
+        );
+        let mut moved = b1.clone();
+        moved.header.as_mut().unwrap().previous_hash = Bytes::from_static(b"elsewhere");
+        assert_eq!(
+            verify_block(&moved, Some(&h0)).unwrap_err().to_string(),
+            "block 1: previous_hash is not the header hash of block 0"
         );
         // Writing b0 again is out of sequence once b0 is in.
         assert_eq!(

@@ -12,8 +12,9 @@ use prost::Message;
 
 use crate::block::{new_block, set_orderer_metadata};
 use crate::blockcutter::BatchSize;
+use crate::channelconfig::ConfigBlockError;
 use crate::consensus::ConsenterKind;
-use crate::duration;
+use crate::duration::{self, DurationError};
 use crate::envelope::parse_payload;
 use crate::proto::common::{
     Block, BlockDataHashingStructure, ChannelHeader, Config, ConfigEnvelope, ConfigGroup,
@@ -170,39 +171,68 @@ impl ChannelConfig {
     }
 
     /// Reads the ordering parameters back from a `Channel` config group.
-    fn from_channel_group(channel_id: &str, group: &ConfigGroup) -> Result<Self, String> {
+    fn from_channel_group(channel_id: &str, group: &ConfigGroup) -> Result<Self, ReadConfigError> {
         let orderer = group
             .groups
             .get(ORDERER_GROUP)
-            .ok_or("config has no Orderer group")?;
-        let get = |key: &str| {
+            .ok_or(ReadConfigError::NoOrdererGroup)?;
+        let get = |key: &'static str| {
             orderer
                 .values
                 .get(key)
                 .map(|v| v.value.clone())
-                .ok_or_else(|| format!("Orderer group has no {key} value"))
+                .ok_or(ReadConfigError::MissingValue(key))
         };
+        let decode_error =
+            |key: &'static str| move |source| ReadConfigError::Decode { key, source };
         let consensus = ord::ConsensusType::decode(get(CONSENSUS_TYPE)?)
-            .map_err(|e| format!("ConsensusType: {e}"))?;
+            .map_err(decode_error(CONSENSUS_TYPE))?;
         let batch_size =
-            ord::BatchSize::decode(get(BATCH_SIZE)?).map_err(|e| format!("BatchSize: {e}"))?;
-        let batch_timeout = ord::BatchTimeout::decode(get(BATCH_TIMEOUT)?)
-            .map_err(|e| format!("BatchTimeout: {e}"))?;
+            ord::BatchSize::decode(get(BATCH_SIZE)?).map_err(decode_error(BATCH_SIZE))?;
+        let batch_timeout =
+            ord::BatchTimeout::decode(get(BATCH_TIMEOUT)?).map_err(decode_error(BATCH_TIMEOUT))?;
         Ok(ChannelConfig {
             channel_id: channel_id.to_owned(),
             consensus_type: consensus
                 .r#type
                 .parse()
-                .map_err(|e| format!("ConsensusType: {e}"))?,
+                .map_err(ReadConfigError::ConsensusType)?,
             batch_size: BatchSize {
                 max_message_count: batch_size.max_message_count,
                 absolute_max_bytes: batch_size.absolute_max_bytes,
                 preferred_max_bytes: batch_size.preferred_max_bytes,
             },
             batch_timeout: duration::parse(&batch_timeout.timeout)
-                .map_err(|e| format!("BatchTimeout: {e}"))?,
+                .map_err(ReadConfigError::BatchTimeout)?,
         })
     }
+}
+
+/// Why a config block or envelope does not give a [`CommittedConfig`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReadConfigError {
+    /// No readable CONFIG envelope.
+    #[error(transparent)]
+    ConfigBlock(#[from] ConfigBlockError),
+    #[error("Config has no channel group")]
+    NoChannelGroup,
+    #[error("config has no Orderer group")]
+    NoOrdererGroup,
+    /// The key of the missing value in the Orderer group.
+    #[error("Orderer group has no {0} value")]
+    MissingValue(&'static str),
+    /// The value under `key` in the Orderer group does not decode.
+    #[error("{key}: {source}")]
+    Decode {
+        key: &'static str,
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// Names no consenter kind this orderer knows (the message lists them).
+    #[error("ConsensusType: {0}")]
+    ConsensusType(String),
+    #[error("BatchTimeout: {0}")]
+    BatchTimeout(#[source] DurationError),
 }
 
 fn implicit_meta(sub_policy: &str, rule: Rule) -> ConfigPolicy {
@@ -333,23 +363,23 @@ impl CommittedConfig {
     }
 
     /// Reads a configuration from a CONFIG envelope.
-    pub fn from_envelope(env: &Envelope) -> Result<Self, String> {
-        let tx = crate::channelconfig::read_config_envelope(env).map_err(|e| e.to_string())?;
+    pub fn from_envelope(env: &Envelope) -> Result<Self, ReadConfigError> {
+        let tx = crate::channelconfig::read_config_envelope(env)?;
         Self::from_config_tx(tx)
     }
 
     /// Reads a configuration from a config block (exactly one CONFIG envelope).
-    pub fn from_block(block: &Block) -> Result<Self, String> {
-        let tx = crate::channelconfig::read_config_block(block).map_err(|e| e.to_string())?;
+    pub fn from_block(block: &Block) -> Result<Self, ReadConfigError> {
+        let tx = crate::channelconfig::read_config_block(block)?;
         Self::from_config_tx(tx)
     }
 
-    fn from_config_tx(tx: crate::channelconfig::ConfigTx) -> Result<Self, String> {
+    fn from_config_tx(tx: crate::channelconfig::ConfigTx) -> Result<Self, ReadConfigError> {
         let channel_id = tx.channel_header.channel_id;
         let channel_group = tx
             .config
             .channel_group
-            .ok_or("Config has no channel group")?;
+            .ok_or(ReadConfigError::NoChannelGroup)?;
         let channel = ChannelConfig::from_channel_group(&channel_id, &channel_group)?;
         Ok(CommittedConfig {
             channel,
@@ -442,10 +472,25 @@ mod tests {
     #[test]
     fn from_block_rejects_non_config_blocks() {
         let block = new_block(1, Bytes::new(), vec![]);
-        assert!(
-            CommittedConfig::from_block(&block)
-                .unwrap_err()
-                .contains("exactly one")
+        assert_eq!(
+            CommittedConfig::from_block(&block),
+            Err(ReadConfigError::ConfigBlock(
+                ConfigBlockError::EnvelopeCount {
+                    number: 1,
+                    count: 0
+                }
+            ))
         );
+    }
+
+    #[test]
+    fn from_block_names_the_missing_orderer_value() {
+        let mut committed = CommittedConfig::genesis(config());
+        if let Some(orderer) = committed.channel_group.groups.get_mut(ORDERER_GROUP) {
+            orderer.values.remove(BATCH_TIMEOUT);
+        }
+        let err = CommittedConfig::from_envelope(&committed.envelope()).unwrap_err();
+        assert_eq!(err, ReadConfigError::MissingValue(BATCH_TIMEOUT));
+        assert_eq!(err.to_string(), "Orderer group has no BatchTimeout value");
     }
 }

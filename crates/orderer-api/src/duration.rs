@@ -15,10 +15,27 @@ const UNITS: [(&str, u128); 8] = [
     ("h", 3_600_000_000_000),
 ];
 
+/// Why a text is not a non-negative Go duration. Each variant carries the text as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Empty, malformed number, negative, or too large.
+    #[error("expected a duration like 500ms, 2s, 1m30s or 1h, got {text:?}")]
+    Malformed { text: String },
+    #[error(
+        "expected a duration like 500ms, 2s, 1m30s or 1h, got {text:?}: a number needs a unit \
+         (ns, us, ms, s, m, h)"
+    )]
+    MissingUnit { text: String },
+    #[error("expected a duration like 500ms, 2s, 1m30s or 1h, got {text:?}: unknown unit {unit:?}")]
+    UnknownUnit { text: String, unit: String },
+}
+
 /// Parses a non-negative Go duration string. The error says what was expected.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let s = text.trim();
-    let expected = || format!("expected a duration like 500ms, 2s, 1m30s or 1h, got {text:?}");
+    let expected = || DurationError::Malformed {
+        text: text.to_owned(),
+    };
     if s == "0" {
         return Ok(Duration::ZERO);
     }
@@ -30,11 +47,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| {
-                format!(
-                    "{}: a number needs a unit (ns, us, ms, s, m, h)",
-                    expected()
-                )
+            .ok_or_else(|| DurationError::MissingUnit {
+                text: text.to_owned(),
             })?;
         if num_len == 0 {
             return Err(expected());
@@ -48,7 +62,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             .iter()
             .find(|(name, _)| *name == unit)
             .map(|(_, scale)| *scale)
-            .ok_or_else(|| format!("{}: unknown unit {unit:?}", expected()))?;
+            .ok_or_else(|| DurationError::UnknownUnit {
+                text: text.to_owned(),
+                unit: unit.to_owned(),
+            })?;
         let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(expected());
@@ -138,9 +155,29 @@ mod tests {
     #[test]
     fn rejects_bad_durations_with_the_expected_form() {
         for text in ["", "2", "2x", "s", "-1s", "1..5s", "ms5", "2 s"] {
-            let err = parse(text).unwrap_err();
+            let err = parse(text).unwrap_err().to_string();
             assert!(err.contains("expected a duration"), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn duration_errors_keep_their_wording() {
+        assert_eq!(
+            parse("2").unwrap_err().to_string(),
+            "expected a duration like 500ms, 2s, 1m30s or 1h, got \"2\": a number needs a unit \
+             (ns, us, ms, s, m, h)"
+        );
+        assert_eq!(
+            parse("2x"),
+            Err(DurationError::UnknownUnit {
+                text: "2x".into(),
+                unit: "x".into()
+            })
+        );
+        assert_eq!(
+            parse("2x").unwrap_err().to_string(),
+            "expected a duration like 500ms, 2s, 1m30s or 1h, got \"2x\": unknown unit \"x\""
+        );
     }
 
     #[test]

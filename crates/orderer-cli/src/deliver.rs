@@ -51,7 +51,7 @@ impl ChainChecker {
             }
             other => other.as_ref(),
         };
-        verify_block(block, previous)?;
+        verify_block(block, previous).map_err(|e| e.to_string())?;
         self.previous = Some(header.clone());
         Ok(())
     }

@@ -78,7 +78,7 @@ fn envelope_json(raw: &Bytes) -> Value {
                             "preferred_max_bytes": c.channel.batch_size.preferred_max_bytes,
                         },
                     }),
-                    Err(e) => json!({ "error": e }),
+                    Err(e) => json!({ "error": e.to_string() }),
                 };
             }
         }

@@ -505,7 +505,7 @@ fn recover(dir: &Path, channel: &str) -> Result<Recovered, LedgerError> {
                 header.number
             )));
         }
-        verify_block(&block, prev.as_ref()).map_err(corrupt)?;
+        verify_block(&block, prev.as_ref()).map_err(|e| corrupt(e.to_string()))?;
         prev = Some(header);
         index.offsets.push(offset);
         recent.push(number, body);

@@ -184,7 +184,8 @@ impl ChannelSupport {
                 let current = self.bundle();
                 crate::msgprocessor::check_config_envelope(&current, &config_env)
                     .map_err(|e| bad(e.to_string()))?;
-                let committed = CommittedConfig::from_block(block).map_err(bad)?;
+                let committed =
+                    CommittedConfig::from_block(block).map_err(|e| bad(e.to_string()))?;
                 let next = Bundle::new(&self.channel_id, &committed).map_err(bad)?;
                 current
                     .values

@@ -56,8 +56,10 @@ pub use capabilities::{
 };
 pub use consortiums::{Consortium, ConsortiumsValues};
 pub use error::{ConfigBlockError, ConfigError, ConfigErrorKind};
-pub use names::{MAX_NAME_LEN, check_channel_id};
-pub use orderer::{ConsensusState, ConsensusType, OrdererOrg, OrdererValues, check_broker};
+pub use names::{ChannelIdError, MAX_NAME_LEN, check_channel_id};
+pub use orderer::{
+    BrokerError, ConsensusState, ConsensusType, OrdererOrg, OrdererValues, check_broker,
+};
 pub use organization::{MspKind, OrgMsp, Organization};
 
 use self::group::Group;
@@ -133,7 +135,7 @@ impl ChannelValues {
     /// Reads and validates `config` as the configuration of channel `channel_id`.
     pub fn new(channel_id: &str, config: Config) -> Result<Self, ConfigError> {
         check_channel_id(channel_id)
-            .map_err(|why| ConfigError::invalid("ChannelHeader.channel_id", why))?;
+            .map_err(|why| ConfigError::invalid("ChannelHeader.channel_id", why.to_string()))?;
         let root_path = format!("/{CHANNEL_GROUP}");
         let root = config
             .channel_group

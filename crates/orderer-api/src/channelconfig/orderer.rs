@@ -12,7 +12,7 @@ use super::organization::Organization;
 use super::{CAPABILITIES_KEY, keys};
 use crate::blockcutter::BatchSize;
 use crate::consensus::ConsenterKind;
-use crate::duration;
+use crate::duration::{self, DurationError};
 use crate::proto::common::OrdererAddresses;
 use crate::proto::orderer as ord;
 
@@ -257,7 +257,8 @@ fn parse_batch_timeout(group: &Group<'_>) -> Result<Duration, ConfigError> {
     let path = group.child_path(keys::BATCH_TIMEOUT);
     let bt: ord::BatchTimeout =
         group.require(keys::BATCH_TIMEOUT, "it bounds how long a block waits")?;
-    let timeout = parse_go_duration(&bt.timeout).map_err(|why| ConfigError::invalid(&path, why))?;
+    let timeout = parse_go_duration(&bt.timeout)
+        .map_err(|why| ConfigError::invalid(&path, why.to_string()))?;
     if timeout.is_zero() {
         return Err(ConfigError::invalid(
             path,
@@ -267,24 +268,52 @@ fn parse_batch_timeout(group: &Group<'_>) -> Result<Duration, ConfigError> {
     Ok(timeout)
 }
 
+/// Why a `BatchTimeout` value is not a duration Fabric accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum TimeoutError {
+    #[error("timeout {0:?} must be positive")]
+    Negative(String),
+    #[error("timeout {0:?} has surrounding spaces")]
+    Spaces(String),
+    #[error(transparent)]
+    Syntax(#[from] DurationError),
+    #[error("timeout {0:?} is longer than Go's longest duration")]
+    TooLong(String),
+}
+
 /// Go's `time.ParseDuration` for what Fabric accepts here: an optional `+`, no
 /// surrounding spaces, at most 2^63-1 nanoseconds. A negative duration parses in Go
 /// but is refused as non-positive, as here.
-fn parse_go_duration(text: &str) -> Result<Duration, String> {
+fn parse_go_duration(text: &str) -> Result<Duration, TimeoutError> {
     if text.starts_with('-') {
-        return Err(format!("timeout {text:?} must be positive"));
+        return Err(TimeoutError::Negative(text.to_owned()));
     }
     let unsigned = text.strip_prefix('+').unwrap_or(text);
     if unsigned.trim() != unsigned {
-        return Err(format!("timeout {text:?} has surrounding spaces"));
+        return Err(TimeoutError::Spaces(text.to_owned()));
     }
     let d = duration::parse(unsigned)?;
     if d.as_nanos() > i64::MAX as u128 {
-        return Err(format!(
-            "timeout {text:?} is longer than Go's longest duration"
-        ));
+        return Err(TimeoutError::TooLong(text.to_owned()));
     }
     Ok(d)
+}
+
+/// Why a Kafka broker address breaks Fabric's syntax.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    #[error("expected host:port, the port is missing")]
+    MissingPort,
+    #[error("expected host:port with a single colon (IPv6 literals are not accepted)")]
+    ExtraColon,
+    #[error("expected a port 1-65535, got {port:?}")]
+    BadPort { port: String },
+    #[error("expected host:port, the host is missing")]
+    MissingHost,
+    #[error(
+        "host {host:?} may hold only letters, digits, dots and hyphens, and must start and end with a letter or digit"
+    )]
+    BadHost { host: String },
 }
 
 /// Fabric's check of a broker address: `host:port`, one colon (so no IPv6
@@ -292,30 +321,32 @@ fn parse_go_duration(text: &str) -> Result<Duration, String> {
 /// hyphens that neither starts nor ends with a dot or hyphen. Stricter than Fabric in
 /// two places that no client could dial anyway: the host must not be empty and the
 /// port must not be 0.
-pub fn check_broker(broker: &str) -> Result<(), String> {
+pub fn check_broker(broker: &str) -> Result<(), BrokerError> {
     let Some((host, port)) = broker.split_once(':') else {
-        return Err("expected host:port, the port is missing".into());
+        return Err(BrokerError::MissingPort);
     };
     if port.contains(':') {
-        return Err(
-            "expected host:port with a single colon (IPv6 literals are not accepted)".into(),
-        );
+        return Err(BrokerError::ExtraColon);
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
-        _ => return Err(format!("expected a port 1-65535, got {port:?}")),
+        _ => {
+            return Err(BrokerError::BadPort {
+                port: port.to_owned(),
+            });
+        }
     }
     if host.is_empty() {
-        return Err("expected host:port, the host is missing".into());
+        return Err(BrokerError::MissingHost);
     }
     let inner = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
     let bytes = host.as_bytes();
     let edges_ok = bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric);
     if !edges_ok || !bytes.iter().all(|&b| inner(b)) {
-        return Err(format!(
-            "host {host:?} may hold only letters, digits, dots and hyphens, and must start and end with a letter or digit"
-        ));
+        return Err(BrokerError::BadHost {
+            host: host.to_owned(),
+        });
     }
     Ok(())
 }
@@ -360,5 +391,31 @@ mod tests {
         for bad in ["", " 2s", "2s ", "-1s", "2", "2 s", "3000000h", "1e3s"] {
             assert!(parse_go_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn timeout_and_broker_errors_keep_their_wording() {
+        assert_eq!(
+            parse_go_duration("-1s").unwrap_err().to_string(),
+            "timeout \"-1s\" must be positive"
+        );
+        assert_eq!(
+            parse_go_duration("3000000h").unwrap_err().to_string(),
+            "timeout \"3000000h\" is longer than Go's longest duration"
+        );
+        assert!(matches!(
+            parse_go_duration("2"),
+            Err(TimeoutError::Syntax(DurationError::MissingUnit { .. }))
+        ));
+        assert_eq!(
+            check_broker("kafka0:65536").unwrap_err().to_string(),
+            "expected a port 1-65535, got \"65536\""
+        );
+        assert_eq!(
+            check_broker("kaf_ka:9092"),
+            Err(BrokerError::BadHost {
+                host: "kaf_ka".into()
+            })
+        );
     }
 }

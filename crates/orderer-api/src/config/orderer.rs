@@ -130,13 +130,13 @@ impl Section for OrdererSection {
             }
             for b in &self.kafka.brokers {
                 if let Err(e) = check_host_port(b) {
-                    problems.bad("Orderer.Kafka.Brokers", format!("{b:?}"), e);
+                    problems.bad("Orderer.Kafka.Brokers", format!("{b:?}"), e.to_string());
                 }
             }
         }
         for a in &self.addresses {
             if let Err(e) = check_host_port(a) {
-                problems.bad("Orderer.Addresses", format!("{a:?}"), e);
+                problems.bad("Orderer.Addresses", format!("{a:?}"), e.to_string());
             }
         }
     }

@@ -234,18 +234,26 @@ fn group_delta(
     ))
 }
 
+/// Why [`compute_update`] has no update to give.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ComputeUpdateError {
+    #[error("both configs need a channel group")]
+    MissingChannelGroup,
+    #[error("no differences detected between original and updated config")]
+    NoDifferences,
+}
+
 /// The update of channel `channel_id` from `original` to `updated` (both the
 /// channel's `Config`); an error when they do not differ.
 pub fn compute_update(
     channel_id: &str,
     original: &Config,
     updated: &Config,
-) -> Result<ConfigUpdate, String> {
+) -> Result<ConfigUpdate, ComputeUpdateError> {
     let (Some(old), Some(new)) = (&original.channel_group, &updated.channel_group) else {
-        return Err("both configs need a channel group".into());
+        return Err(ComputeUpdateError::MissingChannelGroup);
     };
-    let (read_set, write_set) = group_delta(old, new)
-        .ok_or("no differences detected between original and updated config")?;
+    let (read_set, write_set) = group_delta(old, new).ok_or(ComputeUpdateError::NoDifferences)?;
     Ok(ConfigUpdate {
         channel_id: channel_id.to_owned(),
         read_set: Some(read_set),

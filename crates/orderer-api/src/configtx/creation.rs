@@ -123,7 +123,7 @@ pub fn channel_template(
 ) -> Result<(String, Config), UpdateError> {
     let bad = |what: &str, e: String| UpdateError::bad_request(format!("{what}: {e}"));
     let decoded = decode_config_update(update_env)
-        .map_err(|e| bad("Failing initial channel config creation", e))?;
+        .map_err(|e| bad("Failing initial channel config creation", e.to_string()))?;
     let update = &decoded.update;
     if update.channel_id != decoded.header_channel_id {
         return Err(UpdateError::bad_request(format!(

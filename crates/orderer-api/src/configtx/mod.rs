@@ -28,7 +28,7 @@ mod validator;
 #[cfg(test)]
 mod tests;
 
-pub use compute::compute_update;
+pub use compute::{ComputeUpdateError, compute_update};
 pub use creation::{channel_template, new_channel_config};
 pub use error::{UpdateError, UpdateErrorClass};
 pub use maintenance::check_maintenance;

@@ -1,13 +1,14 @@
 //! Fabric's config update validation (`common/configtx`): read set, delta set,
 //! versions and mod_policies, over one channel's current config.
 
-use prost::Message;
+use prost::{DecodeError, Message};
 
 use super::configmap::{self, ConfigMap, Element};
 use super::error::UpdateError;
 use super::maintenance::check_maintenance;
 use crate::channelconfig::{CHANNEL_GROUP, ChannelValues};
 use crate::envelope::{header_type_name, parse_payload};
+use crate::error::EnvelopeError;
 use crate::policies::{IdentityDeserializer, PolicyError, PolicyManager, SignedData};
 use crate::proto::common::{
     Config, ConfigEnvelope, ConfigGroup, ConfigUpdate, ConfigUpdateEnvelope, Envelope, HeaderType,
@@ -22,20 +23,33 @@ pub(crate) struct DecodedUpdate {
     pub(crate) update: ConfigUpdate,
 }
 
+/// Why an envelope is not a readable CONFIG_UPDATE.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DecodeUpdateError {
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// `found` is the header type's name (or number when unknown).
+    #[error("envelope has header type {found}, expected CONFIG_UPDATE")]
+    NotConfigUpdate { found: String },
+    #[error("payload data is not a valid common.ConfigUpdateEnvelope: {0}")]
+    ConfigUpdateEnvelope(#[source] DecodeError),
+    #[error("config_update is not a valid common.ConfigUpdate: {0}")]
+    ConfigUpdate(#[source] DecodeError),
+}
+
 /// Decodes a CONFIG_UPDATE envelope: payload, headers, `ConfigUpdateEnvelope` and
 /// its `ConfigUpdate`. Fabric's `EnvelopeToConfigUpdate` plus the update itself.
-pub(crate) fn decode_config_update(env: &Envelope) -> Result<DecodedUpdate, String> {
-    let parsed = parse_payload(env).map_err(|e| e.to_string())?;
+pub(crate) fn decode_config_update(env: &Envelope) -> Result<DecodedUpdate, DecodeUpdateError> {
+    let parsed = parse_payload(env)?;
     if parsed.channel_header.r#type != HeaderType::ConfigUpdate as i32 {
-        return Err(format!(
-            "envelope has header type {}, expected CONFIG_UPDATE",
-            header_type_name(parsed.channel_header.r#type)
-        ));
+        return Err(DecodeUpdateError::NotConfigUpdate {
+            found: header_type_name(parsed.channel_header.r#type),
+        });
     }
     let envelope = ConfigUpdateEnvelope::decode(parsed.data)
-        .map_err(|e| format!("payload data is not a valid common.ConfigUpdateEnvelope: {e}"))?;
+        .map_err(DecodeUpdateError::ConfigUpdateEnvelope)?;
     let update = ConfigUpdate::decode(envelope.config_update.clone())
-        .map_err(|e| format!("config_update is not a valid common.ConfigUpdate: {e}"))?;
+        .map_err(DecodeUpdateError::ConfigUpdate)?;
     Ok(DecodedUpdate {
         header_channel_id: parsed.channel_header.channel_id,
         envelope,
@@ -361,20 +375,33 @@ impl Validator {
     }
 }
 
+/// Why a read set does not match the current config. `key` is the config map key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum ReadSetError {
+    #[error("existing config does not contain element for {key} but was in the read set")]
+    Missing { key: String },
+    #[error(
+        "proposed update requires that key {key} be at version {read}, but it is currently at version {current}"
+    )]
+    Version {
+        key: String,
+        read: u64,
+        current: u64,
+    },
+}
+
 /// Every read set element exists at the version the read set names.
-fn verify_read_set(current: &ConfigMap<'_>, read_set: &ConfigMap<'_>) -> Result<(), String> {
+fn verify_read_set(current: &ConfigMap<'_>, read_set: &ConfigMap<'_>) -> Result<(), ReadSetError> {
     for (key, element) in read_set {
         let Some(existing) = current.get(key) else {
-            return Err(format!(
-                "existing config does not contain element for {key} but was in the read set"
-            ));
+            return Err(ReadSetError::Missing { key: key.clone() });
         };
         if existing.version() != element.version() {
-            return Err(format!(
-                "proposed update requires that key {key} be at version {}, but it is currently at version {}",
-                element.version(),
-                existing.version()
-            ));
+            return Err(ReadSetError::Version {
+                key: key.clone(),
+                read: element.version(),
+                current: existing.version(),
+            });
         }
     }
     Ok(())

@@ -98,7 +98,7 @@ impl ChannelCreation {
                 .map_err(|reason| GenesisError::Policy {
                     path: "/Channel/Application".into(),
                     name: "Admins".into(),
-                    reason,
+                    reason: reason.into(),
                 })?;
         // The consortium is named in both sets at version 0, with no mod_policy:
         // the system channel checks it against its Consortiums group.

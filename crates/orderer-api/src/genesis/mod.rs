@@ -58,7 +58,7 @@ pub use profile::{
     AnchorPeer, ApplicationProfile, Consensus, ConsortiumProfile, DEFAULT_CAPABILITY,
     OrdererProfile, OrgMsp, Organization, Profile, sample_acls,
 };
-pub use validate::GenesisError;
+pub use validate::{GenesisError, PolicyCheckError};
 
 /// The channel header version of Fabric's genesis blocks.
 const GENESIS_HEADER_VERSION: i32 = 1;

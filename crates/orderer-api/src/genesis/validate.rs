@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use prost::Message;
 
 use crate::channelconfig::CapabilityLevel;
-use crate::policies::{Definition, PolicyError};
+use crate::configtx::ComputeUpdateError;
+use crate::policies::{CompileError, Definition, PolicyError};
 use crate::proto::common::Policy;
 use crate::proto::msp::{FabricCryptoConfig, FabricMspConfig, MspConfig};
 
@@ -73,7 +74,8 @@ pub enum GenesisError {
     Policy {
         path: String,
         name: String,
-        reason: String,
+        #[source]
+        reason: PolicyCheckError,
     },
     #[error(
         "{path}/Capabilities: {name:?} is not a capability this orderer supports at this level; expected one of {valid}"
@@ -85,6 +87,25 @@ pub enum GenesisError {
     },
     #[error("/Channel/Application/ACLs: {resource:?}: {reason}")]
     Acl { resource: String, reason: String },
+}
+
+/// Why a policy of a profile cannot go in a channel config.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyCheckError {
+    /// The definition does not compile (bad bytes, a rule nothing can satisfy).
+    #[error(transparent)]
+    Invalid(CompileError),
+    #[error("type {0}: only SIGNATURE (1) and IMPLICIT_META (3) policies go in a channel config")]
+    UnsupportedType(i32),
+    #[error("sub-policy {0:?} is not a valid policy name")]
+    SubPolicyName(String),
+    #[error(transparent)]
+    Policy(PolicyError),
+    /// The channel creation update came out empty: the Application group's
+    /// policies do not differ from the template's.
+    #[error(transparent)]
+    ApplicationUpdate(#[from] ComputeUpdateError),
 }
 
 /// An org whose MSP has been checked and normalized.
@@ -356,16 +377,16 @@ fn check_policies(
 /// Refuses what the node's policy engine would refuse when it loads the config
 /// (stricter than Fabric: e.g. an `OutOf` nothing can satisfy), and an implicit
 /// meta policy over a sub-policy name no group can have.
-fn check_policy(path: &str, name: &str, policy: &Policy) -> Result<(), String> {
+fn check_policy(path: &str, name: &str, policy: &Policy) -> Result<(), PolicyCheckError> {
     match Definition::decode(format!("{path}/{name}"), policy) {
         Ok(Definition::Signature(_)) => Ok(()),
         Ok(Definition::ImplicitMeta { sub_policy, .. }) => check_config_id(path, &sub_policy)
-            .map_err(|_| format!("sub-policy {sub_policy:?} is not a valid policy name")),
-        Err(PolicyError::Invalid { source, .. }) => Err(source.to_string()),
-        Err(PolicyError::UnsupportedType { policy_type, .. }) => Err(format!(
-            "type {policy_type}: only SIGNATURE (1) and IMPLICIT_META (3) policies go in a channel config"
-        )),
-        Err(other) => Err(other.to_string()),
+            .map_err(|_| PolicyCheckError::SubPolicyName(sub_policy)),
+        Err(PolicyError::Invalid { source, .. }) => Err(PolicyCheckError::Invalid(source)),
+        Err(PolicyError::UnsupportedType { policy_type, .. }) => {
+            Err(PolicyCheckError::UnsupportedType(policy_type))
+        }
+        Err(other) => Err(PolicyCheckError::Policy(other)),
     }
 }
 

@@ -207,7 +207,7 @@ impl FakeSupport {
             let config =
                 CommittedConfig::from_block(&block).map_err(|reason| SupportError::BadConfig {
                     number: header.number,
-                    reason,
+                    reason: reason.to_string(),
                 })?;
             state.config = config;
             state.last_config = header.number;

@@ -208,7 +208,7 @@ pub(crate) fn validate(
         let key = format!("Channels[{i}]");
         // Fabric's rule; the name also names the channel's Kafka topic and ledger.
         if let Err(e) = orderer_api::channelconfig::check_channel_id(&ch.name) {
-            p.bad(&key, format!("{:?}", ch.name), e);
+            p.bad(&key, format!("{:?}", ch.name), e.to_string());
         }
         if !seen.insert(ch.name.clone()) {
             p.bad(&key, format!("{:?}", ch.name), "channel listed twice");

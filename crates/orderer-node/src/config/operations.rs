@@ -316,7 +316,7 @@ pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
 
 /// Parses `host:port` where host is an IP address or `localhost`.
 pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
-    orderer_api::config::check_host_port(s)?;
+    orderer_api::config::check_host_port(s).map_err(|e| e.to_string())?;
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }

@@ -3,7 +3,7 @@
 //! configtxlator writes.
 
 use super::*;
-use crate::configtx::compute_update;
+use crate::configtx::{ComputeUpdateError, compute_update};
 use crate::proto::common::ConfigPolicy;
 
 /// Proposes `update` (signed by every admin) against `config`: the resulting config.
@@ -111,5 +111,9 @@ fn a_new_member_bumps_its_group_and_reads_every_unchanged_sibling() {
 fn identical_configs_have_no_update() {
     let original = config();
     let err = compute_update("mychannel", &original, &original).unwrap_err();
-    assert!(err.contains("no differences"), "{err}");
+    assert_eq!(err, ComputeUpdateError::NoDifferences);
+    assert_eq!(
+        err.to_string(),
+        "no differences detected between original and updated config"
+    );
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use prost::Message;
 use thiserror::Error;
 
+use crate::policies::MAX_RULE_DEPTH;
 use crate::proto::common::implicit_meta_policy::Rule;
 use crate::proto::common::msp_principal::Classification;
 use crate::proto::common::msp_role::MspRoleType;
@@ -28,17 +29,75 @@ pub use parser::parse_signature_policy;
 pub struct DslError {
     /// The policy string as given.
     pub input: String,
-    /// What is wrong, and where (a byte offset) when it is about one place.
-    pub reason: String,
+    /// What is wrong, and where when it is about one place.
+    #[source]
+    pub reason: DslReason,
 }
 
 impl DslError {
-    fn new(input: &str, reason: impl Into<String>) -> Self {
+    fn new(input: &str, reason: DslReason) -> Self {
         DslError {
             input: input.to_owned(),
-            reason: reason.into(),
+            reason,
         }
     }
+}
+
+/// What is wrong with a policy string. Every `offset` is a byte offset into it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DslReason {
+    #[error("expected '{expected}' at offset {offset}, found '{found}'")]
+    Expected {
+        expected: char,
+        offset: usize,
+        found: char,
+    },
+    #[error("expected '{0}' at the end")]
+    ExpectedAtEnd(char),
+    #[error("rules nested deeper than {MAX_RULE_DEPTH} levels at offset {offset}")]
+    TooDeep { offset: usize },
+    #[error("expected AND, OR or OutOf at offset {offset}, found '{found}'")]
+    ExpectedGate { offset: usize, found: char },
+    #[error("expected AND, OR or OutOf, found nothing")]
+    ExpectedGateAtEnd,
+    #[error("unknown gate '{name}' at offset {offset}, expected AND, OR or OutOf")]
+    UnknownGate { name: String, offset: usize },
+    #[error("unrecognized token '{token}' at offset {offset}")]
+    UnrecognizedToken { token: String, offset: usize },
+    #[error("expected ',' or ')' at offset {offset}, found '{found}'")]
+    ExpectedCommaOrClose { offset: usize, found: char },
+    /// `offset` is the gate's; Fabric's bound is 0 to `rules + 1` (`max`).
+    #[error(
+        "OutOf at offset {offset} needs {n} of {rules} rules: the count must be between 0 and {max}"
+    )]
+    CountOutOfRange {
+        offset: usize,
+        n: i64,
+        rules: usize,
+        max: usize,
+    },
+    #[error("expected the count of OutOf at offset {offset}, found '{found}'")]
+    BadCount { offset: usize, found: String },
+    #[error("expected a quoted string at the end")]
+    ExpectedStringAtEnd,
+    #[error("unterminated string at offset {offset}")]
+    UnterminatedString { offset: usize },
+    #[error(
+        "invalid principal '{principal}' at offset {offset}, expected 'MSPID.role' with role member, admin, client, peer or orderer"
+    )]
+    InvalidPrincipal { principal: String, offset: usize },
+    #[error("unexpected text after the policy at offset {offset}")]
+    TrailingText { offset: usize },
+    /// An implicit meta rule that is not two tokens.
+    #[error("expected a rule and a sub-policy separated by one space, got {tokens} tokens")]
+    TokenCount { tokens: usize },
+    #[error("unknown rule {rule:?}, expected ANY, ALL or MAJORITY")]
+    UnknownRule { rule: String },
+    #[error("the sub-policy name is empty")]
+    EmptySubPolicy,
+    #[error("unknown policy type {kind:?}, expected ImplicitMeta or Signature")]
+    UnknownPolicyType { kind: String },
 }
 
 /// A rule satisfied by a signature of the principal at `index` of the envelope.
@@ -141,10 +200,9 @@ pub fn parse_implicit_meta(input: &str) -> Result<ImplicitMetaPolicy, DslError> 
     let [rule, sub_policy] = tokens.as_slice() else {
         return Err(DslError::new(
             input,
-            format!(
-                "expected a rule and a sub-policy separated by one space, got {} tokens",
-                tokens.len()
-            ),
+            DslReason::TokenCount {
+                tokens: tokens.len(),
+            },
         ));
     };
     let rule = match *rule {
@@ -154,12 +212,14 @@ pub fn parse_implicit_meta(input: &str) -> Result<ImplicitMetaPolicy, DslError> 
         other => {
             return Err(DslError::new(
                 input,
-                format!("unknown rule {other:?}, expected ANY, ALL or MAJORITY"),
+                DslReason::UnknownRule {
+                    rule: other.to_owned(),
+                },
             ));
         }
     };
     if sub_policy.is_empty() {
-        return Err(DslError::new(input, "the sub-policy name is empty"));
+        return Err(DslError::new(input, DslReason::EmptySubPolicy));
     }
     Ok(ImplicitMetaPolicy {
         sub_policy: (*sub_policy).to_owned(),
@@ -176,7 +236,9 @@ pub fn policy_from_configtx(kind: &str, rule: &str) -> Result<Policy, DslError> 
         "Signature" => Ok(signature_policy(&parse_signature_policy(rule)?)),
         other => Err(DslError::new(
             rule,
-            format!("unknown policy type {other:?}, expected ImplicitMeta or Signature"),
+            DslReason::UnknownPolicyType {
+                kind: other.to_owned(),
+            },
         )),
     }
 }

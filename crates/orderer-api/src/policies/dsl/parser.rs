@@ -17,7 +17,7 @@
 //! same bytes: a gate first numbers the principals of its nested gates (left to
 //! right), then its own; a principal named twice is listed twice.
 
-use super::{DslError, envelope, n_out_of, role_principal, signed_by};
+use super::{DslError, DslReason, envelope, n_out_of, role_principal, signed_by};
 use crate::policies::MAX_RULE_DEPTH;
 use crate::proto::common::msp_role::MspRoleType;
 use crate::proto::common::{MspPrincipal, SignaturePolicy, SignaturePolicyEnvelope};
@@ -39,7 +39,7 @@ pub fn parse_signature_policy(input: &str) -> Result<SignaturePolicyEnvelope, Ds
     if parser.pos < input.len() {
         return Err(DslError::new(
             input,
-            format!("unexpected text after the policy at offset {}", parser.pos),
+            DslReason::TrailingText { offset: parser.pos },
         ));
     }
     let mut principals = Vec::new();
@@ -108,18 +108,19 @@ impl<'a> Parser<'a> {
         self.pos += rest.len() - rest.trim_start().len();
     }
 
-    fn expect(&mut self, c: char) -> Result<(), String> {
+    fn expect(&mut self, c: char) -> Result<(), DslReason> {
         self.skip_whitespace();
         match self.peek() {
             Some(found) if found == c => {
                 self.pos += c.len_utf8();
                 Ok(())
             }
-            Some(found) => Err(format!(
-                "expected '{c}' at offset {}, found '{found}'",
-                self.pos
-            )),
-            None => Err(format!("expected '{c}' at the end")),
+            Some(found) => Err(DslReason::Expected {
+                expected: c,
+                offset: self.pos,
+                found,
+            }),
+            None => Err(DslReason::ExpectedAtEnd(c)),
         }
     }
 
@@ -135,14 +136,11 @@ impl<'a> Parser<'a> {
         self.input.get(start..self.pos).unwrap_or("")
     }
 
-    fn gate(&mut self, depth: usize) -> Result<Gate, String> {
+    fn gate(&mut self, depth: usize) -> Result<Gate, DslReason> {
         // A gate at `depth` holds rules at `depth + 1`: keep those within the limit
         // the compiler enforces.
         if depth + 1 >= MAX_RULE_DEPTH {
-            return Err(format!(
-                "rules nested deeper than {MAX_RULE_DEPTH} levels at offset {}",
-                self.pos
-            ));
+            return Err(DslReason::TooDeep { offset: self.pos });
         }
         self.skip_whitespace();
         let start = self.pos;
@@ -153,16 +151,25 @@ impl<'a> Parser<'a> {
             "OutOf" | "outof" | "OUTOF" => GateKind::OutOf,
             "" => {
                 return Err(match self.peek() {
-                    Some(c) => format!("expected AND, OR or OutOf at offset {start}, found '{c}'"),
-                    None => "expected AND, OR or OutOf, found nothing".to_owned(),
+                    Some(found) => DslReason::ExpectedGate {
+                        offset: start,
+                        found,
+                    },
+                    None => DslReason::ExpectedGateAtEnd,
                 });
             }
             other => {
                 self.skip_whitespace();
                 return Err(if self.peek() == Some('(') {
-                    format!("unknown gate '{other}' at offset {start}, expected AND, OR or OutOf")
+                    DslReason::UnknownGate {
+                        name: other.to_owned(),
+                        offset: start,
+                    }
                 } else {
-                    format!("unrecognized token '{other}' at offset {start}")
+                    DslReason::UnrecognizedToken {
+                        token: other.to_owned(),
+                        offset: start,
+                    }
                 });
             }
         };
@@ -187,13 +194,13 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     break;
                 }
-                Some(c) => {
-                    return Err(format!(
-                        "expected ',' or ')' at offset {}, found '{c}'",
-                        self.pos
-                    ));
+                Some(found) => {
+                    return Err(DslReason::ExpectedCommaOrClose {
+                        offset: self.pos,
+                        found,
+                    });
                 }
-                None => return Err("expected ')' at the end".to_owned()),
+                None => return Err(DslReason::ExpectedAtEnd(')')),
             }
         }
         let rules = args.len();
@@ -206,13 +213,16 @@ impl<'a> Parser<'a> {
         let max = rules.saturating_add(1);
         match i32::try_from(n) {
             Ok(n) if n >= 0 && usize::try_from(n).is_ok_and(|n| n <= max) => Ok(Gate { n, args }),
-            _ => Err(format!(
-                "OutOf at offset {start} needs {n} of {rules} rules: the count must be between 0 and {max}"
-            )),
+            _ => Err(DslReason::CountOutOfRange {
+                offset: start,
+                n,
+                rules,
+                max,
+            }),
         }
     }
 
-    fn arg(&mut self, depth: usize) -> Result<Arg, String> {
+    fn arg(&mut self, depth: usize) -> Result<Arg, DslReason> {
         self.skip_whitespace();
         match self.peek() {
             Some('\'' | '"') => Ok(Arg::Principal(self.principal()?)),
@@ -222,7 +232,7 @@ impl<'a> Parser<'a> {
 
     /// The count of OutOf: an integer, possibly negative (refused later with a
     /// clear message), bare or quoted as Fabric accepts.
-    fn count(&mut self) -> Result<i64, String> {
+    fn count(&mut self) -> Result<i64, DslReason> {
         self.skip_whitespace();
         let start = self.pos;
         let text = match self.peek() {
@@ -231,32 +241,33 @@ impl<'a> Parser<'a> {
                 .take_while(|c| c.is_ascii_digit() || c == '-')
                 .to_owned(),
         };
-        text.parse::<i64>()
-            .map_err(|_| format!("expected the count of OutOf at offset {start}, found '{text}'"))
+        text.parse::<i64>().map_err(|_| DslReason::BadCount {
+            offset: start,
+            found: text,
+        })
     }
 
     /// A quoted string, without its quotes.
-    fn quoted(&mut self) -> Result<String, String> {
+    fn quoted(&mut self) -> Result<String, DslReason> {
         let start = self.pos;
         let Some(quote) = self.peek() else {
-            return Err("expected a quoted string at the end".to_owned());
+            return Err(DslReason::ExpectedStringAtEnd);
         };
         self.pos += quote.len_utf8();
         let body = self.take_while(|c| c != quote).to_owned();
         if self.peek() != Some(quote) {
-            return Err(format!("unterminated string at offset {start}"));
+            return Err(DslReason::UnterminatedString { offset: start });
         }
         self.pos += quote.len_utf8();
         Ok(body)
     }
 
-    fn principal(&mut self) -> Result<MspPrincipal, String> {
+    fn principal(&mut self) -> Result<MspPrincipal, DslReason> {
         let start = self.pos;
         let text = self.quoted()?;
-        let invalid = || {
-            format!(
-                "invalid principal '{text}' at offset {start}, expected 'MSPID.role' with role member, admin, client, peer or orderer"
-            )
+        let invalid = || DslReason::InvalidPrincipal {
+            principal: text.clone(),
+            offset: start,
         };
         let (msp_id, role) = text.rsplit_once('.').ok_or_else(invalid)?;
         let role = match role {

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use prost::Message;
 
 use crate::policies::dsl::{
-    accept_all, and, envelope, implicit_meta_policy, n_out_of, or, parse_implicit_meta,
+    DslReason, accept_all, and, envelope, implicit_meta_policy, n_out_of, or, parse_implicit_meta,
     parse_signature_policy, policy_from_configtx, role_principal, signature_policy, signed_by,
     signed_by_msp_role,
 };
@@ -221,7 +221,7 @@ fn refuses_malformed_policy_strings() {
         ),
     ] {
         let err = parse_signature_policy(input).unwrap_err();
-        assert_eq!(err.reason, reason, "{input}");
+        assert_eq!(err.reason.to_string(), reason, "{input}");
         assert_eq!(err.input, input);
     }
 }
@@ -233,9 +233,14 @@ fn parser_refuses_nesting_too_deep_without_overflowing() {
     for levels in [MAX_RULE_DEPTH, 100_000] {
         let err = parse_signature_policy(&nest(levels)).unwrap_err();
         assert!(
-            err.reason.starts_with("rules nested deeper than"),
+            matches!(err.reason, DslReason::TooDeep { .. }),
             "{}",
             err.reason
+        );
+        assert!(
+            err.reason
+                .to_string()
+                .starts_with("rules nested deeper than")
         );
     }
 }
@@ -336,6 +341,10 @@ fn configtx_policy_types() {
     let err = policy_from_configtx("Msp", "OR('Org1MSP.member')").unwrap_err();
     assert_eq!(
         err.reason,
+        DslReason::UnknownPolicyType { kind: "Msp".into() }
+    );
+    assert_eq!(
+        err.reason.to_string(),
         "unknown policy type \"Msp\", expected ImplicitMeta or Signature"
     );
     assert!(policy_from_configtx("Signature", "ANY Readers").is_err());
