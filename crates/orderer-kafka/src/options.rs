@@ -169,6 +169,7 @@ impl KafkaOptions {
             .set("max.in.flight.requests.per.connection", in_flight)
             .set("linger.ms", "2")
             .set("batch.num.messages", "10000")
+            .set("batch.size", BATCH_BYTES.to_string())
             .set("compression.type", "none")
             .set("message.timeout.ms", ms(self.delivery_timeout()))
             .set("request.timeout.ms", ms(self.write_timeout()))
@@ -212,6 +213,10 @@ impl KafkaOptions {
         Ok(c)
     }
 }
+
+/// The producer's `batch.size`: the most record bytes one produce request carries
+/// (librdkafka's default), and what a [`crate::TopicProducer`] hands over at once.
+pub const BATCH_BYTES: usize = 1_000_000;
 
 /// Bytes a KafkaMessage adds around an envelope (tags, lengths, config sequence),
 /// with room to spare.
