@@ -3,7 +3,7 @@
 //! admin client. A librdkafka client holds threads and connections per broker, so a
 //! node with hundreds of channels stays light.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::ClientContext;
@@ -289,7 +289,16 @@ impl Clients {
 /// latency.
 pub struct TopicProducer {
     tx: mpsc::Sender<Outgoing>,
-    pump: JoinHandle<()>,
+    /// The pump's inputs until the first `send` spawns it (a chain is created
+    /// outside the runtime, and sends inside it).
+    idle: Mutex<Option<Pump>>,
+    pump: OnceLock<JoinHandle<()>>,
+}
+
+/// What the pump task runs on.
+struct Pump {
+    spawn: Box<dyn FnOnce(mpsc::Receiver<Outgoing>) -> JoinHandle<()> + Send>,
+    rx: mpsc::Receiver<Outgoing>,
 }
 
 /// The partition and offset of an acknowledged record.
@@ -327,8 +336,7 @@ const TOPIC_QUEUE: usize = 100_000;
 impl TopicProducer {
     /// Produces to partition [`PARTITION`] of `topic`, every record with `key`.
     /// `batch_bytes` is the producer's `batch.size`: at most that much is handed over
-    /// at once, so that one produce request carries it. Must run inside a Tokio
-    /// runtime.
+    /// at once, so that one produce request carries it.
     pub fn new<C: ClientContext + 'static>(
         producer: FutureProducer<C>,
         topic: String,
@@ -336,8 +344,12 @@ impl TopicProducer {
         batch_bytes: usize,
     ) -> Self {
         let (tx, rx) = mpsc::channel(TOPIC_QUEUE);
-        let pump = tokio::spawn(pump(producer, topic, key, batch_bytes, rx));
-        TopicProducer { tx, pump }
+        let spawn = Box::new(move |rx| tokio::spawn(pump(producer, topic, key, batch_bytes, rx)));
+        TopicProducer {
+            tx,
+            idle: Mutex::new(Some(Pump { spawn, rx })),
+            pump: OnceLock::new(),
+        }
     }
 
     /// Queues a record; waits only while [`TOPIC_QUEUE`] records are queued. The
@@ -347,6 +359,14 @@ impl TopicProducer {
         payload: Vec<u8>,
         headers: Option<OwnedHeaders>,
     ) -> Result<oneshot::Receiver<Acknowledged>, KafkaError> {
+        self.pump.get_or_init(|| {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match idle {
+                Some(p) => (p.spawn)(p.rx),
+                // Only get_or_init takes it, once.
+                None => tokio::spawn(async {}),
+            }
+        });
         let (done, receipt) = oneshot::channel();
         let out = Outgoing {
             payload,
@@ -360,7 +380,9 @@ impl TopicProducer {
 
 impl Drop for TopicProducer {
     fn drop(&mut self) {
-        self.pump.abort();
+        if let Some(p) = self.pump.get() {
+            p.abort();
+        }
     }
 }
 
