@@ -460,11 +460,14 @@ async fn produce<C: ClientContext + 'static>(
     if let Some(h) = headers {
         record = record.headers(h);
     }
+    let deadline = tokio::time::Instant::now() + QUEUE_FULL_PATIENCE;
     loop {
         match producer.send_result(record) {
             Ok(delivery) => return Ok(delivery),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                // Only when other topics fill librdkafka's shared queue.
+            // Only when other topics fill librdkafka's shared queue.
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
+                if tokio::time::Instant::now() < deadline =>
+            {
                 record = r;
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
@@ -472,6 +475,9 @@ async fn produce<C: ClientContext + 'static>(
         }
     }
 }
+
+/// How long a record waits for room in librdkafka's queue before it fails.
+const QUEUE_FULL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {
