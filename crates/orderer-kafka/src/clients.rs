@@ -3,7 +3,7 @@
 //! admin client. A librdkafka client holds threads and connections per broker, so a
 //! node with hundreds of channels stays light.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::ClientContext;
@@ -11,11 +11,11 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message as _;
-use rdkafka::producer::{FutureProducer, Producer as _};
+use rdkafka::message::{Headers as _, Message as _, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, trace, warn};
 
@@ -273,5 +273,289 @@ impl Clients {
         })
         .await
         .map_err(|e| e.to_string())?
+    }
+}
+
+/// One topic's records, handed to the shared producer one batch at a time: while a
+/// batch is unacknowledged, the records sent meanwhile wait here, and all of them go
+/// to librdkafka together when it is acknowledged.
+///
+/// Why: librdkafka's idempotent producer (2.12) keeps one produce request per
+/// partition in flight, and while one is in flight and a full batch waits in its
+/// queue, its broker thread wakes at once again and again (`poll(…, 0)` in a loop),
+/// spending a core until the answer arrives (bench/README.md). With the waiting done
+/// here, librdkafka's queue is empty while a request is in flight and its broker
+/// thread sleeps. Batches are the same size either way: they grow with the broker's
+/// latency.
+pub struct TopicProducer {
+    tx: mpsc::Sender<Outgoing>,
+    /// The pump's inputs until the first `send` spawns it (a chain is created
+    /// outside the runtime, and sends inside it).
+    idle: Mutex<Option<Pump>>,
+    pump: OnceLock<JoinHandle<()>>,
+}
+
+/// What the pump task runs on.
+struct Pump {
+    spawn: Box<dyn FnOnce(mpsc::Receiver<Outgoing>) -> JoinHandle<()> + Send>,
+    rx: mpsc::Receiver<Outgoing>,
+}
+
+/// The partition and offset of an acknowledged record.
+pub type Acknowledged = Result<(i32, i64), KafkaError>;
+
+struct Outgoing {
+    payload: Vec<u8>,
+    headers: Option<OwnedHeaders>,
+    done: oneshot::Sender<Acknowledged>,
+}
+
+impl Outgoing {
+    /// An upper bound of the record's size in a v2 record batch.
+    fn wire_size(&self, key: usize) -> usize {
+        let headers: usize = self.headers.as_ref().map_or(0, |h| {
+            h.iter()
+                .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + RECORD_FIELDS)
+                .sum()
+        });
+        self.payload.len() + key + headers + RECORD_FIELDS
+    }
+}
+
+/// Length, attributes, timestamp and offset deltas, key, value and header counts
+/// of a record: at most this many bytes besides its key, value and headers.
+const RECORD_FIELDS: usize = 48;
+
+/// A record batch's header, with room to spare.
+const BATCH_HEADER: usize = 256;
+
+/// Records a [`TopicProducer`] holds before `send` waits: about what librdkafka's own
+/// queue holds by default.
+const TOPIC_QUEUE: usize = 100_000;
+
+impl TopicProducer {
+    /// Produces to partition [`PARTITION`] of `topic`, every record with `key`.
+    /// `batch_bytes` is the producer's `batch.size`: at most that much is handed over
+    /// at once, so that one produce request carries it.
+    pub fn new<C: ClientContext + 'static>(
+        producer: FutureProducer<C>,
+        topic: String,
+        key: Vec<u8>,
+        batch_bytes: usize,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(TOPIC_QUEUE);
+        let spawn = Box::new(move |rx| tokio::spawn(pump(producer, topic, key, batch_bytes, rx)));
+        TopicProducer {
+            tx,
+            idle: Mutex::new(Some(Pump { spawn, rx })),
+            pump: OnceLock::new(),
+        }
+    }
+
+    /// Queues a record; waits only while [`TOPIC_QUEUE`] records are queued. The
+    /// receiver resolves with the brokers' answer.
+    pub async fn send(
+        &self,
+        payload: Vec<u8>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<oneshot::Receiver<Acknowledged>, KafkaError> {
+        self.pump.get_or_init(|| {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match idle {
+                Some(p) => (p.spawn)(p.rx),
+                // Only get_or_init takes it, once.
+                None => tokio::spawn(async {}),
+            }
+        });
+        let (done, receipt) = oneshot::channel();
+        let out = Outgoing {
+            payload,
+            headers,
+            done,
+        };
+        self.tx.send(out).await.map_err(|_| KafkaError::Canceled)?;
+        Ok(receipt)
+    }
+}
+
+impl Drop for TopicProducer {
+    fn drop(&mut self) {
+        if let Some(p) = self.pump.get() {
+            p.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for TopicProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicProducer").finish_non_exhaustive()
+    }
+}
+
+/// Hands the queued records over in batches of at most `batch_bytes`, each batch
+/// once the previous one is acknowledged.
+async fn pump<C: ClientContext + 'static>(
+    producer: FutureProducer<C>,
+    topic: String,
+    key: Vec<u8>,
+    batch_bytes: usize,
+    mut rx: mpsc::Receiver<Outgoing>,
+) {
+    let mut carry: Option<Outgoing> = None;
+    let mut batch = Vec::new();
+    let mut waiting = Vec::new();
+    loop {
+        let first = match carry.take() {
+            Some(out) => out,
+            None => match rx.recv().await {
+                Some(out) => out,
+                None => return,
+            },
+        };
+        // Wire size as librdkafka counts it against batch.size: a batch that does not
+        // fit one request leaves records waiting in its queue while the first request
+        // is in flight, and the broker thread spins again.
+        let limit = batch_bytes.saturating_sub(BATCH_HEADER);
+        let mut bytes = first.wire_size(key.len());
+        batch.push(first);
+        while let Ok(out) = rx.try_recv() {
+            bytes += out.wire_size(key.len());
+            if bytes > limit {
+                carry = Some(out);
+                break;
+            }
+            batch.push(out);
+        }
+        for out in batch.drain(..) {
+            match produce(&producer, &topic, &key, out.payload, out.headers).await {
+                Ok(delivery) => waiting.push((delivery, out.done)),
+                Err(e) => {
+                    let _ = out.done.send(Err(e));
+                }
+            }
+        }
+        for (delivery, done) in waiting.drain(..) {
+            let answer = match delivery.await {
+                Ok(Ok(d)) => Ok((d.partition, d.offset)),
+                Ok(Err((e, _))) => Err(e),
+                Err(_) => Err(KafkaError::Canceled),
+            };
+            let _ = done.send(answer);
+        }
+    }
+}
+
+/// Hands one record to librdkafka, waiting while its queue is full.
+async fn produce<C: ClientContext + 'static>(
+    producer: &FutureProducer<C>,
+    topic: &str,
+    key: &[u8],
+    payload: Vec<u8>,
+    headers: Option<OwnedHeaders>,
+) -> Result<DeliveryFuture, KafkaError> {
+    let mut record = FutureRecord::<[u8], [u8]>::to(topic)
+        .partition(PARTITION)
+        .key(key)
+        .payload(&payload);
+    if let Some(h) = headers {
+        record = record.headers(h);
+    }
+    let deadline = tokio::time::Instant::now() + QUEUE_FULL_PATIENCE;
+    loop {
+        match producer.send_result(record) {
+            Ok(delivery) => return Ok(delivery),
+            // Only when other topics fill librdkafka's shared queue.
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                record = r;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+/// How long a record waits for room in librdkafka's queue before it fails.
+const QUEUE_FULL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::message::Header;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::DefaultProducerContext;
+
+    /// An idempotent producer on a one-broker mock cluster with `topic`.
+    fn mock_producer(
+        topic: &str,
+    ) -> (MockCluster<'static, DefaultProducerContext>, FutureProducer) {
+        let mock = MockCluster::new(1).unwrap();
+        mock.create_topic(topic, 1, 1).unwrap();
+        let mut options = KafkaOptions::new(vec![mock.bootstrap_servers()]);
+        options.config.idempotent = true;
+        let producer = options
+            .producer()
+            .unwrap()
+            .create::<FutureProducer<DefaultClientContext>>()
+            .unwrap();
+        (mock, producer)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn topic_producer_keeps_the_send_order_across_batches() {
+        let (_mock, producer) = mock_producer("t");
+        // Batches of at most ~3 records: many hand-overs, a carried record each time.
+        let tp = TopicProducer::new(producer, "t".into(), b"0".to_vec(), 3 * 1100 + BATCH_HEADER);
+        let mut receipts = Vec::new();
+        for i in 0..50u32 {
+            let headers = (i % 2 == 0).then(|| {
+                OwnedHeaders::new().insert(Header {
+                    key: "n",
+                    value: Some(&i.to_be_bytes()),
+                })
+            });
+            receipts.push(tp.send(vec![i as u8; 1000], headers).await.unwrap());
+        }
+        let mut offsets = Vec::new();
+        for r in receipts {
+            let (partition, offset) = r.await.unwrap().unwrap();
+            assert_eq!(partition, PARTITION);
+            offsets.push(offset);
+        }
+        let expected: Vec<i64> = (0..50).collect();
+        assert_eq!(offsets, expected, "records acknowledged out of send order");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn topic_producer_sends_a_record_larger_than_a_batch() {
+        let (_mock, producer) = mock_producer("big");
+        let tp = TopicProducer::new(producer, "big".into(), Vec::new(), 1000);
+        let small = tp.send(vec![1; 10], None).await.unwrap();
+        let big = tp.send(vec![2; 5000], None).await.unwrap();
+        let after = tp.send(vec![3; 10], None).await.unwrap();
+        assert_eq!(small.await.unwrap().unwrap().1, 0);
+        assert_eq!(big.await.unwrap().unwrap().1, 1);
+        assert_eq!(after.await.unwrap().unwrap().1, 2);
+    }
+
+    #[test]
+    fn wire_size_counts_key_value_and_headers() {
+        let (done, _rx) = oneshot::channel();
+        let out = Outgoing {
+            payload: vec![0; 1000],
+            headers: Some(OwnedHeaders::new().insert(Header {
+                key: "traceparent",
+                value: Some(&[0u8; 55][..]),
+            })),
+            done,
+        };
+        assert_eq!(
+            out.wire_size(1),
+            1000 + 1 + RECORD_FIELDS + 11 + 55 + RECORD_FIELDS
+        );
     }
 }

@@ -125,7 +125,7 @@ impl Default for KafkaConfig {
                 replication_factor: 3,
             },
             verbose: false,
-            idempotent: false,
+            idempotent: true,
             dedupe_window: DEFAULT_DEDUPE_WINDOW,
             client_id: "orderer".to_owned(),
             tls: Tls::default(),
@@ -189,7 +189,7 @@ impl Section for KafkaConfig {
         ),
         KeyDoc::new(
             "Kafka.Idempotent",
-            "`true`: librdkafka's idempotent producer (no duplicate envelope after a retried produce; several requests in flight). `false`, Fabric's behaviour: one produce request in flight, order kept, a retry may duplicate an envelope. The idempotent producer costs about ten times the CPU per message when the brokers are the bottleneck (see bench/README.md).",
+            "`true`: librdkafka's idempotent producer: no duplicate envelope after a produce whose answer was lost and retried; one produce request per channel in flight, order kept. `false`, Fabric's behaviour: one request in flight, order kept, such a retry may duplicate an envelope. Both cost the same CPU (each channel hands its records to librdkafka one batch at a time; see bench/README.md).",
         ),
         KeyDoc::new(
             "Kafka.DedupeWindow",

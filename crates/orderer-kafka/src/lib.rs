@@ -23,6 +23,7 @@ use bytes::Bytes;
 use orderer_api::{Chain, Consenter, ConsenterError, ConsenterKind, ConsenterSupport};
 
 pub use chain::{KafkaChain, Resume};
+pub use clients::{Acknowledged, TopicProducer};
 pub use config::KafkaConfig;
 pub use options::{KafkaOptions, RetrySchedule};
 

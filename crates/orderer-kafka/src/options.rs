@@ -155,13 +155,14 @@ impl KafkaOptions {
     }
 
     /// The producer: acks from every in-sync replica, batching with a short linger,
-    /// and order kept through retries: by idempotence (up to 5 requests in flight, no
-    /// duplicates) or, by default and like Fabric's own Kafka consenter, by one
-    /// request in flight (a retry after a lost response may duplicate an envelope).
+    /// and order kept through retries: by default by idempotence (no duplicates; 5
+    /// requests allowed in flight, though librdkafka 2.12 keeps one per partition) or,
+    /// like Fabric's own Kafka consenter, by one request in flight (a retry after a
+    /// lost response may duplicate an envelope).
     ///
-    /// Not idempotent by default: while it waits for a slower broker, librdkafka's
-    /// idempotent producer polls in a loop, measured at ten times the CPU per message
-    /// (bench/README.md), which an orderer verifying signatures cannot spare.
+    /// The idempotent producer costs no more CPU only because each chain hands its
+    /// records over one batch at a time ([`crate::TopicProducer`]): handed over as they
+    /// come, librdkafka's broker thread spins while a request is in flight.
     pub fn producer(&self) -> Result<ClientConfig, String> {
         let mut c = self.common()?;
         let (idempotent, in_flight) = if self.config.idempotent {
@@ -174,6 +175,7 @@ impl KafkaOptions {
             .set("max.in.flight.requests.per.connection", in_flight)
             .set("linger.ms", "2")
             .set("batch.num.messages", "10000")
+            .set("batch.size", BATCH_BYTES.to_string())
             .set("compression.type", "none")
             .set("message.timeout.ms", ms(self.delivery_timeout()))
             .set("request.timeout.ms", ms(self.write_timeout()))
@@ -218,6 +220,10 @@ impl KafkaOptions {
     }
 }
 
+/// The producer's `batch.size`: the most record bytes one produce request carries
+/// (librdkafka's default), and what a [`crate::TopicProducer`] hands over at once.
+pub const BATCH_BYTES: usize = 1_000_000;
+
 /// Bytes a KafkaMessage adds around an envelope (tags, lengths, config sequence),
 /// with room to spare.
 pub const RECORD_OVERHEAD: usize = 64 * 1024;
@@ -242,13 +248,14 @@ mod tests {
         let p = o.producer().unwrap();
         assert_eq!(get(&p, "bootstrap.servers"), "a:1,b:2");
         assert_eq!(get(&p, "acks"), "all");
-        // Fabric's producer: one request in flight keeps the order through retries.
-        assert_eq!(get(&p, "enable.idempotence"), "false");
-        assert_eq!(get(&p, "max.in.flight.requests.per.connection"), "1");
-        o.config.idempotent = true;
-        let p = o.producer().unwrap();
+        // Idempotent by default: no duplicate after a retried produce.
         assert_eq!(get(&p, "enable.idempotence"), "true");
         assert_eq!(get(&p, "max.in.flight.requests.per.connection"), "5");
+        // Fabric's producer: one request in flight keeps the order through retries.
+        o.config.idempotent = false;
+        let p = o.producer().unwrap();
+        assert_eq!(get(&p, "enable.idempotence"), "false");
+        assert_eq!(get(&p, "max.in.flight.requests.per.connection"), "1");
         assert_eq!(get(&p, "message.timeout.ms"), "40000");
         assert_eq!(get(&p, "security.protocol"), "plaintext");
         let c = o.consumer().unwrap();

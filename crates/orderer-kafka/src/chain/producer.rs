@@ -2,20 +2,18 @@
 //! shared producer, with the answers kept in the chain's health.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use orderer_api::ChainError;
 use orderer_api::proto::orderer::{KafkaMessage, kafka_message};
 use prost::Message;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureRecord};
-use tokio::time::{Instant, sleep};
+use tokio::sync::oneshot;
 
 use super::health::Health;
-use crate::clients::{Clients, PARTITION};
+use crate::clients::{Acknowledged, Clients, TopicProducer};
 use crate::errors::produce_error;
+use crate::options::BATCH_BYTES;
 
 /// The record header carrying a Broadcast's W3C trace context.
 pub(super) const TRACEPARENT: &str = "traceparent";
@@ -25,14 +23,16 @@ pub(super) const TRACEPARENT: &str = "traceparent";
 /// byte.
 const RECORD_KEY: &str = "0";
 
-/// How long `send` keeps retrying while librdkafka's queue is full.
-const QUEUE_FULL_PATIENCE: Duration = Duration::from_secs(10);
+/// The brokers' answer on one record.
+pub(super) type Delivery = oneshot::Receiver<Acknowledged>;
 
 /// Produces one channel's records. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Producer {
     channel_id: Arc<str>,
     clients: Arc<Clients>,
+    /// The channel's records, handed to the node's producer one batch at a time.
+    topic: Arc<TopicProducer>,
     health: Arc<Health>,
 }
 
@@ -40,44 +40,38 @@ impl Producer {
     pub(super) fn new(channel_id: &str, clients: Arc<Clients>, health: Arc<Health>) -> Self {
         Producer {
             channel_id: channel_id.into(),
+            topic: Arc::new(TopicProducer::new(
+                clients.producer.clone(),
+                channel_id.to_owned(),
+                RECORD_KEY.as_bytes().to_vec(),
+                BATCH_BYTES,
+            )),
             clients,
             health,
         }
     }
 
-    /// Hands a record to the producer, waiting while its queue is full. A trace
-    /// context travels in the record's `traceparent` header.
+    /// Hands a record to the channel's producer (waiting while its queue is full).
+    /// A trace context travels in the record's `traceparent` header.
     pub(super) async fn send(
         &self,
         payload: Vec<u8>,
         traceparent: Option<&Bytes>,
-    ) -> Result<DeliveryFuture, ChainError> {
-        let deadline = Instant::now() + QUEUE_FULL_PATIENCE;
-        loop {
-            let mut record = FutureRecord::<str, [u8]>::to(&self.channel_id)
-                .partition(PARTITION)
-                .key(RECORD_KEY)
-                .payload(&payload);
-            if let Some(tp) = traceparent {
-                record = record.headers(OwnedHeaders::new().insert(Header {
-                    key: TRACEPARENT,
-                    value: Some(tp.as_ref()),
-                }));
-            }
-            match self.clients.producer.send_result(record) {
-                Ok(delivery) => return Ok(delivery),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
-                    if Instant::now() < deadline =>
-                {
-                    sleep(Duration::from_millis(2)).await;
-                }
-                Err((e, _)) => return Err(produce_error(&self.channel_id, &e)),
-            }
-        }
+    ) -> Result<Delivery, ChainError> {
+        let headers = traceparent.map(|tp| {
+            OwnedHeaders::new().insert(Header {
+                key: TRACEPARENT,
+                value: Some(tp.as_ref()),
+            })
+        });
+        self.topic
+            .send(payload, headers)
+            .await
+            .map_err(|e| produce_error(&self.channel_id, &e))
     }
 
     /// Waits for the brokers' answer on one record, keeping the write health current.
-    pub(super) async fn delivered(&self, delivery: DeliveryFuture) -> Result<(), ChainError> {
+    pub(super) async fn delivered(&self, delivery: Delivery) -> Result<(), ChainError> {
         match delivery.await {
             Ok(Ok(_)) => {
                 self.clients.mark_reachable();
@@ -86,7 +80,7 @@ impl Producer {
                 }
                 Ok(())
             }
-            Ok(Err((e, _))) => {
+            Ok(Err(e)) => {
                 let err = produce_error(&self.channel_id, &e);
                 if !matches!(err, ChainError::TooLarge { .. }) {
                     self.health
