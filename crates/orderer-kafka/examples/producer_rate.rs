@@ -50,7 +50,8 @@ async fn main() -> Result<(), String> {
             .map_err(|e| format!("creating {topic}: {e}"))?;
     } else {
         let admin: AdminClient<DefaultClientContext> = options
-            .producer()?
+            .producer()
+            .map_err(|e| e.to_string())?
             .create()
             .map_err(|e| format!("admin client: {e}"))?;
         let new = NewTopic::new(&topic, 1, TopicReplication::Fixed(1));
@@ -63,7 +64,7 @@ async fn main() -> Result<(), String> {
         }
     }
 
-    let mut config = options.producer()?;
+    let mut config = options.producer().map_err(|e| e.to_string())?;
     let mut gate = false;
     for kv in args {
         let (k, v) = kv

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, trace, warn};
 
+use crate::errors::ClientError;
 use crate::options::KafkaOptions;
 
 /// The one partition of every channel's topic.
@@ -117,7 +118,7 @@ impl Drop for Clients {
 impl Clients {
     /// Creates the clients. Nothing connects yet: librdkafka connects in the
     /// background, so a node starts even when no broker is up.
-    pub(crate) fn new(options: KafkaOptions) -> Result<Self, String> {
+    pub(crate) fn new(options: KafkaOptions) -> Result<Self, ClientError> {
         let (brokers, brokers_rx) = watch::channel(Brokers::Reachable);
         let context = KafkaContext { brokers };
         let stats_interval = options.read_timeout().as_millis().max(1000).to_string();
@@ -125,16 +126,25 @@ impl Clients {
         producer_config.set("statistics.interval.ms", &stats_interval);
         let producer: FutureProducer<KafkaContext> = producer_config
             .create_with_context(context.clone())
-            .map_err(|e| format!("creating the Kafka producer: {e}"))?;
+            .map_err(|source| ClientError::Create {
+                client: "producer",
+                source,
+            })?;
         let mut consumer_config = options.consumer()?;
         consumer_config.set("statistics.interval.ms", &stats_interval);
         let consumer: StreamConsumer<KafkaContext> = consumer_config
             .create_with_context(context.clone())
-            .map_err(|e| format!("creating the Kafka consumer: {e}"))?;
+            .map_err(|source| ClientError::Create {
+                client: "consumer",
+                source,
+            })?;
         let admin: AdminClient<KafkaContext> = options
             .common()?
             .create_with_context(context.clone())
-            .map_err(|e| format!("creating the Kafka admin client: {e}"))?;
+            .map_err(|source| ClientError::Create {
+                client: "admin client",
+                source,
+            })?;
         let consumer = Arc::new(consumer);
         // Every partition is split off to its chain; the main queue only carries
         // events, which must still be served.
@@ -177,7 +187,7 @@ impl Clients {
 
     /// Makes sure the channel's topic exists: looks it up first (a restart, or a topic
     /// an operator created), and creates it with one partition only when missing.
-    pub(crate) async fn ensure_topic(self: &Arc<Self>, topic: &str) -> Result<(), String> {
+    pub(crate) async fn ensure_topic(self: &Arc<Self>, topic: &str) -> Result<(), ClientError> {
         if let Some(n) = self.partition_count(topic).await? {
             if n > 1 {
                 warn!(
@@ -200,7 +210,10 @@ impl Clients {
             .admin
             .create_topics([&new], &opts)
             .await
-            .map_err(|e| format!("creating topic {topic}: {e}"))?;
+            .map_err(|source| ClientError::CreateTopic {
+                topic: topic.to_owned(),
+                source,
+            })?;
         for r in results {
             match r {
                 Ok(_) => info!(
@@ -209,14 +222,19 @@ impl Clients {
                     "created the channel's Kafka topic"
                 ),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => debug!(topic, "topic exists"),
-                Err((_, code)) => return Err(format!("creating topic {topic}: {code}")),
+                Err((_, code)) => {
+                    return Err(ClientError::TopicRefused {
+                        topic: topic.to_owned(),
+                        code,
+                    });
+                }
             }
         }
         Ok(())
     }
 
     /// The topic's partition count, or `None` if the brokers do not know it.
-    async fn partition_count(self: &Arc<Self>, topic: &str) -> Result<Option<usize>, String> {
+    async fn partition_count(self: &Arc<Self>, topic: &str) -> Result<Option<usize>, ClientError> {
         let this = Arc::clone(self);
         let topic = topic.to_owned();
         let timeout = self.options.read_timeout();
@@ -225,29 +243,40 @@ impl Clients {
                 .producer
                 .client()
                 .fetch_metadata(Some(&topic), timeout)
-                .map_err(|e| format!("reading metadata of topic {topic}: {e}"))?;
+                .map_err(|source| ClientError::Metadata {
+                    topic: topic.clone(),
+                    source,
+                })?;
             Ok(md
                 .topics()
                 .iter()
                 .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
                 .map(|t| t.partitions().len()))
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
     }
 
     /// Starts consuming the channel's partition at `offset` and hands its queue over.
-    pub(crate) fn assign(&self, topic: &str, offset: Offset) -> Result<PartitionQueue, String> {
+    pub(crate) fn assign(
+        &self,
+        topic: &str,
+        offset: Offset,
+    ) -> Result<PartitionQueue, ClientError> {
         let queue = self
             .consumer
             .split_partition_queue(topic, PARTITION)
-            .ok_or_else(|| format!("cannot split off the queue of {topic}/{PARTITION}"))?;
+            .ok_or_else(|| ClientError::NoQueue {
+                topic: topic.to_owned(),
+                partition: PARTITION,
+            })?;
+        let assign = |source| ClientError::Assign {
+            place: format!("{topic}/{PARTITION} at {offset:?}"),
+            source,
+        };
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, PARTITION, offset)
-            .map_err(|e| format!("assigning {topic}/{PARTITION}: {e}"))?;
-        self.consumer
-            .incremental_assign(&tpl)
-            .map_err(|e| format!("assigning {topic}/{PARTITION} at {offset:?}: {e}"))?;
+            .map_err(assign)?;
+        self.consumer.incremental_assign(&tpl).map_err(assign)?;
         Ok(queue)
     }
 
@@ -261,7 +290,7 @@ impl Clients {
     }
 
     /// The partition's high watermark (the offset the next record will get).
-    pub(crate) async fn high_watermark(self: &Arc<Self>, topic: &str) -> Result<i64, String> {
+    pub(crate) async fn high_watermark(self: &Arc<Self>, topic: &str) -> Result<i64, ClientError> {
         let this = Arc::clone(self);
         let topic = topic.to_owned();
         let timeout = self.options.read_timeout();
@@ -269,10 +298,9 @@ impl Clients {
             this.consumer
                 .fetch_watermarks(&topic, PARTITION, timeout)
                 .map(|(_, high)| high)
-                .map_err(|e| e.to_string())
+                .map_err(|source| ClientError::Watermarks { topic, source })
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
     }
 }
 

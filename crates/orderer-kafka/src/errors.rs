@@ -9,6 +9,59 @@ use std::time::Duration;
 use orderer_api::{ChainError, SupportError};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
+/// What went wrong talking to the brokers outside of producing a record: creating
+/// the clients, the channel's topic, its partition, its watermarks.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("Kafka.TLS.{key} {path}: {source}")]
+    ReadPem {
+        key: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("creating the Kafka {client}: {source}")]
+    Create {
+        client: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("creating topic {topic}: {source}")]
+    CreateTopic {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("creating topic {topic}: {code}")]
+    TopicRefused {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+    #[error("reading metadata of topic {topic}: {source}")]
+    Metadata {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot split off the queue of {topic}/{partition}")]
+    NoQueue { topic: String, partition: i32 },
+    /// `place`: topic/partition at offset.
+    #[error("assigning {place}: {source}")]
+    Assign {
+        place: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("reading the watermarks of {topic}: {source}")]
+    Watermarks {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("a blocking Kafka call did not complete: {0}")]
+    Blocking(#[from] tokio::task::JoinError),
+}
+
 /// Why a chain stopped serving its channel (it is then Halted with this reason).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Fault {

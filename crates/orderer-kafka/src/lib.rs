@@ -25,6 +25,7 @@ use orderer_api::{Chain, Consenter, ConsenterError, ConsenterKind, ConsenterSupp
 pub use chain::{KafkaChain, Resume};
 pub use clients::{Acknowledged, TopicProducer};
 pub use config::KafkaConfig;
+pub use errors::ClientError;
 pub use options::{KafkaOptions, RetrySchedule};
 
 /// Creates [`KafkaChain`]s over one set of shared clients.
@@ -36,7 +37,7 @@ pub struct KafkaConsenter {
 impl KafkaConsenter {
     /// Creates the node's Kafka clients. Must run inside a Tokio runtime. Nothing
     /// connects yet; chains retry until the brokers answer.
-    pub fn new(options: KafkaOptions) -> Result<Self, String> {
+    pub fn new(options: KafkaOptions) -> Result<Self, ClientError> {
         Ok(KafkaConsenter {
             clients: Arc::new(clients::Clients::new(options)?),
         })

@@ -6,6 +6,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 
 use crate::config::{KafkaConfig, Tls};
+use crate::errors::ClientError;
 
 /// When a chain's start steps are retried: every `short_interval` for `short_total`,
 /// then every `long_interval` for `long_total`, then the chain gives up and halts.
@@ -87,7 +88,7 @@ impl KafkaOptions {
     }
 
     /// Properties shared by the producer, the consumer and the admin client.
-    pub(crate) fn common(&self) -> Result<ClientConfig, String> {
+    pub(crate) fn common(&self) -> Result<ClientConfig, ClientError> {
         let k = &self.config;
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", self.brokers.join(","))
@@ -131,8 +132,12 @@ impl KafkaOptions {
         c.set("security.protocol", protocol);
         if k.tls.enabled {
             let tls: &Tls = &k.tls;
-            let read = |p: &String, what: &str| {
-                std::fs::read_to_string(p).map_err(|e| format!("Kafka.TLS.{what} {p}: {e}"))
+            let read = |p: &String, key: &'static str| {
+                std::fs::read_to_string(p).map_err(|source| ClientError::ReadPem {
+                    key,
+                    path: p.clone(),
+                    source,
+                })
             };
             c.set("ssl.key.pem", read(&tls.private_key, "PrivateKey")?)
                 .set(
@@ -163,7 +168,7 @@ impl KafkaOptions {
     /// The idempotent producer costs no more CPU only because each chain hands its
     /// records over one batch at a time ([`crate::TopicProducer`]): handed over as they
     /// come, librdkafka's broker thread spins while a request is in flight.
-    pub fn producer(&self) -> Result<ClientConfig, String> {
+    pub fn producer(&self) -> Result<ClientConfig, ClientError> {
         let mut c = self.common()?;
         let (idempotent, in_flight) = if self.config.idempotent {
             ("true", "5")
@@ -189,7 +194,7 @@ impl KafkaOptions {
     /// The consumer: manual assignment, no commits (the ledger's block metadata is
     /// the only offset store), and an error instead of a silent jump when an offset
     /// is gone.
-    pub(crate) fn consumer(&self) -> Result<ClientConfig, String> {
+    pub(crate) fn consumer(&self) -> Result<ClientConfig, ClientError> {
         let mut c = self.common()?;
         // librdkafka's consumer requires a group id even though partitions are
         // assigned by hand and nothing is committed (offsets live in the ledger).
@@ -296,10 +301,14 @@ mod tests {
         o.config.sasl_plain.enabled = false;
         assert_eq!(get(&o.consumer().unwrap(), "security.protocol"), "ssl");
         o.config.tls.private_key = dir.path().join("missing.pem").display().to_string();
-        let err = o.producer().unwrap_err();
-        assert!(
-            err.contains("Kafka.TLS.PrivateKey") && err.contains("missing.pem"),
-            "{err}"
-        );
+        match o.producer().unwrap_err() {
+            ClientError::ReadPem { key, path, .. } => {
+                assert_eq!(key, "PrivateKey");
+                assert!(path.ends_with("missing.pem"), "{path}");
+            }
+            other => panic!("{other}"),
+        }
+        let text = o.producer().unwrap_err().to_string();
+        assert!(text.starts_with("Kafka.TLS.PrivateKey "), "{text}");
     }
 }

@@ -20,8 +20,21 @@ pub struct Capabilities {
     pub shared_log: bool,
 }
 
+/// Why a consenter could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("Orderer.OrdererType {kind} is not compiled into this orderer (it has: {built})")]
+    NotCompiled { kind: ConsenterKind, built: String },
+    /// A configured channel's ordering parameters are invalid.
+    #[error("{0}")]
+    Channel(String),
+    #[cfg(feature = "kafka")]
+    #[error(transparent)]
+    Kafka(#[from] orderer_kafka::ClientError),
+}
+
 /// Creates a consenter from the node's configuration and a channel's.
-pub type ConsenterFactory = fn(&Config, &ChannelValues) -> Result<Arc<dyn Consenter>, String>;
+pub type ConsenterFactory = fn(&Config, &ChannelValues) -> Result<Arc<dyn Consenter>, SetupError>;
 
 /// One consenter: its kind, settings, factory and metrics.
 #[derive(Debug, Clone, Copy)]
@@ -71,15 +84,20 @@ pub const REGISTRY: &[Registration] = &[
     },
 ];
 
-/// The registration of `kind`, or a message saying it is not in this build.
-pub fn registration(kind: ConsenterKind) -> Result<&'static Registration, String> {
-    REGISTRY.iter().find(|r| r.kind == kind).ok_or_else(|| {
-        let built: Vec<_> = REGISTRY.iter().map(|r| r.kind.as_str()).collect();
-        format!(
-            "Orderer.OrdererType {kind} is not compiled into this orderer (it has: {})",
-            built.join(", ")
-        )
-    })
+/// The registration of `kind`, or why it is not in this build.
+pub fn registration(kind: ConsenterKind) -> Result<&'static Registration, SetupError> {
+    REGISTRY
+        .iter()
+        .find(|r| r.kind == kind)
+        .ok_or_else(|| not_compiled(kind, REGISTRY.iter().map(|r| r.kind)))
+}
+
+fn not_compiled(kind: ConsenterKind, built: impl Iterator<Item = ConsenterKind>) -> SetupError {
+    let built: Vec<_> = built.map(ConsenterKind::as_str).collect();
+    SetupError::NotCompiled {
+        kind,
+        built: built.join(", "),
+    }
 }
 
 /// Consenters created for one node, by kind.
@@ -99,7 +117,7 @@ impl Consenters {
     /// The consenters the planned channels need, each created once (the first
     /// channel of a kind gives the cluster settings, e.g. Kafka's brokers, which the
     /// node's channels share). Must run inside a Tokio runtime.
-    pub fn for_plans(config: &Config, plans: &[ChannelPlan]) -> Result<Self, String> {
+    pub fn for_plans(config: &Config, plans: &[ChannelPlan]) -> Result<Self, SetupError> {
         let mut c = Consenters::builtin();
         for plan in plans {
             let kind = plan.kind();
@@ -122,22 +140,19 @@ impl Consenters {
         kind: ConsenterKind,
         config: &Config,
         values: &ChannelValues,
-    ) -> Result<Arc<dyn Consenter>, String> {
+    ) -> Result<Arc<dyn Consenter>, SetupError> {
         if !self.by_kind.contains_key(&kind) {
             self.register((registration(kind)?.create)(config, values)?);
         }
         self.get(kind)
     }
 
-    /// The consenter for `kind`, or a message saying it is not available.
-    pub fn get(&self, kind: ConsenterKind) -> Result<Arc<dyn Consenter>, String> {
-        self.by_kind.get(&kind).cloned().ok_or_else(|| {
-            let built: Vec<_> = self.by_kind.keys().map(|k| k.as_str()).collect();
-            format!(
-                "Orderer.OrdererType {kind} is not compiled into this orderer (it has: {})",
-                built.join(", ")
-            )
-        })
+    /// The consenter for `kind`, or why it is not available.
+    pub fn get(&self, kind: ConsenterKind) -> Result<Arc<dyn Consenter>, SetupError> {
+        self.by_kind
+            .get(&kind)
+            .cloned()
+            .ok_or_else(|| not_compiled(kind, self.by_kind.keys().copied()))
     }
 }
 
@@ -149,12 +164,12 @@ impl Consenters {
 pub fn kafka_options(
     config: &Config,
     channel: &ChannelValues,
-) -> Result<orderer_kafka::KafkaOptions, String> {
+) -> Result<orderer_kafka::KafkaOptions, SetupError> {
     let mut o = orderer_kafka::KafkaOptions::new(channel.orderer().kafka_brokers().to_vec());
     o.config = config.kafka.clone();
     let mut largest = channel.orderer().batch_size().absolute_max_bytes as usize;
     for entry in &config.channels {
-        let ch = config.channel_config(entry)?;
+        let ch = config.channel_config(entry).map_err(SetupError::Channel)?;
         largest = largest.max(ch.batch_size.absolute_max_bytes as usize);
     }
     o.max_record_bytes = largest + orderer_kafka::options::RECORD_OVERHEAD;

@@ -255,7 +255,7 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let plans = crate::bootstrap::plans(&config)?;
-    let consenters = Consenters::for_plans(&config, &plans).map_err(anyhow::Error::msg)?;
+    let consenters = Consenters::for_plans(&config, &plans)?;
     let node = start_plans(config, plans, consenters).await?;
     stop.await;
     node.shutdown().await

@@ -259,8 +259,7 @@ impl Registry {
                 consenters.get(kind)
             } else {
                 consenters.get_or_create(kind, &self.opener.config, &bundle.values)
-            }
-            .map_err(anyhow::Error::msg)?
+            }?
         };
         let chain = consenter
             .handle_chain(support.clone(), support.last_consenter_metadata())

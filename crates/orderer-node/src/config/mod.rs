@@ -125,7 +125,11 @@ impl Config {
         );
         match crate::consenters::registration(self.orderer.orderer_type) {
             Ok(r) => (r.validate)(self, &mut p),
-            Err(e) => p.bad("Orderer.OrdererType", self.orderer.orderer_type, e),
+            Err(e) => p.bad(
+                "Orderer.OrdererType",
+                self.orderer.orderer_type,
+                e.to_string(),
+            ),
         }
         p
     }
