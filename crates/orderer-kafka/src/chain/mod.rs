@@ -51,20 +51,26 @@ const REPROCESSING_PATIENCE: Duration = Duration::from_secs(10);
 /// The chain of one channel under Kafka.
 #[derive(Debug)]
 pub struct KafkaChain {
+    shared: Shared,
+    halt: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    started: AtomicBool,
+}
+
+/// The handles the chain and its task share.
+#[derive(Debug, Clone)]
+struct Shared {
     channel_id: String,
     support: Arc<dyn ConsenterSupport>,
     clients: Arc<Clients>,
     resume: Resume,
     health: Arc<Health>,
     producer: Producer,
-    halt: watch::Sender<bool>,
     processed: Arc<AtomicI64>,
     /// True while a config record this chain resubmitted (or saw resubmitted) waits
     /// to be ordered: ingress waits, so that nothing is validated against the
     /// configuration that config replaces (Fabric's `doneReprocessingMsgInFlight`).
     reprocessing: Arc<watch::Sender<bool>>,
-    task: Mutex<Option<JoinHandle<()>>>,
-    started: AtomicBool,
 }
 
 impl KafkaChain {
@@ -76,15 +82,17 @@ impl KafkaChain {
         let channel_id = support.channel_id().to_owned();
         let health = Arc::new(Health::new(&channel_id));
         KafkaChain {
-            producer: Producer::new(&channel_id, Arc::clone(&clients), Arc::clone(&health)),
-            channel_id,
-            support,
-            clients,
-            resume,
-            health,
+            shared: Shared {
+                producer: Producer::new(&channel_id, Arc::clone(&clients), Arc::clone(&health)),
+                channel_id,
+                support,
+                clients,
+                resume,
+                health,
+                processed: Arc::new(AtomicI64::new(resume.last_offset_persisted.unwrap_or(-1))),
+                reprocessing: Arc::new(watch::channel(resume.config_in_flight()).0),
+            },
             halt: watch::channel(false).0,
-            processed: Arc::new(AtomicI64::new(resume.last_offset_persisted.unwrap_or(-1))),
-            reprocessing: Arc::new(watch::channel(resume.config_in_flight()).0),
             task: Mutex::new(None),
             started: AtomicBool::new(false),
         }
@@ -95,17 +103,23 @@ impl KafkaChain {
         regular: KafkaMessageRegular,
         traceparent: Option<Bytes>,
     ) -> Result<Receipt, ChainError> {
-        if let Some(e) = self.health.current().to_error(&self.channel_id) {
+        if let Some(e) = self
+            .shared
+            .health
+            .current()
+            .to_error(&self.shared.channel_id)
+        {
             return Err(e);
         }
         let record = KafkaMessage {
             r#type: Some(kafka_message::Type::Regular(regular)),
         };
         let delivery = self
+            .shared
             .producer
             .send(record.encode_to_vec(), traceparent.as_ref())
             .await?;
-        let producer = self.producer.clone();
+        let producer = self.shared.producer.clone();
         Ok(Receipt::pending(async move {
             producer.delivered(delivery).await
         }))
@@ -114,15 +128,8 @@ impl KafkaChain {
     /// What the chain's task owns: clones of the handles it needs.
     fn startup(&self) -> Startup {
         Startup {
-            channel_id: self.channel_id.clone(),
-            support: Arc::clone(&self.support),
-            clients: Arc::clone(&self.clients),
-            resume: self.resume,
-            health: Arc::clone(&self.health),
-            producer: self.producer.clone(),
+            shared: self.shared.clone(),
             halt: self.halt.subscribe(),
-            processed: Arc::clone(&self.processed),
-            reprocessing: Arc::clone(&self.reprocessing),
         }
     }
 
@@ -142,15 +149,8 @@ impl KafkaChain {
 
 /// The chain's task: the start sequence, then the processor, until halted or failed.
 struct Startup {
-    channel_id: String,
-    support: Arc<dyn ConsenterSupport>,
-    clients: Arc<Clients>,
-    resume: Resume,
-    health: Arc<Health>,
-    producer: Producer,
+    shared: Shared,
     halt: watch::Receiver<bool>,
-    processed: Arc<AtomicI64>,
-    reprocessing: Arc<watch::Sender<bool>>,
 }
 
 impl Startup {
@@ -162,24 +162,24 @@ impl Startup {
         if !creating {
             return Bytes::new();
         }
-        let genesis = CommittedConfig::genesis(self.support.shared_config());
+        let genesis = CommittedConfig::genesis(self.shared.support.shared_config());
         Bytes::from(genesis.envelope().encode_to_vec())
     }
 
     fn processor(&self, creating: bool) -> Processor {
         let handles = Handles {
-            support: Arc::clone(&self.support),
-            producer: self.producer.clone(),
-            health: Arc::clone(&self.health),
-            clients: Arc::clone(&self.clients),
-            processed: Arc::clone(&self.processed),
-            reprocessing: Arc::clone(&self.reprocessing),
+            support: Arc::clone(&self.shared.support),
+            producer: self.shared.producer.clone(),
+            health: Arc::clone(&self.shared.health),
+            clients: Arc::clone(&self.shared.clients),
+            processed: Arc::clone(&self.shared.processed),
+            reprocessing: Arc::clone(&self.shared.reprocessing),
         };
         Processor::new(
             handles,
-            &self.resume,
+            &self.shared.resume,
             creating,
-            self.clients.options.dedupe_window(),
+            self.shared.clients.options.dedupe_window(),
         )
     }
 
@@ -190,22 +190,24 @@ impl Startup {
             Ok(()) | Err(GaveUp::Halted) => "halted".to_owned(),
             Err(GaveUp::Failed(fault)) => {
                 let reason = fault.to_string();
-                error!(channel = %self.channel_id, reason, "Kafka chain stopped");
+                error!(channel = %self.shared.channel_id, reason, "Kafka chain stopped");
                 reason
             }
         };
-        self.health.halted(reason);
+        self.shared.health.halted(reason);
     }
 
     async fn start_and_process(&self) -> Result<(), GaveUp> {
         let mut halt = self.halt.clone();
         // Only block 0 in the ledger (whatever its config sequence: a channel
         // created through a system channel starts at 1).
-        let creating = self.resume.last_offset_persisted.is_none() && self.support.height() == 1;
-        let schedule = self.clients.options.retry_schedule();
-        let channel = self.channel_id.as_str();
-        let report = |m: String| self.health.starting(m);
-        self.health
+        let creating =
+            self.shared.resume.last_offset_persisted.is_none() && self.shared.support.height() == 1;
+        let schedule = self.shared.clients.options.retry_schedule();
+        let channel = self.shared.channel_id.as_str();
+        let report = |m: String| self.shared.health.starting(m);
+        self.shared
+            .health
             .starting("setting up the channel's topic".into());
         retry(
             &schedule,
@@ -213,10 +215,10 @@ impl Startup {
             channel,
             &mut halt,
             report,
-            || self.clients.ensure_topic(channel),
+            || self.shared.clients.ensure_topic(channel),
         )
         .await?;
-        self.health.starting("posting CONNECT".into());
+        self.shared.health.starting("posting CONNECT".into());
         let payload = self.connect_payload(creating);
         retry(
             &schedule,
@@ -225,7 +227,8 @@ impl Startup {
             &mut halt,
             report,
             || {
-                self.producer
+                self.shared
+                    .producer
                     .post(kafka_message::Type::Connect(KafkaMessageConnect {
                         payload: payload.clone(),
                     }))
@@ -234,11 +237,12 @@ impl Startup {
         .await?;
         let mut processor = self.processor(creating);
         processor
-            .load_window(self.resume.dedupe_window)
+            .load_window(self.shared.resume.dedupe_window)
             .await
             .map_err(GaveUp::Failed)?;
-        let offset = self.resume.start_offset();
-        self.health
+        let offset = self.shared.resume.start_offset();
+        self.shared
+            .health
             .starting(format!("assigning the partition at {offset:?}"));
         let queue = retry(
             &schedule,
@@ -247,23 +251,23 @@ impl Startup {
             &mut halt,
             report,
             || {
-                let r = self.clients.assign(channel, offset);
+                let r = self.shared.clients.assign(channel, offset);
                 async move { r }
             },
         )
         .await?;
         info!(%channel, ?offset, "Kafka chain started");
         crate::metrics::chain_started(channel);
-        self.health.started();
+        self.shared.health.started();
         let monitor = tokio::spawn(health::monitor(
-            Arc::clone(&self.health),
-            self.producer.clone(),
-            Arc::clone(&self.clients),
-            Arc::clone(&self.processed),
+            Arc::clone(&self.shared.health),
+            self.shared.producer.clone(),
+            Arc::clone(&self.shared.clients),
+            Arc::clone(&self.shared.processed),
         ));
         let result = processor.run(queue, &mut halt).await;
         monitor.abort();
-        self.clients.unassign(channel);
+        self.shared.clients.unassign(channel);
         result.map_err(GaveUp::Failed)
     }
 }
@@ -296,23 +300,28 @@ impl Chain for KafkaChain {
     }
 
     fn state(&self) -> watch::Receiver<ChainState> {
-        self.health.state()
+        self.shared.health.state()
     }
 
     /// As the default, and in addition waits (up to [`REPROCESSING_PATIENCE`]) while
     /// a resubmitted config update is being reordered.
     async fn wait_ready(&self) -> Result<(), ChainError> {
-        if let Some(e) = self.health.current().to_error(&self.channel_id) {
+        if let Some(e) = self
+            .shared
+            .health
+            .current()
+            .to_error(&self.shared.channel_id)
+        {
             return Err(e);
         }
-        let mut reprocessing = self.reprocessing.subscribe();
+        let mut reprocessing = self.shared.reprocessing.subscribe();
         if !*reprocessing.borrow() {
             return Ok(());
         }
         match tokio::time::timeout(REPROCESSING_PATIENCE, reprocessing.wait_for(|r| !*r)).await {
             Ok(Ok(_)) => Ok(()),
             _ => Err(ChainError::NotReady {
-                channel: self.channel_id.clone(),
+                channel: self.shared.channel_id.clone(),
                 reason:
                     "a config update is being reordered after a configuration change; try again"
                         .into(),
@@ -321,7 +330,7 @@ impl Chain for KafkaChain {
     }
 
     fn channel_id(&self) -> &str {
-        &self.channel_id
+        &self.shared.channel_id
     }
 
     async fn halt(&self) {
@@ -331,11 +340,13 @@ impl Chain for KafkaChain {
             Some(t) => {
                 let _ = t.await;
             }
-            None if !self.started.load(Ordering::SeqCst) => self.health.halted_before_start(),
+            None if !self.started.load(Ordering::SeqCst) => {
+                self.shared.health.halted_before_start()
+            }
             None => {}
         }
         // A concurrent halt took the task: wait for the state it leaves behind.
-        let mut state = self.health.state();
+        let mut state = self.shared.health.state();
         let _ = state
             .wait_for(|s| matches!(s, ChainState::Halted { .. }))
             .await;
