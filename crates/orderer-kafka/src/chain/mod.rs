@@ -103,14 +103,7 @@ impl KafkaChain {
         regular: KafkaMessageRegular,
         traceparent: Option<Bytes>,
     ) -> Result<Receipt, ChainError> {
-        if let Some(e) = self
-            .shared
-            .health
-            .current()
-            .to_error(&self.shared.channel_id)
-        {
-            return Err(e);
-        }
+        self.check_state()?;
         let record = KafkaMessage {
             r#type: Some(kafka_message::Type::Regular(regular)),
         };
@@ -123,6 +116,12 @@ impl KafkaChain {
         Ok(Receipt::pending(async move {
             producer.delivered(delivery).await
         }))
+    }
+
+    /// An error when the chain is not ready (starting, errored or halted).
+    fn check_state(&self) -> Result<(), ChainError> {
+        let state = self.shared.health.current();
+        state.to_error(&self.shared.channel_id).map_or(Ok(()), Err)
     }
 
     /// What the chain's task owns: clones of the handles it needs.
@@ -306,14 +305,7 @@ impl Chain for KafkaChain {
     /// As the default, and in addition waits (up to [`REPROCESSING_PATIENCE`]) while
     /// a resubmitted config update is being reordered.
     async fn wait_ready(&self) -> Result<(), ChainError> {
-        if let Some(e) = self
-            .shared
-            .health
-            .current()
-            .to_error(&self.shared.channel_id)
-        {
-            return Err(e);
-        }
+        self.check_state()?;
         let mut reprocessing = self.shared.reprocessing.subscribe();
         if !*reprocessing.borrow() {
             return Ok(());
