@@ -324,17 +324,9 @@ impl Drop for Osn {
 
 /// `GET /metrics` on `addr`, or `None` when nothing answers.
 fn scrape(addr: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    Some(text.split_once("\r\n\r\n")?.1.to_owned())
+    crate::try_http(addr, "GET", "/metrics", None, Some(Duration::from_secs(2)))
+        .ok()
+        .map(|(_, body)| body)
 }
 
 /// Heights of every OSN over time: (time since start, height or None when down).

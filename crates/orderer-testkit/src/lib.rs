@@ -217,29 +217,39 @@ impl Drop for Broker {
 }
 
 /// A minimal HTTP/1.1 exchange (`Connection: close`): returns the status code and body.
+/// Panics when the exchange fails.
 pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream =
-        TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    try_http(addr, method, path, body, None)
+        .unwrap_or_else(|e| panic!("HTTP {method} {path} on {addr}: {e}"))
+}
+
+/// [`http`] that reports a failure instead of panicking, waiting at most `timeout`
+/// (if given) for each read.
+pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Option<Duration>,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Error, Read, Write};
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(timeout)?;
     let body = body.unwrap_or("");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    stream
-        .write_all(request.as_bytes())
-        .unwrap_or_else(|e| panic!("sending to {addr}: {e}"));
+    stream.write_all(request.as_bytes())?;
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .unwrap_or_else(|e| panic!("reading from {addr}: {e}"));
+    stream.read_to_string(&mut response)?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status in {head:?}"));
-    (status, body.to_owned())
+        .ok_or_else(|| Error::other(format!("no HTTP status in {head:?}")))?;
+    Ok((status, body.to_owned()))
 }
 
 /// The value of the sample `name{labels}` in Prometheus text, matching every given

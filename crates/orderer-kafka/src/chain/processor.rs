@@ -301,12 +301,9 @@ impl Processor {
         let fresh = if is_config {
             Check::Off
         } else {
-            match self.dedupe.check(raw.bytes()) {
-                Check::Duplicate => {
-                    self.duplicate(offset);
-                    return Ok(());
-                }
-                c => c,
+            match self.dedupe_check(&raw, offset) {
+                Some(c) => c,
+                None => return Ok(()),
             }
         };
         if r.config_seq < seq {
@@ -326,9 +323,17 @@ impl Processor {
         }
     }
 
-    fn duplicate(&self, offset: i64) {
-        debug!(channel = %self.channel_id, offset, "dropping an envelope already ordered within the duplicate window");
-        crate::metrics::duplicate_dropped(&self.channel_id);
+    /// The duplicate window's verdict on a normal envelope read at `offset`; `None`
+    /// (logged and counted) when it is a duplicate to drop.
+    fn dedupe_check(&self, raw: &RawEnvelope, offset: i64) -> Option<Check> {
+        match self.dedupe.check(raw.bytes()) {
+            Check::Duplicate => {
+                debug!(channel = %self.channel_id, offset, "dropping an envelope already ordered within the duplicate window");
+                crate::metrics::duplicate_dropped(&self.channel_id);
+                None
+            }
+            c => Some(c),
+        }
     }
 
     /// A record of class UNKNOWN (written by an orderer without the Resubmission
@@ -350,12 +355,8 @@ impl Processor {
                 }
             };
         }
-        let fresh = match self.dedupe.check(raw.bytes()) {
-            Check::Duplicate => {
-                self.duplicate(offset);
-                return Ok(());
-            }
-            c => c,
+        let Some(fresh) = self.dedupe_check(&raw, offset) else {
+            return Ok(());
         };
         match self.h.support.revalidate_normal(&raw) {
             Ok(_) => self.commit_normal(raw, fresh, offset, original).await,
