@@ -204,7 +204,16 @@ impl Startup {
             self.shared.resume.last_offset_persisted.is_none() && self.shared.support.height() == 1;
         let schedule = self.shared.clients.options.retry_schedule();
         let channel = self.shared.channel_id.as_str();
-        let report = |m: String| self.shared.health.starting(m);
+        // A transport failure of a request is often an authentication or TLS
+        // failure of the connection underneath: name that cause too.
+        let report = |m: String| {
+            self.shared
+                .health
+                .starting(match self.shared.clients.connection_failure() {
+                    Some(cause) => format!("{m}; broker connection: {cause}"),
+                    None => m,
+                })
+        };
         self.shared
             .health
             .starting("setting up the channel's topic".into());
