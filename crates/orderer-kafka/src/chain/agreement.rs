@@ -81,7 +81,7 @@ fn is_block_zero(block: &Block) -> bool {
 
 /// What this node brings to the check: its block 0 and where it came from.
 #[derive(Debug, Clone)]
-pub(crate) struct OwnGenesis {
+pub(super) struct OwnGenesis {
     pub block: Block,
     pub origin: GenesisOrigin,
 }
