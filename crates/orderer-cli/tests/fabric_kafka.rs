@@ -228,6 +228,29 @@ fn identical(addrs: &[String], channel: &str, reader: Msp<'_>, count: usize) -> 
     })
 }
 
+/// `orderer-cli chain-check` of `channel` on the OSNs at `addrs`, read as `reader`:
+/// the blocks are identical, header hashes and the metadata they do not cover (each
+/// block's Kafka offset and LAST_CONFIG), and every block after block 0 records its
+/// Kafka offset.
+fn same_blocks_and_metadata(addrs: &[String], channel: &str, reader: Msp<'_>, blocks: usize) {
+    let mut args = vec![
+        "chain-check",
+        "--channel",
+        channel,
+        "--json",
+        "--wait",
+        "60",
+    ];
+    args.extend(reader.cli_args());
+    for a in addrs {
+        args.extend(["--server", a.as_str()]);
+    }
+    let out = ok(common::cli(&args));
+    let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(json["identical"], true, "{out}");
+    assert_eq!(json["blocks_with_kafka_offset"], blocks as u64 - 1, "{out}");
+}
+
 /// Broadcasts `count` envelopes to `addr` as `who`, all to be acknowledged.
 fn broadcast(addr: &str, who: Msp<'_>, count: usize) {
     let n = count.to_string();
@@ -378,7 +401,9 @@ fn a_fabric_kafka_osn_and_ours_cut_identical_chains_and_ours_takes_over() {
     let chain = identical(&both, CHANNEL, org1_admin, total);
     let after: Vec<usize> = chain[before..].iter().map(|b| envelopes_in(b)).collect();
     assert_eq!(after, vec![5, 1], "blocks after MaxMessageCount 5");
-    identical(&both, SYSTEM_CHANNEL, orderer_admin, 2);
+    let system_now = identical(&both, SYSTEM_CHANNEL, orderer_admin, 2);
+    same_blocks_and_metadata(&both, CHANNEL, org1_admin, chain.len());
+    same_blocks_and_metadata(&both, SYSTEM_CHANNEL, orderer_admin, system_now.len());
     assert!(
         theirs.failures().is_empty(),
         "Fabric's orderer reported failures: {:?}",
