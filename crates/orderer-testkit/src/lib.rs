@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod chaos;
+pub mod fabric;
 mod forwarder;
 mod tls_front;
 use forwarder::Forwarder;

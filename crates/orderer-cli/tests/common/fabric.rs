@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{EVENT_TIMEOUT, Orderer, cli, ok, stdout};
 use orderer_api::proto::common::Block;
+use orderer_testkit::fabric::fabric_bin;
 use orderer_testkit::free_port;
 use prost::Message;
 
@@ -19,19 +20,21 @@ pub struct Fabric {
     pub msp: PathBuf,
 }
 
-/// Fabric's release at `FABRIC_BIN`, or `None` (said once) without it.
+/// Fabric's release at `FABRIC_BIN` with every tool and sample file the Fabric tests
+/// use, or `None` (said once) without it; under CI a missing `FABRIC_BIN` fails (see
+/// [`orderer_testkit::fabric::fabric_bin`]).
 pub fn fabric() -> Option<Fabric> {
-    let Some(bin) = std::env::var_os("FABRIC_BIN") else {
-        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
-        return None;
-    };
-    let bin = PathBuf::from(bin);
+    let bin = fabric_bin(
+        &[
+            "peer",
+            "orderer",
+            "configtxgen",
+            "configtxlator",
+            "osnadmin",
+        ],
+        &["core.yaml", "configtx.yaml", "orderer.yaml", "msp"],
+    )?;
     let config = bin.join("../config");
-    assert!(
-        bin.join("peer").is_file() && config.join("core.yaml").is_file(),
-        "FABRIC_BIN={} is not a Fabric release (bin/peer, config/core.yaml)",
-        bin.display()
-    );
     let msp = config.join("msp");
     Some(Fabric { bin, config, msp })
 }
