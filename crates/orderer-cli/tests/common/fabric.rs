@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{EVENT_TIMEOUT, Orderer, cli, ok, stdout};
+use super::{EVENT_TIMEOUT, Orderer, block_lines, cli, exactly_envelopes, ok, stdout};
 use orderer_api::proto::common::Block;
 use orderer_testkit::fabric::fabric_bin;
 use orderer_testkit::free_port;
@@ -239,20 +239,21 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> 
     }
 }
 
-/// Waits until `channel` holds `count` envelopes, read with `orderer-cli deliver` as `id`.
+/// Waits until `channel` holds exactly `count` envelopes, every block's counted (block
+/// 0's config envelope included), read with `orderer-cli deliver` as `id`. More than
+/// `count` fails at once.
 pub fn wait_for_envelopes(o: &Orderer, channel: &str, id: &[&str], count: usize) {
-    let mut args = vec!["deliver", "--quiet", "--channel", channel];
+    let mut args = vec!["deliver", "--channel", channel];
     args.extend(id);
     wait_for(&format!("{count} envelopes in {channel}"), || {
         let out = stdout(&o.cli(&args));
+        // Until the orderer serves the channel, deliver prints no summary.
         let held = out
             .split_once(" holding ")
             .and_then(|(_, rest)| rest.split_whitespace().next())
-            .and_then(|n| n.parse::<usize>().ok());
-        match held {
-            Some(n) if n >= count => Ok(()),
-            _ => Err(out),
-        }
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| out.clone())?;
+        exactly_envelopes(held, count, &block_lines(&out))
     });
 }
 

@@ -336,6 +336,24 @@ pub fn envelopes_in(block_line: &str) -> usize {
         .unwrap_or_else(|| panic!("no envelope count in {block_line:?}"))
 }
 
+/// The check of a wait for a chain of exactly `want` envelopes, the chain holding
+/// `held` (of `blocks`): `Err` saying what is awaited while it holds fewer, `Ok` at
+/// exactly `want`. More panics at once: envelopes never leave a chain, so waiting
+/// longer cannot help, and an envelope more than the test sent is a bug (ordered
+/// twice, or one the orderer should have refused).
+pub fn exactly_envelopes(held: usize, want: usize, blocks: &[String]) -> Result<(), String> {
+    match held.cmp(&want) {
+        std::cmp::Ordering::Less => Err(format!(
+            "{held} of {want} envelopes in {} blocks",
+            blocks.len()
+        )),
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => {
+            panic!("{held} envelopes where {want} were sent (block 0 included): {blocks:#?}")
+        }
+    }
+}
+
 /// Waits until every OSN delivers the same blocks (same header hashes), read with
 /// `orderer-cli deliver ARGS` (a channel, an identity...), and `done` accepts those
 /// block lines (or says what it still waits for); returns them. An OSN still catching
