@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use super::{EVENT_TIMEOUT, Orderer, block_lines, cli, exactly_envelopes, ok, stdout};
 use orderer_api::proto::common::Block;
@@ -224,20 +223,7 @@ pub fn without_colours(text: &str) -> String {
     out + rest
 }
 
-/// Polls `check` until it gives a value; after EVENT_TIMEOUT fails with `what` and the
-/// last state `check` described.
-pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    loop {
-        match check() {
-            Ok(value) => return value,
-            Err(_) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(250));
-            }
-            Err(last) => panic!("gave up waiting for {what}; last: {last}"),
-        }
-    }
-}
+pub use super::wait_for;
 
 /// Waits until `channel` holds exactly `count` envelopes, every block's counted (block
 /// 0's config envelope included), read with `orderer-cli deliver` as `id`. More than
