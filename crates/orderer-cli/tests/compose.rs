@@ -1,6 +1,6 @@
 //! deploy/compose/kafka.yaml without containers: the test reads the compose file, runs
 //! its `init` service's script and its three OSN services as processes of this build,
-//! on a tansu broker, and orders through each OSN over mutual TLS until every chain is
+//! on an Apache Kafka node, and orders through each OSN over mutual TLS until every chain is
 //! the same. A compose file whose OSN settings drift from what works fails here.
 //!
 //! What is taken from the compose file as it is: each OSN's environment (under the
@@ -18,8 +18,8 @@
 //! - Listeners. `0.0.0.0` becomes `127.0.0.1`, `0.0.0.0:PORT` becomes `127.0.0.1:0`
 //!   (a free port, read back from the log), and `ORDERER_GENERAL_LISTENPORT` is left
 //!   to the test helper, which picks a free port: three OSNs share this machine.
-//! - Brokers. `host:port` of a Kafka service (image `apache/kafka`) becomes the tansu
-//!   broker's address; the four brokers collapse into one, so a list of them becomes
+//! - Brokers. `host:port` of a Kafka service (image `apache/kafka`) becomes the Apache
+//!   Kafka node's address; the four brokers collapse into one, so a list of them becomes
 //!   a list of one.
 //! - Binaries. `orderer` and `orderer-cli` are this build's.
 //!
@@ -39,7 +39,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{EVENT_TIMEOUT, Orderer, block_lines, cli_bin, orderer_bin, stdout};
-use orderer_testkit::{Broker, Storage, http};
+use orderer_testkit::{Broker, http};
 use serde_yaml::Value;
 
 /// Services running this image are built from it.
@@ -277,7 +277,7 @@ struct Local<'a> {
     volumes: PathBuf,
     /// `host:port` of every Kafka service.
     brokers: &'a BTreeSet<String>,
-    /// The tansu broker standing in for all of them.
+    /// The Apache Kafka node standing in for all of them.
     broker: &'a str,
 }
 
@@ -817,7 +817,7 @@ fn delivered_envelopes(out: &str) -> Option<usize> {
 
 #[test]
 fn the_compose_network_runs_as_processes_and_every_osn_holds_the_same_chain() {
-    let broker = Broker::start(Storage::Sqlite);
+    let broker = Broker::start();
     let net = prepare(&kafka_yaml(), &broker.bootstrap())
         .unwrap_or_else(|e| panic!("deploy/compose/kafka.yaml does not work:\n{e}"));
     assert_eq!(net.osns.len(), 3, "three OSNs");
@@ -1005,4 +1005,19 @@ fn the_image_environment_is_read_from_the_runtime_stage() {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     assert_eq!(env, want);
+}
+
+#[test]
+fn the_brokers_run_the_apache_kafka_version_the_tests_run() {
+    let services = parse_compose(&kafka_yaml()).unwrap();
+    let want = format!("{BROKER_IMAGE}:{}", orderer_testkit::kafka_version());
+    let brokers: Vec<&Service> = services.iter().filter(|s| s.is_broker()).collect();
+    assert_eq!(brokers.len(), 4, "seed 003's four brokers");
+    for b in brokers {
+        assert_eq!(
+            b.image, want,
+            "{}'s image is not the Apache Kafka version pinned in deploy/kafka/VERSION",
+            b.name
+        );
+    }
 }
