@@ -20,7 +20,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fabric::{Fabric, KAFKA_ENV, Msp, boot_from_file, fabric, msp, new_org};
-use common::{EVENT_TIMEOUT, envelopes_in, free_port, ok, wait_for_identical_chains_at};
+use common::{
+    EVENT_TIMEOUT, envelopes_in, exactly_envelopes, free_port, ok, wait_for_identical_chains_at,
+};
 use orderer_testkit::Broker;
 
 const SYSTEM_CHANNEL: &str = "syschan";
@@ -212,19 +214,14 @@ fn envelopes(blocks: &[String]) -> usize {
     blocks.iter().map(|b| envelopes_in(b)).sum()
 }
 
-/// Waits until the OSNs at `addrs` hold identical chains of `channel` holding
-/// `count` envelopes (block 0 included), read as `reader`; the block lines.
+/// Waits until the OSNs at `addrs` hold identical chains of `channel` holding exactly
+/// `count` envelopes (block 0's and config updates' included), read as `reader`; the
+/// block lines. More fails at once.
 fn identical(addrs: &[String], channel: &str, reader: Msp<'_>, count: usize) -> Vec<String> {
     let mut args = vec!["--channel", channel];
     args.extend(reader.cli_args());
     wait_for_identical_chains_at(addrs, &args, |blocks| {
-        let held = envelopes(blocks);
-        if held >= count {
-            assert_eq!(held, count, "more envelopes than broadcast: {blocks:?}");
-            Ok(())
-        } else {
-            Err(format!("{held} of {count} envelopes"))
-        }
+        exactly_envelopes(envelopes(blocks), count, blocks)
     })
 }
 
