@@ -7,8 +7,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{Orderer, cli_bin, envelopes_in, exactly_envelopes, ok, stdout, wait_for};
+use common::{
+    EVENT_TIMEOUT, Orderer, cli_bin, envelopes_in, exactly_envelopes, ok, stdout, wait_for,
+};
 use orderer_api::proto::common::{Envelope, HeaderType};
 use orderer_cli::deliver::{DeliverRequest, deliver};
 use orderer_cli::envelopes::{Position, Signer};
