@@ -114,6 +114,16 @@ impl Network {
             .sum()
     }
 
+    /// Waits until the OSNs have acknowledged at least `count` envelopes in all,
+    /// failing with `why()` after [`CLUSTER_TIMEOUT`].
+    fn wait_for_acks(&self, count: u64, why: impl Fn() -> String) {
+        let deadline = Instant::now() + CLUSTER_TIMEOUT;
+        while self.acked_so_far() < count {
+            assert!(Instant::now() < deadline, "{}", why());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// chain-check over the three OSNs and the clients' acknowledged tx ids.
     fn chain_check(&self, acked: &[PathBuf]) -> serde_json::Value {
         let mut args = vec!["chain-check".to_owned(), "--json".to_owned()];
@@ -244,16 +254,13 @@ fn each_broker_sigkilled_in_turn_under_load_loses_nothing_and_orders_each_envelo
             assert_ne!(moved.leader, victim as i32);
         }
         // Down for a while under load: the channel stays writable.
-        let deadline = Instant::now() + CLUSTER_TIMEOUT;
-        while net.acked_so_far() < acked_at_kill + 20 {
-            assert!(
-                Instant::now() < deadline,
+        net.wait_for_acks(acked_at_kill + 20, || {
+            format!(
                 "with broker {victim} down no more envelopes were acknowledged (leader before: {}, after: {:?})",
                 now.leader,
                 kafka::partition(&bootstrap, CHANNEL)
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            )
+        });
         std::thread::sleep(Duration::from_secs(4));
         net.cluster.restart(victim);
         // Back in sync before the next broker goes down (min.insync.replicas 2 of 3).
@@ -468,11 +475,7 @@ fn without_the_duplicate_window_a_leader_failover_writes_no_envelope_twice() {
         .map(|o| steady_client(o, count, rate))
         .collect();
     // Under load, kill the leader.
-    let deadline = Instant::now() + CLUSTER_TIMEOUT;
-    while net.acked_so_far() < 200 {
-        assert!(Instant::now() < deadline, "no load reached the OSNs");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    net.wait_for_acks(200, || "no load reached the OSNs".to_owned());
     net.cluster.kill(before.leader as u32);
     let after =
         kafka::wait_for_partition(&bootstrap, CHANNEL, "a new leader", CLUSTER_TIMEOUT, |p| {
@@ -547,15 +550,12 @@ fn the_leader_cut_off_the_network_drops_out_and_writes_go_on_without_loss() {
         |p| p.leader > 0 && p.leader != before.leader && !p.isr.contains(&before.leader),
     );
     assert_eq!(moved.isr.len(), 2, "{moved:?}");
-    let deadline = Instant::now() + CLUSTER_TIMEOUT;
-    while net.acked_so_far() < acked_at_cut + 50 {
-        assert!(
-            Instant::now() < deadline,
+    net.wait_for_acks(acked_at_cut + 50, || {
+        format!(
             "no acknowledgements with the leader cut off: {:?}",
             kafka::partition(&bootstrap, CHANNEL)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        )
+    });
     std::thread::sleep(Duration::from_secs(5));
     net.cluster.heal_node(victim);
     kafka::wait_for_partition(

@@ -286,34 +286,37 @@ impl Clients {
         self: &Arc<Self>,
         topic: &str,
     ) -> Result<Option<ReplicaState>, ClientError> {
-        let this = Arc::clone(self);
-        let topic = topic.to_owned();
-        let timeout = self.options.read_timeout();
-        tokio::task::spawn_blocking(move || {
-            let md = this
-                .producer
-                .client()
-                .fetch_metadata(Some(&topic), timeout)
-                .map_err(|source| ClientError::Metadata {
-                    topic: topic.clone(),
-                    source,
-                })?;
-            Ok(md
-                .topics()
+        self.topic_metadata(topic, |t| {
+            t.partitions()
                 .iter()
-                .find(|t| t.name() == topic)
-                .and_then(|t| t.partitions().iter().find(|p| p.id() == PARTITION))
+                .find(|p| p.id() == PARTITION)
                 .map(|p| ReplicaState {
                     leader: p.leader(),
                     replicas: p.replicas().to_vec(),
                     isr: p.isr().to_vec(),
-                }))
+                })
         })
-        .await?
+        .await
+        .map(Option::flatten)
     }
 
     /// The topic's partition count, or `None` if the brokers do not know it.
     async fn partition_count(self: &Arc<Self>, topic: &str) -> Result<Option<usize>, ClientError> {
+        self.topic_metadata(topic, |t| {
+            (t.error().is_none() && !t.partitions().is_empty()).then(|| t.partitions().len())
+        })
+        .await
+        .map(Option::flatten)
+    }
+
+    /// `read` of `topic`'s entry in a fresh metadata request, or `None` when the
+    /// brokers' answer does not name the topic. The request blocks: it runs beside
+    /// the runtime.
+    async fn topic_metadata<T: Send + 'static>(
+        self: &Arc<Self>,
+        topic: &str,
+        read: impl FnOnce(&rdkafka::metadata::MetadataTopic) -> T + Send + 'static,
+    ) -> Result<Option<T>, ClientError> {
         let this = Arc::clone(self);
         let topic = topic.to_owned();
         let timeout = self.options.read_timeout();
@@ -326,11 +329,7 @@ impl Clients {
                     topic: topic.clone(),
                     source,
                 })?;
-            Ok(md
-                .topics()
-                .iter()
-                .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-                .map(|t| t.partitions().len()))
+            Ok(md.topics().iter().find(|t| t.name() == topic).map(read))
         })
         .await?
     }

@@ -239,44 +239,14 @@ async fn tls_with_client_certificates_to_the_brokers() {
     init_logs();
     let pki = Pki::new(true);
     let broker = Broker::start_tls(&pki.front);
-    let ch = channel("tls", 2, Duration::from_millis(200));
-
-    // A node that trusts another CA cannot reach the brokers: it retries with the reason.
+    // A node that trusts another CA cannot reach the brokers: it retries, naming
+    // the reason.
     let mut wrong = options(broker.bootstrap());
     wrong.config.tls = pki.files("other-ca.pem");
-    let (support, _rx) = FakeSupport::new(ch.clone());
-    let refused = KafkaConsenter::new(wrong)
-        .unwrap()
-        .handle_chain(Arc::new(support), bytes::Bytes::new())
-        .unwrap();
-    refused.start();
-    wait_for_state(
-        refused.as_ref(),
-        "retrying, naming the untrusted broker certificate",
-        |s| matches!(s, ChainState::Starting { reason } if reason.contains("attempt") && reason.contains("certificate verify failed")),
-    )
-    .await;
-    refused.halt().await;
-
+    starts_or_refuses(wrong, "tlswrong", Some("certificate verify failed")).await;
     let mut o = options(broker.bootstrap());
     o.config.tls = pki.files("ca.pem");
-    let consenter = KafkaConsenter::new(o).unwrap();
-    let (support, mut rx) = FakeSupport::new(ch.clone());
-    let chain = consenter
-        .handle_chain(Arc::new(support), bytes::Bytes::new())
-        .unwrap();
-    chain.start();
-    wait_for_state(chain.as_ref(), "Ready", ChainState::is_ready).await;
-    order_all(
-        chain.as_ref(),
-        (0..2)
-            .map(|i| test_envelope(&ch.channel_id, i, 100))
-            .collect(),
-    )
-    .await;
-    let blocks = blocks_holding(&mut rx, 2).await;
-    assert_eq!(blocks[0].tx_ids().len(), 2);
-    chain.halt().await;
+    starts_or_refuses(o, "tls", None).await;
 }
 
 /// Users of the brokers' SASL/PLAIN listener.
