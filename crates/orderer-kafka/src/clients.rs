@@ -95,7 +95,7 @@ pub(crate) struct Clients {
     pub(crate) options: KafkaOptions,
     pub(crate) producer: FutureProducer<KafkaContext>,
     pub(crate) consumer: Arc<StreamConsumer<KafkaContext>>,
-    admin: AdminClient<KafkaContext>,
+    pub(crate) admin: AdminClient<KafkaContext>,
     context: KafkaContext,
     brokers: watch::Receiver<Brokers>,
     main_queue: JoinHandle<()>,

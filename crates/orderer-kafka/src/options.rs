@@ -72,6 +72,12 @@ impl KafkaOptions {
         self.config.retry.network_timeouts.write_timeout.0
     }
 
+    /// The largest AbsoluteMaxBytes of the node's channels, as [`Self::max_record_bytes`]
+    /// holds it (plus [`RECORD_OVERHEAD`]).
+    pub fn largest_absolute_max_bytes(&self) -> u64 {
+        self.max_record_bytes.saturating_sub(RECORD_OVERHEAD) as u64
+    }
+
     /// Blocks of the duplicate window (`Kafka.DedupeWindow`; 0: off).
     pub fn dedupe_window(&self) -> u64 {
         self.config.dedupe_window
