@@ -79,6 +79,8 @@ pub const REGISTRY: &[Registration] = &[
         metrics: &[
             orderer_kafka::metrics::LAST_OFFSET_PERSISTED,
             orderer_kafka::metrics::DUPLICATES_DROPPED,
+            orderer_kafka::metrics::CLUSTER_RULE_VIOLATIONS,
+            orderer_kafka::metrics::CHANNEL_RULE_VIOLATIONS,
         ],
         describe_metrics: orderer_kafka::metrics::describe,
     },
@@ -145,6 +147,11 @@ impl Consenters {
             self.register((registration(kind)?.create)(config, values)?);
         }
         self.get(kind)
+    }
+
+    /// Every consenter of this node.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Consenter>> {
+        self.by_kind.values()
     }
 
     /// The consenter for `kind`, or why it is not available.
