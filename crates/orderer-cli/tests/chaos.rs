@@ -1,4 +1,4 @@
-//! The short chaos run (issue 13 item 4): three Kafka OSNs on a tansu broker (SQLite),
+//! The short chaos run (issue 13 item 4): three Kafka OSNs on an Apache Kafka node,
 //! resending clients on all three, the broker and each OSN SIGKILLed and restarted,
 //! one OSN cut off the broker for 10 s. Every acknowledged envelope must be in every
 //! chain exactly once and the chains identical. `bench/run chaos` runs the long one.

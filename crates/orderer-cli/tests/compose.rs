@@ -1,6 +1,6 @@
 //! deploy/compose/kafka.yaml without containers: the test reads the compose file, runs
 //! its `init` service's script and its three OSN services as processes of this build,
-//! on a tansu broker, and orders through each OSN over mutual TLS until every chain is
+//! on an Apache Kafka node, and orders through each OSN over mutual TLS until every chain is
 //! the same. A compose file whose OSN settings drift from what works fails here.
 //!
 //! What is taken from the compose file as it is: each OSN's environment (under the
@@ -39,7 +39,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{EVENT_TIMEOUT, Orderer, block_lines, cli_bin, orderer_bin, stdout};
-use orderer_testkit::{Broker, Storage, http};
+use orderer_testkit::{Broker, http};
 use serde_yaml::Value;
 
 /// Services running this image are built from it.
@@ -817,7 +817,7 @@ fn delivered_envelopes(out: &str) -> Option<usize> {
 
 #[test]
 fn the_compose_network_runs_as_processes_and_every_osn_holds_the_same_chain() {
-    let broker = Broker::start(Storage::Sqlite);
+    let broker = Broker::start();
     let net = prepare(&kafka_yaml(), &broker.bootstrap())
         .unwrap_or_else(|e| panic!("deploy/compose/kafka.yaml does not work:\n{e}"));
     assert_eq!(net.osns.len(), 3, "three OSNs");

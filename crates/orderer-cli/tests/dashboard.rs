@@ -1,5 +1,5 @@
 //! The Grafana dashboard and the alert rules in deploy/ query series a real orderer
-//! exports: a Kafka orderer on tansu takes a workload, then every series they select
+//! exports: a Kafka orderer on Apache Kafka takes a workload, then every series they select
 //! must be in its `/metrics` scrape.
 
 #![allow(clippy::unwrap_used)]
@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{Orderer, ok};
-use orderer_testkit::{Broker, Storage, http};
+use orderer_testkit::{Broker, http};
 
 /// Every series a PromQL expression selects: an identifier followed by `{` or `[`,
 /// or the first argument of `label_values(...)`.
@@ -81,7 +81,7 @@ fn queries() -> Vec<String> {
 fn every_series_the_dashboard_and_alerts_query_is_exported_after_a_kafka_workload() {
     let exprs = queries();
     assert!(exprs.len() > 15, "found only {} queries", exprs.len());
-    let mut broker = Broker::start(Storage::Sqlite);
+    let mut broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let brokers = format!("[{}]", broker.bootstrap());
     let o = Orderer::start(

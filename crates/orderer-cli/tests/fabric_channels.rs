@@ -1,4 +1,4 @@
-//! A channel's life on two Kafka OSNs of ours (one tansu broker, booted from a
+//! A channel's life on two Kafka OSNs of ours (one Apache Kafka node, booted from a
 //! configtxgen system-channel block), driven by Fabric v2.5's own binaries:
 //! `peer channel create` through the system channel, two peers joining, an anchor-peer
 //! update made the Fabric way (fetch config, configtxlator, compute_update, `peer
@@ -20,7 +20,7 @@ use common::fabric::{
     Fabric, KAFKA_ENV, Msp, Peer, boot_from_file, broadcast_ok, fabric, msp, new_org, run, wait_for,
 };
 use common::{Orderer, envelopes_in, free_port, wait_for_identical_chains};
-use orderer_testkit::{Broker, Storage};
+use orderer_testkit::Broker;
 use serde_json::{Value, json};
 
 const SYSTEM_CHANNEL: &str = "syschan";
@@ -100,7 +100,7 @@ Profiles:
       Capabilities: { V2_0: true }
 "#;
 
-/// Two Kafka OSNs on one tansu broker, booted from configtxgen's system-channel block,
+/// Two Kafka OSNs on one Apache Kafka node, booted from configtxgen's system-channel block,
 /// with the organizations' crypto and the channel creation transaction.
 struct Network {
     // Processes before directories: fields drop in declaration order.
@@ -131,7 +131,7 @@ impl Network {
         let orderer_org = new_org(&dir, "ordererorg", "OrdererMSP", identities);
         let org1 = new_org(&dir, "org1", "Org1MSP", "peer0,admin");
         let org2 = new_org(&dir, "org2", "Org2MSP", "peer0,admin");
-        let broker = Broker::start(Storage::Sqlite);
+        let broker = Broker::start();
 
         // The genesis block names the OSNs' addresses: their ports are chosen first.
         let addresses = [free_port(), free_port()].map(|port| format!("127.0.0.1:{port}"));

@@ -20,7 +20,7 @@ use common::fabric::{
 };
 use orderer_api::proto::common::{Envelope, Payload, Status};
 use orderer_cli::envelopes::Signer;
-use orderer_testkit::{Broker, Storage};
+use orderer_testkit::Broker;
 use prost::Message;
 
 /// ENDORSER_TRANSACTION envelopes whose data is an empty `peer.Transaction`, signed by
@@ -146,7 +146,7 @@ fn the_orderer_boots_from_configtxgen_blocks_and_serves_block_0_byte_for_byte() 
     drop(o);
 
     // Kafka: the block names the broker; orderer.yaml still says solo and no brokers.
-    let broker = Broker::start(Storage::Sqlite);
+    let broker = Broker::start();
     let configtx = std::fs::read_to_string(cfg.join("configtx.yaml")).unwrap();
     let brokers =
         "            - kafka0:9092\n            - kafka1:9092\n            - kafka2:9092\n";

@@ -1,4 +1,4 @@
-//! A Fabric v2.5 Kafka OSN (`$FABRIC_BIN/orderer`) and one of ours on one tansu
+//! A Fabric v2.5 Kafka OSN (`$FABRIC_BIN/orderer`) and one of ours on one Apache Kafka
 //! broker, both booted from the same configtxgen system-channel block: the migration
 //! path of a Fabric Kafka network, node by node. Clients broadcast to both; every
 //! block, on the system channel and on an application channel created with `peer
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::fabric::{Fabric, KAFKA_ENV, Msp, boot_from_file, fabric, msp, new_org};
 use common::{EVENT_TIMEOUT, envelopes_in, free_port, ok, wait_for_identical_chains_at};
-use orderer_testkit::{Broker, Storage};
+use orderer_testkit::Broker;
 
 const SYSTEM_CHANNEL: &str = "syschan";
 const CHANNEL: &str = "appchannel";
@@ -267,7 +267,7 @@ fn a_fabric_kafka_osn_and_ours_cut_identical_chains_and_ours_takes_over() {
         "orderer1,orderer2,orderer3,admin",
     );
     let org1 = new_org(dir, "org1", "Org1MSP", "admin");
-    let broker = Broker::start(Storage::Sqlite);
+    let broker = Broker::start();
 
     let (fabric_port, our_port) = (free_port(), free_port());
     let cfg = dir.join("configtx");

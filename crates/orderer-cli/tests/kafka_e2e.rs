@@ -1,4 +1,4 @@
-//! Kafka end to end: real `orderer` processes on a real Kafka-protocol broker (tansu,
+//! Kafka end to end: real `orderer` processes on a real Kafka-protocol broker (Apache Kafka,
 //! SQLite storage), driven by `orderer-cli`.
 
 #![allow(clippy::unwrap_used)]
@@ -13,7 +13,7 @@ use common::{EVENT_TIMEOUT, Orderer, cli_bin, envelopes_in, ok, stdout};
 use orderer_api::proto::common::{Envelope, HeaderType};
 use orderer_cli::deliver::{DeliverRequest, deliver};
 use orderer_cli::envelopes::{Position, Signer};
-use orderer_testkit::{Broker, Storage, http};
+use orderer_testkit::{Broker, http};
 use prost::Message;
 
 /// `ORDERER_*` settings of a Kafka OSN on `broker`.
@@ -106,7 +106,7 @@ fn acked(out: &str) -> usize {
 
 #[test]
 fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
-    let broker = Broker::start(Storage::Sqlite);
+    let broker = Broker::start();
     let env = kafka_env(&broker, "100");
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let a = start_osn(dirs[0].path(), &env);
@@ -215,7 +215,7 @@ fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
 
 #[test]
 fn an_orderer_started_before_its_broker_serves_once_the_broker_appears() {
-    let mut broker = Broker::reserved(Storage::Sqlite);
+    let mut broker = Broker::reserved();
     let dir = tempfile::tempdir().unwrap();
     let env = kafka_env(&broker, "10");
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -242,7 +242,7 @@ fn an_orderer_started_before_its_broker_serves_once_the_broker_appears() {
 
 #[test]
 fn while_kafka_is_unreachable_deliver_and_broadcast_say_so_and_recover() {
-    let mut broker = Broker::start(Storage::Sqlite);
+    let mut broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let env = kafka_env(&broker, "10");
     let o = start_osn(dir.path(), &env);
@@ -297,7 +297,7 @@ fn block_sizes(o: &Orderer) -> Vec<usize> {
 /// updated configuration.
 #[test]
 fn a_config_update_through_one_osn_applies_on_both_at_the_same_block() {
-    let broker = Broker::start(Storage::Sqlite);
+    let broker = Broker::start();
     let env = kafka_env(&broker, "10");
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let a = start_osn(dirs[0].path(), &env);

@@ -1,6 +1,6 @@
 //! Channel creation through a system channel with the project's own tools only:
 //! organizations from `orderer-cli msp new`, the system channel's block 0 from
-//! `orderer-cli genesis --system`, two Kafka OSNs on a tansu broker booted from
+//! `orderer-cli genesis --system`, two Kafka OSNs on an Apache Kafka node booted from
 //! it, and `orderer-cli channel create` in place of configtxgen and `peer channel
 //! create`.
 
@@ -17,7 +17,7 @@ use orderer_api::channelconfig::ChannelValues;
 use orderer_api::proto::common::Block;
 use orderer_cli::deliver::fetch_block;
 use orderer_cli::envelopes::{Position, Signer};
-use orderer_testkit::{Broker, Storage};
+use orderer_testkit::Broker;
 use prost::Message;
 
 const SYSTEM: &str = "syschan";
@@ -70,7 +70,7 @@ impl Network {
 /// system channel's Kafka chain started.
 fn network() -> Network {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(Storage::Sqlite);
+    let broker = Broker::start();
     for (org, id, identities) in [
         ("OrdererOrg", "OrdererMSP", "orderer0,orderer1,admin"),
         ("Org1", "Org1MSP", "admin,client"),

@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use orderer_testkit::{Broker, Storage};
+use orderer_testkit::Broker;
 
 /// Spans received, with the `service.instance.id` of the node that sent them.
 #[derive(Default, Clone)]
@@ -78,7 +78,7 @@ fn hex(b: &[u8]) -> String {
 fn every_osn_links_its_blocks_to_the_broadcasts_across_kafka() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (receiver, collector) = start_receiver(&rt);
-    let broker = Broker::start(Storage::Sqlite);
+    let broker = Broker::start();
     let endpoint = format!("http://{collector}");
     let brokers = format!("[{}]", broker.bootstrap());
     let env = [

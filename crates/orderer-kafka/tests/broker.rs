@@ -1,5 +1,5 @@
-//! The Kafka consenter against a real Kafka-protocol broker (tansu): the conformance
-//! suite, several chains sharing one node's clients, the genesis agreement check, a
+//! The Kafka consenter against Apache Kafka (one KRaft node of the test kit): the
+//! conformance suite, several chains sharing one node's clients, the genesis agreement check, a
 //! chain started before its broker, TLS with client certificates.
 
 #![allow(clippy::unwrap_used)]
@@ -16,7 +16,7 @@ use orderer_api::{BatchSize, ChainState, ChannelConfig, Consenter, ConsenterKind
 use orderer_kafka::config::Tls;
 use orderer_kafka::{KafkaConsenter, KafkaOptions, RetrySchedule};
 use orderer_msp::generate::{Authority, Usage, Validity};
-use orderer_testkit::{Broker, Storage, TlsFront};
+use orderer_testkit::{Broker, BrokerTls};
 
 fn options(bootstrap: String) -> KafkaOptions {
     let mut o = KafkaOptions::new(vec![bootstrap]);
@@ -45,17 +45,17 @@ fn channel(name: &str, count: u32, timeout: Duration) -> ChannelConfig {
     }
 }
 
-struct Tansu(Broker);
+struct ApacheKafka(Broker);
 
 #[async_trait]
-impl Harness for Tansu {
+impl Harness for ApacheKafka {
     async fn consenter(&self) -> Arc<dyn Consenter> {
         Arc::new(KafkaConsenter::new(options(self.0.bootstrap())).unwrap())
     }
 
     fn channel(&self, test: &str, batch_size: BatchSize, batch_timeout: Duration) -> ChannelConfig {
         ChannelConfig {
-            channel_id: format!("tansu-{test}"),
+            channel_id: format!("kafka-{test}"),
             consensus_type: ConsenterKind::Kafka,
             batch_size,
             batch_timeout,
@@ -64,12 +64,9 @@ impl Harness for Tansu {
 }
 
 /// A broker for one test; logs go to the test output when RUST_LOG is set.
-///
-/// SQLite storage, not memory: tansu 0.6's memory engine returns wrong records for a
-/// fetch that starts inside a record batch, which is exactly what a restarted OSN does.
-fn tansu() -> Tansu {
+fn apache_kafka() -> ApacheKafka {
     init_logs();
-    Tansu(Broker::start(Storage::Sqlite))
+    ApacheKafka(Broker::start())
 }
 
 fn init_logs() {
@@ -79,15 +76,15 @@ fn init_logs() {
         .try_init();
 }
 
-mod conformance_on_tansu {
+mod conformance_on_apache_kafka {
     use super::*;
-    orderer_api::conformance_tests!(|| async { tansu() });
+    orderer_api::conformance_tests!(|| async { apache_kafka() });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_channels_share_one_consenter_and_stay_apart() {
-    let broker = Broker::start(Storage::Sqlite);
-    let consenter = Tansu(broker);
+    let broker = Broker::start();
+    let consenter = ApacheKafka(broker);
     let mut chains = Vec::new();
     let mut receivers = Vec::new();
     for i in 0..8 {
@@ -117,7 +114,7 @@ async fn many_channels_share_one_consenter_and_stay_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_osn_whose_channel_config_differs_refuses_the_channel_naming_the_keys() {
-    let harness = Tansu(Broker::start(Storage::Sqlite));
+    let harness = ApacheKafka(Broker::start());
     let first = channel("agree", 10, Duration::from_millis(200));
     let (support, _rx) = FakeSupport::new(first.clone());
     let chain = start_chain(&harness, Arc::new(support)).await;
@@ -155,7 +152,7 @@ async fn an_osn_whose_channel_config_differs_refuses_the_channel_naming_the_keys
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_started_before_its_broker_retries_and_serves_once_it_appears() {
-    let mut broker = Broker::reserved(Storage::Sqlite);
+    let mut broker = Broker::reserved();
     let consenter = KafkaConsenter::new(options(broker.bootstrap())).unwrap();
     let ch = channel("late-broker", 3, Duration::from_millis(200));
     let (support, mut rx) = FakeSupport::new(ch.clone());
@@ -194,7 +191,7 @@ async fn a_chain_started_before_its_broker_retries_and_serves_once_it_appears() 
 /// a client certificate, and a CA nobody uses.
 struct Pki {
     dir: tempfile::TempDir,
-    front: TlsFront,
+    front: BrokerTls,
 }
 
 impl Pki {
@@ -218,7 +215,7 @@ impl Pki {
         ] {
             std::fs::write(dir.path().join(name), pem).unwrap();
         }
-        let front = TlsFront {
+        let front = BrokerTls {
             cert_pem: broker_cert,
             key_pem: broker_key,
             client_ca_pem: client_auth.then(|| ca.cert_pem().to_owned()),
@@ -241,7 +238,7 @@ impl Pki {
 async fn tls_with_client_certificates_to_the_brokers() {
     init_logs();
     let pki = Pki::new(true);
-    let broker = Broker::start_tls(Storage::Sqlite, &pki.front);
+    let broker = Broker::start_tls(&pki.front);
     let ch = channel("tls", 2, Duration::from_millis(200));
 
     // A node that trusts another CA cannot reach the brokers: it retries with the reason.

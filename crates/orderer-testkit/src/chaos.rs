@@ -1,4 +1,4 @@
-//! The chaos run: three Kafka OSNs (real `orderer` processes) on one tansu broker
+//! The chaos run: three Kafka OSNs (real `orderer` processes) on one Apache Kafka node
 //! (SQLite engine), SDK-like clients (`orderer-cli bench --resend`) broadcasting to
 //! all three, while the broker is SIGKILLed and restarted, each OSN is SIGKILLed and
 //! restarted in turn, and one OSN is cut off from the broker. At the end
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Broker, Storage, free_port, metric};
+use crate::{Broker, free_port, metric};
 
 /// The channel every OSN orders (the default one, generated from orderer.yaml).
 const CHANNEL: &str = "mychannel";
@@ -428,7 +428,7 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         }
     };
     let started = Instant::now();
-    let mut broker = Broker::start(Storage::Sqlite);
+    let mut broker = Broker::start();
     let mut osns: Vec<Osn> = (0..3)
         .map(|i| Osn {
             name: format!("osn{i}"),

@@ -1,18 +1,21 @@
-//! The TCP forwarder in front of a broker: a stable address across broker restarts,
-//! and network partitions of single Kafka clients.
+//! The TCP forwarder in front of a broker's listener: a stable address across broker
+//! restarts, and network partitions of single Kafka clients or whole brokers.
 //!
 //! The broker advertises the forwarder's address, so every connection of every
 //! client (bootstrap and the reconnections to the advertised address) passes through
-//! it. A client is recognised by the `client_id` of the first request on each
-//! connection (Kafka's request header: int32 size, int16 api_key, int16 api_version,
-//! int32 correlation_id, int16-length client_id). Cutting a client id holds its
-//! connections, existing and new, in both directions without closing them, as a
-//! partition does: bytes already read wait, the kernel buffers fill, TCP pushes back.
-//! Healing lets the held bytes through.
+//! it. A connection has names: the `client_id` of its first request (Kafka's request
+//! header: int32 size, int16 api_key, int16 api_version, int32 correlation_id,
+//! int16-length client_id; not read on a TLS listener, whose first bytes are a
+//! handshake), and the name the forwarder's `source` function gives the connecting
+//! process (the test kit names its broker processes, so that a broker's own outgoing
+//! connections can be cut too). Cutting a name, or the whole forwarder, holds the
+//! matching connections, existing and new, in both directions without closing them,
+//! as a partition does: bytes already read wait, the kernel buffers fill, TCP pushes
+//! back. Healing lets the held bytes through.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -27,9 +30,14 @@ struct State {
     stopped: bool,
     /// Both ends of every forwarded connection, to cut them when the broker dies.
     open: Vec<TcpStream>,
-    /// Client ids whose connections are held.
+    /// Names (client ids, sources) whose connections are held.
     cut: HashSet<String>,
+    /// Every connection is held (the broker behind is cut off).
+    cut_all: bool,
 }
+
+/// Names the process that opened a connection, from the connection's peer address.
+pub(crate) type SourceNamer = Arc<dyn Fn(SocketAddr) -> Option<String> + Send + Sync>;
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -43,10 +51,10 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Blocks while `client_id` is cut; false once the forwarder stops.
-    fn pass(&self, client_id: &str) -> bool {
+    /// Blocks while the forwarder or any of `names` is cut; false once it stops.
+    fn pass(&self, names: &[String]) -> bool {
         let mut st = self.lock();
-        while st.cut.contains(client_id) && !st.stopped {
+        while (st.cut_all || names.iter().any(|n| st.cut.contains(n))) && !st.stopped {
             st = self
                 .changed
                 .wait_timeout(st, Duration::from_millis(200))
@@ -65,7 +73,15 @@ pub(crate) struct Forwarder {
 }
 
 impl Forwarder {
+    /// A forwarder for a plaintext Kafka listener, naming connections by client id.
+    #[cfg(test)]
     pub(crate) fn start() -> Forwarder {
+        Forwarder::start_with(true, None)
+    }
+
+    /// With `kafka_header` false the first bytes are not read (a TLS listener); with
+    /// `source`, connections also carry the name of the process that opened them.
+    pub(crate) fn start_with(kafka_header: bool, source: Option<SourceNamer>) -> Forwarder {
         let listener =
             TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("forwarder: {e}"));
         let port = listener
@@ -81,9 +97,10 @@ impl Forwarder {
                     return;
                 }
                 let shared = Arc::clone(&accepting);
+                let source = source.clone();
                 // The header is read on the connection's own thread: a slow client
                 // must not stall the accept loop.
-                std::thread::spawn(move || connect(client, &shared));
+                std::thread::spawn(move || connect(client, &shared, kafka_header, source));
             }
         });
         Forwarder { port, shared }
@@ -100,15 +117,22 @@ impl Forwarder {
         self.shared.changed.notify_all();
     }
 
-    /// Holds every connection of `client_id`, open and future, until [`Forwarder::heal`].
-    pub(crate) fn cut(&self, client_id: &str) {
-        self.shared.lock().cut.insert(client_id.to_owned());
+    /// Holds every connection named `name` (a client id or a source), open and
+    /// future, until [`Forwarder::heal`].
+    pub(crate) fn cut(&self, name: &str) {
+        self.shared.lock().cut.insert(name.to_owned());
         self.shared.changed.notify_all();
     }
 
-    /// Lets `client_id`'s connections through again, held bytes first.
-    pub(crate) fn heal(&self, client_id: &str) {
-        self.shared.lock().cut.remove(client_id);
+    /// Lets `name`'s connections through again, held bytes first.
+    pub(crate) fn heal(&self, name: &str) {
+        self.shared.lock().cut.remove(name);
+        self.shared.changed.notify_all();
+    }
+
+    /// Holds (true) or releases (false) every connection through this forwarder.
+    pub(crate) fn cut_all(&self, cut: bool) {
+        self.shared.lock().cut_all = cut;
         self.shared.changed.notify_all();
     }
 
@@ -127,12 +151,28 @@ impl Forwarder {
     }
 }
 
-/// Reads the first request header of `client`, then pipes it to the backend.
-fn connect(mut client: TcpStream, shared: &Arc<Shared>) {
-    let Some((header, client_id)) = read_header(&mut client) else {
-        return;
+/// Names the connection (reading its first request header if `kafka_header`), then
+/// pipes it to the backend.
+fn connect(
+    mut client: TcpStream,
+    shared: &Arc<Shared>,
+    kafka_header: bool,
+    source: Option<SourceNamer>,
+) {
+    let mut names = Vec::new();
+    if let Some(name) = source.and_then(|f| client.peer_addr().ok().and_then(|a| f(a))) {
+        names.push(name);
+    }
+    let header = if kafka_header {
+        let Some((header, client_id)) = read_header(&mut client) else {
+            return;
+        };
+        names.push(client_id);
+        header
+    } else {
+        Vec::new()
     };
-    if !shared.pass(&client_id) {
+    if !shared.pass(&names) {
         return;
     }
     let backend = shared.lock().backend;
@@ -161,8 +201,9 @@ fn connect(mut client: TcpStream, shared: &Arc<Shared>) {
     if server.write_all(&header).is_err() {
         return;
     }
-    pipe(client, server, Arc::clone(shared), client_id.clone());
-    pipe(s2, c2, Arc::clone(shared), client_id);
+    let names = Arc::new(names);
+    pipe(client, server, Arc::clone(shared), Arc::clone(&names));
+    pipe(s2, c2, Arc::clone(shared), names);
 }
 
 /// The bytes of the first request header up to the client id's end, and the id
@@ -184,9 +225,9 @@ fn read_header(client: &mut TcpStream) -> Option<(Vec<u8>, String)> {
     Some((header, id))
 }
 
-/// Copies `from` to `to` on a thread until either side closes, holding while
-/// `client_id` is cut.
-fn pipe(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>, client_id: String) {
+/// Copies `from` to `to` on a thread until either side closes, holding while the
+/// connection is cut.
+fn pipe(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>, names: Arc<Vec<String>>) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -194,7 +235,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>, client_id: 
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            if !shared.pass(&client_id) || to.write_all(&buf[..n]).is_err() {
+            if !shared.pass(&names) || to.write_all(&buf[..n]).is_err() {
                 break;
             }
         }

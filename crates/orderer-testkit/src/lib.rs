@@ -1,22 +1,17 @@
 //! Test support shared by the crates' integration tests.
 //!
-//! [`Broker`] runs a real Kafka-protocol broker, [tansu](https://crates.io/crates/tansu),
-//! as a child process on a free loopback port. `./scripts/test` installs tansu when
-//! it is missing; `TANSU_BIN` may point at another build.
+//! Kafka in the tests is Apache Kafka itself ([`KafkaCluster`], KRaft JVM brokers from
+//! the jars `scripts/kafka-install` resolves from Maven Central); [`Broker`] is its
+//! one-node form. `./scripts/test` installs the jars; `KAFKA_LIBS` may point at another
+//! directory of them.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod chaos;
 mod forwarder;
-mod tls_front;
-use forwarder::Forwarder;
-pub use tls_front::TlsFront;
-
-/// How long a broker may take to accept connections before a test fails.
-pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
+pub mod kafka;
+pub use kafka::{BrokerTls, ClientSecurity, ClusterSpec, KafkaCluster, kafka_version};
 
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
@@ -38,181 +33,91 @@ pub fn wait_for_port(addr: &str, timeout: Duration) -> bool {
     false
 }
 
-/// The tansu binary: `$TANSU_BIN`, else `tansu` on the PATH or in `~/.cargo/bin`.
-pub fn tansu_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("TANSU_BIN") {
-        return PathBuf::from(p);
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("tansu"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    on_path
-        .into_iter()
-        .chain(cargo_home.map(|h| h.join("bin").join("tansu")))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the tansu broker is not installed: run ./scripts/test (it installs it), or \
-                 cargo install tansu --version 0.6.0 --locked --features dynostore,libsql"
-            )
-        })
-}
-
-/// Where a [`Broker`] keeps its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Storage {
-    /// In memory: gone when the broker stops. Beware: tansu 0.6's memory engine
-    /// returns wrong records for a fetch starting inside a record batch (a consumer
-    /// resuming mid-batch); use it only where nothing resumes.
-    Memory,
-    /// A SQLite file in the broker's directory: survives a restart.
-    Sqlite,
-}
-
-/// A tansu broker process behind a stable loopback address. Killed when dropped.
+/// One Apache Kafka node (broker and controller, replication factor 1) behind a
+/// stable loopback address. Killed when dropped.
 ///
-/// Clients use [`Broker::bootstrap`], served by a TCP forwarder in this process, which
-/// is also the broker's advertised listener, so that every Kafka connection passes
-/// through it and [`Broker::cut_client`] can partition one client. Each run of tansu binds a fresh port
-/// behind it: tansu cannot rebind its old port while that port's closed connections
-/// sit in TIME_WAIT, so a restart on the same port would fail.
+/// Clients use [`Broker::bootstrap`], served by a TCP forwarder in this process that
+/// the broker advertises, so that every Kafka connection passes through it and
+/// [`Broker::cut_client`] can partition one client, and so that the address outlives
+/// a restart.
 #[derive(Debug)]
 pub struct Broker {
-    child: Option<Child>,
-    storage: Storage,
-    /// A TLS front, when clients must speak TLS: it is the advertised listener.
-    tls: Option<tls_front::Front>,
-    dir: tempfile::TempDir,
-    forwarder: Forwarder,
+    cluster: KafkaCluster,
 }
 
+/// The single node's id.
+const NODE: u32 = 1;
+
 impl Broker {
-    /// Starts a broker and waits until it accepts connections.
-    pub fn start(storage: Storage) -> Broker {
-        let mut b = Broker::reserved(storage);
-        b.spawn();
-        b
+    /// Starts a broker and waits until it serves clients.
+    pub fn start() -> Broker {
+        Broker::start_spec(ClusterSpec::single())
+    }
+
+    /// A one-node cluster of `spec` (its node count is ignored), started.
+    pub fn start_spec(mut spec: ClusterSpec) -> Broker {
+        spec.nodes = 1;
+        spec.controllers = 1;
+        Broker {
+            cluster: KafkaCluster::start(spec),
+        }
     }
 
     /// A broker address with no broker behind it yet: connections are refused until
     /// [`Broker::spawn`].
-    pub fn reserved(storage: Storage) -> Broker {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    pub fn reserved() -> Broker {
         Broker {
-            child: None,
-            storage,
-            tls: None,
-            dir,
-            forwarder: Forwarder::start(),
+            cluster: KafkaCluster::reserved(ClusterSpec::single()),
         }
     }
 
-    /// A broker that clients reach over TLS only (terminated in this process and
-    /// piped to tansu in plaintext); with `client_ca_pem`, mutual TLS.
-    pub fn start_tls(storage: Storage, tls: &TlsFront) -> Broker {
-        let mut b = Broker::reserved(storage);
-        b.tls = Some(tls_front::Front::start(tls, b.forwarder.port));
-        b.spawn();
-        b
+    /// A broker whose client listener speaks TLS (with `client_ca_pem`, mutual TLS),
+    /// served by Apache Kafka itself.
+    pub fn start_tls(tls: &BrokerTls) -> Broker {
+        Broker::start_spec(ClusterSpec::single().client(ClientSecurity::Ssl(tls.clone())))
     }
 
     /// `host:port` for `bootstrap.servers`.
     pub fn bootstrap(&self) -> String {
-        let port = self.tls.as_ref().map_or(self.forwarder.port, |t| t.port);
-        format!("127.0.0.1:{port}")
+        self.cluster.bootstrap()
     }
 
-    /// Starts the broker process (again), with the same storage, behind the same address.
+    /// Starts the broker process (again), with the same data, behind the same
+    /// address, and waits until it serves clients.
     pub fn spawn(&mut self) {
-        assert!(self.child.is_none(), "the broker is already running");
-        let backend = free_port();
-        let listen = format!("tcp://127.0.0.1:{backend}");
-        let advertised = format!("tcp://{}", self.bootstrap());
-        let engine = match self.storage {
-            Storage::Memory => "memory://tansu/",
-            // tansu reads the path relative to its working directory: its temp dir.
-            Storage::Sqlite => "sqlite://tansu.db",
-        };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("tansu.log"))
-            .unwrap_or_else(|e| panic!("tansu log file: {e}"));
-        let log2 = log
-            .try_clone()
-            .unwrap_or_else(|e| panic!("tansu log file: {e}"));
-        let child = Command::new(tansu_bin())
-            .args([
-                "broker",
-                "--listener-url",
-                &listen,
-                "--advertised-listener-url",
-                &advertised,
-            ])
-            .args(["--storage-engine", engine])
-            // The broker must not export traces to whatever the test environment sets.
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env("RUST_LOG", "warn")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting tansu: {e}"));
-        self.child = Some(child);
-        let backend_addr = format!("127.0.0.1:{backend}");
-        if !wait_for_port(&backend_addr, BROKER_START_TIMEOUT) {
-            panic!(
-                "tansu did not listen on {backend_addr} in time:\n{}",
-                self.log()
-            );
-        }
-        self.forwarder.set_backend(Some(backend));
+        self.cluster.restart(NODE);
     }
 
     /// Kills the broker (SIGKILL) and cuts every connection to it.
     pub fn kill(&mut self) {
-        self.forwarder.set_backend(None);
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.cluster.kill(NODE);
     }
 
     /// Cuts the Kafka client `client_id` (librdkafka's `client.id`, `Kafka.ClientId`
     /// of an OSN) off the broker: its connections, open and new, are held open in
     /// both directions with nothing passing, as in a network partition.
     pub fn cut_client(&self, client_id: &str) {
-        self.forwarder.cut(client_id);
+        self.cluster.cut_client(client_id);
     }
 
     /// Ends [`Broker::cut_client`]: what was held passes, new connections pass.
     pub fn heal_client(&self, client_id: &str) {
-        self.forwarder.heal(client_id);
+        self.cluster.heal_client(client_id);
     }
 
     /// The broker's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.cluster.pid(NODE)
     }
 
     /// The broker's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("tansu.log")).unwrap_or_default()
+        self.cluster.log(NODE)
     }
-}
 
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-        self.forwarder.stop();
+    /// The cluster behind: settings, files, node operations.
+    pub fn cluster(&self) -> &KafkaCluster {
+        &self.cluster
     }
 }
 

@@ -484,9 +484,8 @@ pub fn new_org(dir: &Path, name: &str, id: &str, identities: &str) -> PathBuf {
     out
 }
 
-/// Settings every Kafka OSN of a test network on one tansu broker gets (the brokers
-/// come from the channel config): one broker, so one replica; quick retries while
-/// tansu starts.
+/// Settings every Kafka OSN of a test network on one Apache Kafka node gets (the
+/// brokers come from the channel config): one broker, so one replica; quick retries.
 pub const KAFKA_ENV: [(&str, &str); 3] = [
     ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "1"),
     ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "300ms"),
