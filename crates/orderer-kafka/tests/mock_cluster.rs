@@ -787,7 +787,7 @@ async fn strict_mode_refuses_a_channel_whose_cluster_breaks_a_rule() {
         .handle_chain(support.clone(), support.last_consenter_metadata())
         .unwrap();
     chain.start();
-    let refused = |s: &ChainState| matches!(s, ChainState::Starting { reason } if reason.contains("breaks the Kafka cluster rules"));
+    let refused = |s: &ChainState| matches!(s, ChainState::Starting { reason } if reason.contains("does not meet the cluster rules"));
     wait_for_state(chain.as_ref(), "refused by Kafka.Strict", refused).await;
     match chain
         .order(test_envelope("mock-strict-refused", 1, 100), 0)
@@ -797,7 +797,7 @@ async fn strict_mode_refuses_a_channel_whose_cluster_breaks_a_rule() {
             for needle in [
                 "Kafka.Strict is true",
                 "Kafka cluster: brokers = 3 [1, 2, 3]",
-                "rule broker_count (at least replication factor + 1 = 4)",
+                "rule broker_count: expected at least replication factor + 1 = 4",
             ] {
                 assert!(reason.contains(needle), "{needle:?} not in {reason:?}");
             }

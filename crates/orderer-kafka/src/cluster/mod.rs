@@ -53,7 +53,7 @@ pub use rules::{
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
     #[error(
-        "Kafka.Strict is true and the Kafka cluster breaks the Kafka cluster rules: {}",
+        "Kafka.Strict is true and the Kafka cluster does not meet the cluster rules: {}",
         join(.0)
     )]
     Refused(Vec<Violation>),

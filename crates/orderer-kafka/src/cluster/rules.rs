@@ -224,7 +224,7 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} = {} breaks the Kafka cluster rule {} ({}): {}",
+            "{}: {} = {} breaks the Kafka cluster rule {}: expected {}; {}",
             self.resource,
             self.setting,
             self.value,

@@ -111,13 +111,13 @@ fn each_broken_broker_setting_is_named() {
             "unclean.leader.election.enable",
             "true",
             Rule::UncleanLeaderElection,
-            "(false)",
+            "expected false;",
         ),
         (
             "unclean.leader.election.enable",
             "TRUE",
             Rule::UncleanLeaderElection,
-            "(false)",
+            "expected false;",
         ),
         (
             "log.retention.ms",
@@ -351,7 +351,7 @@ fn brokers_and_replicas() {
     assert_eq!(
         v.to_string(),
         format!(
-            "Kafka cluster: brokers = 3 [1, 2, 3] breaks the Kafka cluster rule broker_count (at least replication factor + 1 = 4): {}",
+            "Kafka cluster: brokers = 3 [1, 2, 3] breaks the Kafka cluster rule broker_count: expected at least replication factor + 1 = 4; {}",
             Rule::BrokerCount.why()
         )
     );
