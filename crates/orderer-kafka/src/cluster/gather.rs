@@ -30,7 +30,8 @@ pub(crate) async fn gather(
     clients: &Arc<Clients>,
     topic: Option<&str>,
 ) -> Result<ClusterFacts, GatherError> {
-    let (brokers, replicas) = metadata(clients, topic).await?;
+    let (brokers, replicas, replica_ids) = metadata(clients, topic).await?;
+    let down = clients.broker_ids_seen(&brokers, &replica_ids);
     let opts = || AdminOptions::new().request_timeout(Some(clients.options.read_timeout()));
     let mut broker_configs = BTreeMap::new();
     // One request per broker: a broker's own configuration is read from that broker,
@@ -56,18 +57,19 @@ pub(crate) async fn gather(
     };
     Ok(ClusterFacts {
         brokers,
+        down,
         broker_configs,
         topic,
     })
 }
 
-/// Broker ids and, with `topic`, the replicas of its partition 0. Without a topic
-/// the metadata of every topic comes along (librdkafka asks for all or some); the
-/// node's check runs once.
+/// Broker ids, with `topic` the replicas of its partition 0, and the ids of every
+/// replica of the topics in the answer. Without a topic the metadata of every topic
+/// comes along (librdkafka asks for all or some); the node's check runs once.
 async fn metadata(
     clients: &Arc<Clients>,
     topic: Option<&str>,
-) -> Result<(Vec<i32>, Option<usize>), GatherError> {
+) -> Result<(Vec<i32>, Option<usize>, Vec<i32>), GatherError> {
     let this = Arc::clone(clients);
     let topic = topic.map(str::to_owned);
     let timeout = clients.options.read_timeout();
@@ -85,7 +87,13 @@ async fn metadata(
                 .and_then(|t| t.partitions().iter().find(|p| p.id() == PARTITION))
                 .map(|p| p.replicas().len())
         });
-        Ok((brokers, replicas))
+        let replica_ids = md
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions())
+            .flat_map(|p| p.replicas().iter().copied())
+            .collect();
+        Ok((brokers, replicas, replica_ids))
     })
     .await?
 }
@@ -179,6 +187,22 @@ mod tests {
             let u = config.as_ref().unwrap_err();
             assert!(!u.transient, "{u:?}");
         }
+    }
+
+    /// Brokers seen once, up or as replicas, are remembered as down when they
+    /// leave the metadata.
+    #[tokio::test]
+    async fn brokers_seen_before_count_as_down() {
+        let clients = Clients::new(KafkaOptions::new(vec!["127.0.0.1:1".into()])).unwrap();
+        assert_eq!(
+            clients.broker_ids_seen(&[1, 2, 3], &[1, 2]),
+            Vec::<i32>::new()
+        );
+        assert_eq!(clients.broker_ids_seen(&[1, 2], &[1, 2, 4]), [3, 4]);
+        assert_eq!(
+            clients.broker_ids_seen(&[1, 2, 3, 4], &[]),
+            Vec::<i32>::new()
+        );
     }
 
     #[test]

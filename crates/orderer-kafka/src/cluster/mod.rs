@@ -120,7 +120,8 @@ pub fn judge(outcome: &Result<Findings, GatherError>, strict: bool) -> Verdict {
 /// retry interval; the same lines again and again would drown the log).
 #[derive(Debug, Default)]
 struct Warnings {
-    current: Mutex<Vec<String>>,
+    /// `None` until the first check.
+    current: Mutex<Option<Vec<String>>>,
 }
 
 impl Warnings {
@@ -129,12 +130,14 @@ impl Warnings {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+            .unwrap_or_default()
     }
 
-    /// Keeps `next`, logging each line when the set differs from the last one.
+    /// Keeps `next`, logging each line when the set differs from the last one (or
+    /// is the first: a clean first check says so).
     fn set(&self, scope: &str, next: Vec<String>) {
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if *current != next {
+        if current.as_ref() != Some(&next) {
             for w in &next {
                 warn!(scope, "Kafka cluster check: {w}");
             }
@@ -145,7 +148,7 @@ impl Warnings {
                 );
             }
         }
-        *current = next;
+        *current = Some(next);
     }
 }
 

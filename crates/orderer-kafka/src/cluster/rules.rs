@@ -17,7 +17,8 @@
 //!   the largest record the channel produces: else large envelopes are refused
 //!   (REQUEST_ENTITY_TOO_LARGE) or, with old brokers, never replicated.
 //! * K >= N + 1 brokers: with one broker down, a new channel's topic (N replicas) can
-//!   still be created.
+//!   still be created. K counts brokers that are down now ([`ClusterFacts::down`]):
+//!   the rule is about the cluster's size, not its health.
 //! * A channel topic with fewer replicas than `Kafka.Topic.ReplicationFactor` (made
 //!   by someone else, or before the setting was raised) has less redundancy than the
 //!   operator asked for.
@@ -121,6 +122,12 @@ pub struct TopicFacts {
 pub struct ClusterFacts {
     /// Ids of the brokers in the cluster metadata (those registered and up).
     pub brokers: Vec<i32>,
+    /// Ids of brokers known to be part of the cluster but not in the metadata now:
+    /// replicas of a topic, or brokers seen earlier, that are down. They count
+    /// towards the cluster's size: a cluster with a broker down is not too small,
+    /// and must not keep a strict channel from starting (seed 003's promise is that
+    /// one broker down changes nothing).
+    pub down: Vec<i32>,
     /// Each described broker's configuration, by id.
     pub broker_configs: BTreeMap<i32, Result<Settings, Unreadable>>,
     /// The channel's topic, for a channel's check; `None` for the node's check at
@@ -351,11 +358,32 @@ pub fn check(facts: &ClusterFacts, req: &Requirements) -> Findings {
             f.unchecked(&Resource::Broker(*id), "was not described".into(), true);
         }
     }
-    let k = facts.brokers.len() as u64;
+    let mut ids: Vec<(i32, bool)> = facts
+        .brokers
+        .iter()
+        .map(|id| (*id, true))
+        .chain(
+            facts
+                .down
+                .iter()
+                .filter(|id| !facts.brokers.contains(id))
+                .map(|id| (*id, false)),
+        )
+        .collect();
+    ids.sort_unstable();
+    ids.dedup_by_key(|(id, _)| *id);
+    let k = ids.len() as u64;
     if k < largest_rf + 1 {
-        let mut ids = facts.brokers.clone();
-        ids.sort_unstable();
-        let ids: Vec<String> = ids.iter().map(i32::to_string).collect();
+        let ids: Vec<String> = ids
+            .iter()
+            .map(|(id, up)| {
+                if *up {
+                    id.to_string()
+                } else {
+                    format!("{id} (down)")
+                }
+            })
+            .collect();
         f.violation(
             Rule::BrokerCount,
             &Resource::Cluster,

@@ -50,6 +50,7 @@ fn good_topic() -> Settings {
 fn seed_cluster(with_topic: bool) -> ClusterFacts {
     ClusterFacts {
         brokers: vec![4, 1, 3, 2],
+        down: vec![],
         broker_configs: (1..=4).map(|id| (id, Ok(good_broker()))).collect(),
         topic: with_topic.then(|| TopicFacts {
             name: "mychannel".into(),
@@ -356,6 +357,16 @@ fn brokers_and_replicas() {
         )
     );
 
+    // A broker down is not a cluster too small: it still counts (seed 003's
+    // promise is that one broker down changes nothing), and is named as down.
+    facts.down = vec![4, 2];
+    assert_eq!(check(&facts, &req()), Findings::default());
+    facts.brokers = vec![1, 2];
+    facts.down = vec![3];
+    let f = check(&facts, &req());
+    assert_eq!(f.violations.len(), 1, "{f:?}");
+    assert_eq!(f.violations[0].value, "3 [1, 2, 3 (down)]");
+
     // A topic created with fewer replicas than Kafka.Topic.ReplicationFactor.
     let mut facts = seed_cluster(true);
     let topic = facts.topic.as_mut().unwrap();
@@ -392,6 +403,7 @@ fn a_single_permissive_broker_is_reported_by_name() {
     ]);
     let facts = ClusterFacts {
         brokers: vec![1],
+        down: vec![],
         broker_configs: [(1, Ok(broker))].into(),
         topic: None,
     };
