@@ -235,8 +235,9 @@ enum Command {
         /// Acknowledged tx ids, one per line (`bench --acked-out`); repeat for more files.
         #[arg(long, value_name = "FILE")]
         acked: Vec<PathBuf>,
-        /// Read the chains again until they are identical, for up to this many
-        /// seconds (OSNs still catching up).
+        /// Read the chains again until they are identical and hold every
+        /// acknowledged envelope, for up to this many seconds (OSNs still catching
+        /// up, envelopes acknowledged but not yet cut into a block).
         #[arg(long, default_value_t = 0)]
         wait: u64,
         /// Print one JSON object as the last line.
@@ -969,7 +970,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     Some(_) => None,
                     None => {
                         let r = orderer_cli::chain_check::check(&chains, ids.as_deref());
-                        (r.difference.is_none() || Instant::now() >= until).then_some(r)
+                        (r.difference.is_none() && r.lost == 0 || Instant::now() >= until)
+                            .then_some(r)
                     }
                 };
                 if let Some(r) = settled {

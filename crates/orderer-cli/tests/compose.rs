@@ -18,8 +18,8 @@
 //! - Listeners. `0.0.0.0` becomes `127.0.0.1`, `0.0.0.0:PORT` becomes `127.0.0.1:0`
 //!   (a free port, read back from the log), and `ORDERER_GENERAL_LISTENPORT` is left
 //!   to the test helper, which picks a free port: three OSNs share this machine.
-//! - Brokers. `host:port` of a Kafka service (image `apache/kafka`) becomes the tansu
-//!   broker's address; the four brokers collapse into one, so a list of them becomes
+//! - Brokers. `host:port` of a Kafka service (image `apache/kafka`) becomes the Apache
+//!   Kafka node's address; the four brokers collapse into one, so a list of them becomes
 //!   a list of one.
 //! - Binaries. `orderer` and `orderer-cli` are this build's.
 //!
@@ -277,7 +277,7 @@ struct Local<'a> {
     volumes: PathBuf,
     /// `host:port` of every Kafka service.
     brokers: &'a BTreeSet<String>,
-    /// The tansu broker standing in for all of them.
+    /// The Apache Kafka node standing in for all of them.
     broker: &'a str,
 }
 
@@ -1005,4 +1005,19 @@ fn the_image_environment_is_read_from_the_runtime_stage() {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     assert_eq!(env, want);
+}
+
+#[test]
+fn the_brokers_run_the_apache_kafka_version_the_tests_run() {
+    let services = parse_compose(&kafka_yaml()).unwrap();
+    let want = format!("{BROKER_IMAGE}:{}", orderer_testkit::kafka_version());
+    let brokers: Vec<&Service> = services.iter().filter(|s| s.is_broker()).collect();
+    assert_eq!(brokers.len(), 4, "seed 003's four brokers");
+    for b in brokers {
+        assert_eq!(
+            b.image, want,
+            "{}'s image is not the Apache Kafka version pinned in deploy/kafka/VERSION",
+            b.name
+        );
+    }
 }

@@ -245,6 +245,38 @@ impl Clients {
         Ok(())
     }
 
+    /// Partition 0 of `topic` as the cluster's metadata has it: who leads it, which
+    /// brokers hold replicas and which of them are in sync. For error reports.
+    pub(crate) async fn replica_state(
+        self: &Arc<Self>,
+        topic: &str,
+    ) -> Result<Option<ReplicaState>, ClientError> {
+        let this = Arc::clone(self);
+        let topic = topic.to_owned();
+        let timeout = self.options.read_timeout();
+        tokio::task::spawn_blocking(move || {
+            let md = this
+                .producer
+                .client()
+                .fetch_metadata(Some(&topic), timeout)
+                .map_err(|source| ClientError::Metadata {
+                    topic: topic.clone(),
+                    source,
+                })?;
+            Ok(md
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic)
+                .and_then(|t| t.partitions().iter().find(|p| p.id() == PARTITION))
+                .map(|p| ReplicaState {
+                    leader: p.leader(),
+                    replicas: p.replicas().to_vec(),
+                    isr: p.isr().to_vec(),
+                }))
+        })
+        .await?
+    }
+
     /// The topic's partition count, or `None` if the brokers do not know it.
     async fn partition_count(self: &Arc<Self>, topic: &str) -> Result<Option<usize>, ClientError> {
         let this = Arc::clone(self);
@@ -313,6 +345,37 @@ impl Clients {
                 .map_err(|source| ClientError::Watermarks { topic, source })
         })
         .await?
+    }
+}
+
+/// A partition's leader, replicas and in-sync replicas (broker ids; leader -1: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReplicaState {
+    pub(crate) leader: i32,
+    pub(crate) replicas: Vec<i32>,
+    pub(crate) isr: Vec<i32>,
+}
+
+impl std::fmt::Display for ReplicaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let missing: Vec<i32> = self
+            .replicas
+            .iter()
+            .filter(|r| !self.isr.contains(r))
+            .copied()
+            .collect();
+        write!(
+            f,
+            "in-sync replicas {:?} of replicas {:?} (out of sync: {:?}), leader {}",
+            self.isr,
+            self.replicas,
+            missing,
+            if self.leader < 0 {
+                "none".to_owned()
+            } else {
+                self.leader.to_string()
+            }
+        )
     }
 }
 

@@ -87,6 +87,12 @@ impl KafkaOptions {
         self.config.retry.producer.retry_backoff.0
     }
 
+    /// What one fetch asks of the channel's partition: room for the largest record
+    /// up to 16 MiB, at least 1 MiB.
+    fn fetch_bytes(&self) -> usize {
+        self.max_record_bytes.clamp(1_048_576, 16 << 20)
+    }
+
     /// How long a record may wait for the brokers' acknowledgement (librdkafka
     /// `message.timeout.ms`): a write timeout per attempt, for every allowed retry.
     pub fn delivery_timeout(&self) -> Duration {
@@ -218,14 +224,11 @@ impl KafkaOptions {
             // the wait adds at most 20 ms to a block's latency.
             .set("fetch.wait.max.ms", "20")
             .set("fetch.min.bytes", "65536")
-            .set(
-                "max.partition.fetch.bytes",
-                self.max_record_bytes.max(1_048_576).to_string(),
-            )
-            .set(
-                "fetch.max.bytes",
-                (self.max_record_bytes.max(1_048_576) * 2).to_string(),
-            )
+            // Fetch sizes are soft limits: the broker returns a record batch larger
+            // than them whole (KIP-74), so they need not reach max_record_bytes and
+            // a replaying consumer's fetches stay bounded.
+            .set("max.partition.fetch.bytes", self.fetch_bytes().to_string())
+            .set("fetch.max.bytes", (self.fetch_bytes() * 2).to_string())
             .set("queued.max.messages.kbytes", "32768");
         Ok(c)
     }

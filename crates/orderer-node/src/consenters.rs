@@ -165,8 +165,8 @@ impl Consenters {
 
 /// The Kafka consenter's options: the node's `Kafka` section, the seed brokers of
 /// `channel` (the first Kafka channel of the node), and room for the largest envelope
-/// that channel or any of the node's configured channels accepts. (Channels created
-/// later with a larger `AbsoluteMaxBytes` are limited to this record size.)
+/// the node takes at all (`General.MaxRecvMsgSize`) or any of its configured
+/// channels accepts.
 #[cfg(feature = "kafka")]
 pub fn kafka_options(
     config: &Config,
@@ -174,7 +174,12 @@ pub fn kafka_options(
 ) -> Result<orderer_kafka::KafkaOptions, SetupError> {
     let mut o = orderer_kafka::KafkaOptions::new(channel.orderer().kafka_brokers().to_vec());
     o.config = config.kafka.clone();
-    let mut largest = channel.orderer().batch_size().absolute_max_bytes as usize;
+    // No envelope is larger than the gRPC listener takes (General.MaxRecvMsgSize), so
+    // Kafka clients sized for that never refuse what a channel accepts, even after a
+    // config update raises its AbsoluteMaxBytes (the brokers keep their own limits,
+    // which the cluster check compares with AbsoluteMaxBytes).
+    let mut largest = (config.general.max_recv_msg_size.0 as usize)
+        .max(channel.orderer().batch_size().absolute_max_bytes as usize);
     for entry in &config.channels {
         let ch = config.channel_config(entry).map_err(SetupError::Channel)?;
         largest = largest.max(ch.batch_size.absolute_max_bytes as usize);

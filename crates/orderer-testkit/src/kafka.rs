@@ -797,8 +797,19 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A cluster id as Kafka writes them: 16 random bytes, URL-safe base64 without padding.
+/// A cluster id as Kafka writes them: 16 random bytes, URL-safe base64 without
+/// padding, not starting with `-` (command lines would read it as an option; Kafka's
+/// own generator avoids that too).
 fn random_cluster_id() -> String {
+    loop {
+        let id = random_base64_id();
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn random_base64_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut bytes = Vec::with_capacity(16);
     for _ in 0..2 {

@@ -1,13 +1,16 @@
 //! A chain's writing side: records to the channel's partition through the node's
 //! shared producer, with the answers kept in the chain's health.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use orderer_api::ChainError;
 use orderer_api::proto::orderer::{KafkaMessage, kafka_message};
 use prost::Message;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::oneshot;
 
 use super::health::Health;
@@ -23,6 +26,9 @@ pub(super) const TRACEPARENT: &str = "traceparent";
 /// byte.
 const RECORD_KEY: &str = "0";
 
+/// How long a looked-up replica state explains write refusals before it is read again.
+const REPLICAS_FRESH: Duration = Duration::from_secs(2);
+
 /// The brokers' answer on one record.
 pub(super) type Delivery = oneshot::Receiver<Acknowledged>;
 
@@ -34,6 +40,9 @@ pub(crate) struct Producer {
     /// The channel's records, handed to the node's producer one batch at a time.
     topic: Arc<TopicProducer>,
     health: Arc<Health>,
+    /// The partition's replicas as last read for a refusal, and when: a burst of
+    /// refused records reads the metadata once.
+    replicas: Arc<Mutex<Option<(Instant, String)>>>,
 }
 
 impl Producer {
@@ -48,6 +57,7 @@ impl Producer {
             )),
             clients,
             health,
+            replicas: Arc::default(),
         }
     }
 
@@ -81,7 +91,12 @@ impl Producer {
                 Ok(())
             }
             Ok(Err(e)) => {
-                let err = produce_error(&self.channel_id, &e);
+                let mut err = produce_error(&self.channel_id, &e);
+                if let (ChainError::Backend { reason, .. }, Some(replicas)) =
+                    (&mut err, self.replicas_behind(&e).await)
+                {
+                    reason.push_str(&format!("; partition {}/0: {replicas}", self.channel_id));
+                }
                 if !matches!(err, ChainError::TooLarge { .. }) {
                     self.health
                         .set_writes(Some(format!("Kafka refuses writes: {err}")));
@@ -93,6 +108,36 @@ impl Producer {
                 reason: "the Kafka producer shut down before the brokers answered".into(),
             }),
         }
+    }
+
+    /// For a refusal for want of in-sync replicas, or a record the brokers never
+    /// acknowledged (librdkafka retries NOT_ENOUGH_REPLICAS until the record times
+    /// out), which replicas the partition has and which are in sync (read at most
+    /// every [`REPLICAS_FRESH`]).
+    async fn replicas_behind(&self, e: &KafkaError) -> Option<String> {
+        use RDKafkaErrorCode as C;
+        if !matches!(
+            e.rdkafka_error_code(),
+            Some(C::NotEnoughReplicas | C::NotEnoughReplicasAfterAppend | C::MessageTimedOut)
+        ) {
+            return None;
+        }
+        let cached = |slot: &Option<(Instant, String)>| {
+            slot.as_ref()
+                .filter(|(at, _)| at.elapsed() < REPLICAS_FRESH)
+                .map(|(_, s)| s.clone())
+        };
+        if let Some(s) = cached(&self.replicas.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Some(s);
+        }
+        let state = match self.clients.replica_state(&self.channel_id).await {
+            Ok(Some(state)) => state.to_string(),
+            Ok(None) => "not in the brokers' metadata".to_owned(),
+            Err(e) => format!("replicas unknown ({e})"),
+        };
+        *self.replicas.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), state.clone()));
+        Some(state)
     }
 
     /// Produces a record and waits for the brokers' acknowledgement.

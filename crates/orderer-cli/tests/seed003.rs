@@ -1,0 +1,610 @@
+//! Seed 003's promise about the Kafka cluster, on Apache Kafka's own four-node KRaft
+//! cluster in seed 003's shape (three brokers that are controllers too, one broker
+//! only; replication factor 3, min.insync.replicas 2, unclean leader election off):
+//! with one broker down every channel stays writable and readable.
+//!
+//! Three real `orderer` OSNs of one Kafka channel, clients that resend (`orderer-cli
+//! bench --resend`) on all three, and at the end `orderer-cli chain-check`: identical
+//! chains header for header (Kafka offsets in the metadata included), every
+//! acknowledged envelope exactly once by tx id.
+//!
+//! These tests run one at a time (nextest group `kafka-cluster`): four JVMs.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "common/kafka.rs"]
+mod kafka;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Orderer, cli_bin, ok};
+use orderer_testkit::{ClusterSpec, KafkaCluster, metric};
+
+const CHANNEL: &str = "mychannel";
+/// How long metadata may take to show a failover or a replica's return.
+const CLUSTER_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// `ORDERER_*` settings of OSN `name` on `cluster`: the channel's topic with three
+/// replicas, every OSN with the same block 0.
+fn osn_env(cluster: &KafkaCluster, name: &str) -> Vec<(String, String)> {
+    [
+        ("ORDERER_ORDERER_ORDERERTYPE", "kafka".to_owned()),
+        (
+            "ORDERER_ORDERER_KAFKA_BROKERS",
+            format!("[{}]", cluster.brokers().join(",")),
+        ),
+        ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "3".to_owned()),
+        ("ORDERER_KAFKA_CLIENTID", name.to_owned()),
+        ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "300ms".to_owned()),
+        (
+            "ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT",
+            "100".to_owned(),
+        ),
+        ("ORDERER_ORDERER_BATCHTIMEOUT", "500ms".to_owned()),
+        (
+            "ORDERER_ORDERER_ADDRESSES",
+            "[osn0.example.com:7050,osn1.example.com:7050,osn2.example.com:7050]".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Seed 003's cluster and three OSNs whose channel has started.
+struct Network {
+    cluster: KafkaCluster,
+    osns: Vec<Orderer>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Network {
+    fn start() -> Network {
+        Network::on(KafkaCluster::start(ClusterSpec::seed003()), &[])
+    }
+
+    /// Three OSNs on `cluster`, with `extra` settings beside [`osn_env`]'s.
+    fn on(cluster: KafkaCluster, extra: &[(&str, &str)]) -> Network {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let osns = dirs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let env = osn_env(&cluster, &format!("osn{i}"));
+                let mut env: Vec<(&str, &str)> =
+                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                env.extend_from_slice(extra);
+                Orderer::start(d.path(), &env)
+            })
+            .collect::<Vec<_>>();
+        for o in &osns {
+            o.wait_for_log("Kafka chain started", 1);
+        }
+        Network {
+            cluster,
+            osns,
+            _dirs: dirs,
+        }
+    }
+
+    fn bootstrap(&self) -> String {
+        self.cluster.bootstrap()
+    }
+
+    /// Envelopes answered SUCCESS on the channel so far, over all OSNs.
+    fn acked_so_far(&self) -> u64 {
+        self.osns
+            .iter()
+            .map(|o| {
+                let (_, text) = orderer_testkit::http(&o.ops(), "GET", "/metrics", None);
+                metric(
+                    &text,
+                    "broadcast_processed_count",
+                    &[
+                        ("channel", CHANNEL),
+                        ("type", "ENDORSER_TRANSACTION"),
+                        ("status", "SUCCESS"),
+                    ],
+                )
+                .unwrap_or(0.0) as u64
+            })
+            .sum()
+    }
+
+    /// chain-check over the three OSNs and the clients' acknowledged tx ids.
+    fn chain_check(&self, acked: &[PathBuf]) -> serde_json::Value {
+        let mut args = vec!["chain-check".to_owned(), "--json".to_owned()];
+        args.extend(["--channel".to_owned(), CHANNEL.to_owned()]);
+        args.extend(["--wait".to_owned(), "120".to_owned()]);
+        for o in &self.osns {
+            args.extend(["--server".to_owned(), o.addr()]);
+        }
+        for a in acked {
+            args.extend(["--acked".to_owned(), a.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ok(common::cli(&args));
+        serde_json::from_str(out.lines().last().unwrap())
+            .unwrap_or_else(|e| panic!("chain-check's JSON: {e}: {out}"))
+    }
+}
+
+/// A resending client: `count` envelopes at `rate` per second over every OSN,
+/// writing the tx ids answered SUCCESS to `acked`. It gives up on a stream that
+/// answers nothing for 2 s and sends its unanswered envelopes again elsewhere, as an
+/// SDK with a short timeout does: shorter than a leader failover (the cluster fences
+/// a dead broker after 4 s), so that the kills make clients resend envelopes the
+/// brokers may still have written.
+fn client(osns: &[Orderer], first: usize, count: u64, rate: f64, acked: &Path) -> Child {
+    let mut cmd = Command::new(cli_bin());
+    cmd.arg("bench");
+    for i in 0..osns.len() {
+        cmd.args(["--server", &osns[(first + i) % osns.len()].addr()]);
+    }
+    cmd.args(["--channel", CHANNEL, "--resend", "--json"])
+        .args(["--count", &count.to_string(), "--size", "512"])
+        .args(["--streams", "2", "--window", "32"])
+        .args(["--rate", &format!("{rate:.1}")])
+        .args(["--timeout", "2", "--backoff-ms", "500", "--deadline", "400"])
+        .arg("--acked-out")
+        .arg(acked)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A client's final JSON report.
+fn report(child: Child) -> serde_json::Value {
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let json: serde_json::Value = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "a client printed no report: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(out.status.success(), "a client failed: {json}");
+    json
+}
+
+/// Asserts what chain-check says of a run: identical chains (header hashes and
+/// Kafka offsets), every acknowledged envelope present exactly once.
+fn assert_exactly_once(check: &serde_json::Value, acked: u64) {
+    assert_eq!(check["identical"], true, "chains differ: {check}");
+    assert_eq!(check["acked"], acked, "{check}");
+    assert_eq!(check["lost"], 0, "acknowledged envelopes missing: {check}");
+    assert_eq!(check["duplicates"], 0, "envelopes ordered twice: {check}");
+}
+
+#[test]
+fn each_broker_sigkilled_in_turn_under_load_loses_nothing_and_orders_each_envelope_once() {
+    let mut net = Network::start();
+    let bootstrap = net.bootstrap();
+    let initial = kafka::wait_for_partition(
+        &bootstrap,
+        CHANNEL,
+        "three in-sync replicas",
+        CLUSTER_TIMEOUT,
+        |p| p.leader > 0 && p.isr.len() == 3,
+    );
+    assert_eq!(
+        initial.replicas.len(),
+        3,
+        "replication factor 3: {initial:?}"
+    );
+
+    let files = tempfile::tempdir().unwrap();
+    let acked: Vec<PathBuf> = (0..3)
+        .map(|k| files.path().join(format!("acked-{k}.txt")))
+        .collect();
+    // About 100 s of load: every broker is down in turn within it.
+    let (per_client, rate) = (2400, 24.0);
+    let clients: Vec<Child> = (0..3)
+        .map(|k| client(&net.osns, k, per_client, rate, &acked[k]))
+        .collect();
+
+    let mut killed = Vec::new();
+    let mut leader_kills = 0;
+    for _ in net.cluster.ids() {
+        let now = kafka::partition(&bootstrap, CHANNEL).unwrap();
+        // The current leader while it has not been down yet, else the next broker
+        // that has not.
+        let victim = if now.leader > 0 && !killed.contains(&(now.leader as u32)) {
+            now.leader as u32
+        } else {
+            *net.cluster
+                .ids()
+                .iter()
+                .find(|id| !killed.contains(*id))
+                .unwrap()
+        };
+        let was_leader = victim as i32 == now.leader;
+        std::thread::sleep(Duration::from_secs(3));
+        net.cluster.kill(victim);
+        killed.push(victim);
+        let acked_at_kill = net.acked_so_far();
+        if was_leader {
+            leader_kills += 1;
+            let moved = kafka::wait_for_partition(
+                &bootstrap,
+                CHANNEL,
+                "a new leader",
+                CLUSTER_TIMEOUT,
+                |p| p.leader > 0 && p.leader != victim as i32,
+            );
+            assert_ne!(moved.leader, victim as i32);
+        }
+        // Down for a while under load: the channel stays writable.
+        let deadline = Instant::now() + CLUSTER_TIMEOUT;
+        while net.acked_so_far() < acked_at_kill + 20 {
+            assert!(
+                Instant::now() < deadline,
+                "with broker {victim} down no more envelopes were acknowledged (leader before: {}, after: {:?})",
+                now.leader,
+                kafka::partition(&bootstrap, CHANNEL)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_secs(4));
+        net.cluster.restart(victim);
+        // Back in sync before the next broker goes down (min.insync.replicas 2 of 3).
+        kafka::wait_for_partition(
+            &bootstrap,
+            CHANNEL,
+            "three in-sync replicas again",
+            CLUSTER_TIMEOUT,
+            |p| p.isr.len() == 3,
+        );
+    }
+    assert!(
+        leader_kills >= 2,
+        "only {leader_kills} of the kills hit the leader"
+    );
+
+    let reports: Vec<serde_json::Value> = clients.into_iter().map(report).collect();
+    let acked_total: u64 = reports.iter().map(|r| r["acked"].as_u64().unwrap()).sum();
+    let resent: u64 = reports.iter().map(|r| r["resent"].as_u64().unwrap()).sum();
+    assert_eq!(
+        acked_total,
+        3 * per_client,
+        "every envelope acknowledged: {reports:?}"
+    );
+    assert!(
+        resent > 0,
+        "no client had to resend: the kills were not felt: {reports:?}"
+    );
+    assert_exactly_once(&net.chain_check(&acked), acked_total);
+}
+
+/// `orderer-cli bench --resend` of `count` envelopes through `osn` for at most
+/// `deadline` seconds (an answer awaited 15 s), writing the acknowledged tx ids to
+/// `acked`; returns its JSON report.
+fn bench_once(osn: &Orderer, count: u64, deadline: u64, acked: &Path) -> serde_json::Value {
+    let out = common::cli(&[
+        "bench",
+        "--server",
+        &osn.addr(),
+        "--channel",
+        CHANNEL,
+        "--count",
+        &count.to_string(),
+        "--size",
+        "256",
+        "--streams",
+        "1",
+        "--json",
+        "--resend",
+        "--timeout",
+        "15",
+        "--deadline",
+        &deadline.to_string(),
+        "--acked-out",
+        acked.to_str().unwrap(),
+    ]);
+    let text = common::stdout(&out);
+    text.lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("bench printed no report: {text}{}", common::stderr(&out)))
+}
+
+#[test]
+fn with_both_other_replicas_down_broadcast_is_refused_naming_the_replicas_and_nothing_is_lost() {
+    let cluster = KafkaCluster::start(ClusterSpec::seed003());
+    let bootstrap = cluster.bootstrap();
+    // The channel's replicas are 4 (the broker-only node, preferred leader), 1 and 2:
+    // with 4 and 1 down the controller quorum (1, 2, 3) keeps a majority, and the
+    // partition keeps one in-sync replica, below min.insync.replicas 2.
+    kafka::create_topic(&bootstrap, CHANNEL, &[4, 1, 2]);
+    // Records time out after 3 s x 3 attempts instead of Fabric's 10 s x 4.
+    let mut net = Network::on(
+        cluster,
+        &[
+            ("ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_WRITETIMEOUT", "3s"),
+            ("ORDERER_KAFKA_RETRY_PRODUCER_RETRYMAX", "2"),
+        ],
+    );
+    let state = kafka::wait_for_partition(
+        &bootstrap,
+        CHANNEL,
+        "three in-sync replicas",
+        CLUSTER_TIMEOUT,
+        |p| p.isr.len() == 3,
+    );
+    assert_eq!(state.replicas, vec![4, 1, 2], "{state:?}");
+    assert!(!net.cluster.is_controller(4) && net.cluster.is_controller(1));
+
+    let files = tempfile::tempdir().unwrap();
+    let before = files.path().join("acked-before.txt");
+    let during = files.path().join("acked-during.txt");
+    let after = files.path().join("acked-after.txt");
+    let r = bench_once(&net.osns[0], 50, 120, &before);
+    assert_eq!(r["acked"], 50, "{r}");
+
+    net.cluster.kill(4);
+    net.cluster.kill(1);
+    let short = kafka::wait_for_partition(
+        &bootstrap,
+        CHANNEL,
+        "one in-sync replica",
+        CLUSTER_TIMEOUT,
+        |p| p.isr == vec![2],
+    );
+    assert_eq!(short.leader, 2, "{short:?}");
+
+    // Broadcast is refused, SERVICE_UNAVAILABLE, with a reason that names the
+    // replicas; nothing is acknowledged.
+    let r = bench_once(&net.osns[1], 5, 25, &during);
+    assert_eq!(r["acked"], 0, "acknowledged with one in-sync replica: {r}");
+    let reasons = r["reasons"].to_string();
+    assert!(
+        reasons.contains("SERVICE_UNAVAILABLE")
+            && reasons.contains("in-sync replicas [2] of replicas [4, 1, 2]"),
+        "the refusal does not name the replicas: {r}"
+    );
+    let (status, body) = orderer_testkit::http(&net.osns[1].ops(), "GET", "/healthz", None);
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("replicas [4, 1, 2]"),
+        "healthz does not say why: {body}"
+    );
+
+    // One replica back: min.insync.replicas is met again and ordering resumes.
+    net.cluster.restart(1);
+    kafka::wait_for_partition(
+        &bootstrap,
+        CHANNEL,
+        "two in-sync replicas",
+        CLUSTER_TIMEOUT,
+        |p| p.isr.len() >= 2,
+    );
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    loop {
+        let (status, _) = orderer_testkit::http(&net.osns[1].ops(), "GET", "/healthz", None);
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the OSN stayed unhealthy with two in-sync replicas"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let r = bench_once(&net.osns[2], 50, 120, &after);
+    assert_eq!(r["acked"], 50, "{r}");
+    assert_exactly_once(&net.chain_check(&[before, during, after]), 100);
+}
+
+/// The tx id of every envelope in the regular records of `topic`'s partition.
+fn tx_ids_in_partition(bootstrap: &str, topic: &str) -> Vec<String> {
+    use orderer_api::proto::common::{ChannelHeader, Envelope, Payload};
+    use orderer_api::proto::orderer::{KafkaMessage, kafka_message};
+    use prost::Message;
+    kafka::records(bootstrap, topic)
+        .into_iter()
+        .filter_map(
+            |record| match KafkaMessage::decode(record.as_slice()).ok()?.r#type? {
+                kafka_message::Type::Regular(r) => Some(r.payload),
+                _ => None,
+            },
+        )
+        .filter_map(|env| {
+            let env = Envelope::decode(env).ok()?;
+            let payload = Payload::decode(env.payload).ok()?;
+            let ch = ChannelHeader::decode(payload.header?.channel_header).ok()?;
+            (!ch.tx_id.is_empty()).then_some(ch.tx_id)
+        })
+        .collect()
+}
+
+/// A client that does not resend: `count` envelopes at `rate` per second through
+/// `osn`, one stream; its JSON report (acknowledgements, latency).
+fn steady_client(osn: &Orderer, count: u64, rate: f64) -> Child {
+    Command::new(cli_bin())
+        .args(["bench", "--server", &osn.addr(), "--channel", CHANNEL])
+        .args([
+            "--count",
+            &count.to_string(),
+            "--size",
+            "512",
+            "--streams",
+            "1",
+        ])
+        .args(["--rate", &format!("{rate:.1}"), "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn without_the_duplicate_window_a_leader_failover_writes_no_envelope_twice() {
+    // As beside Fabric's OSNs: every record of the partition is ordered, so a record
+    // the producer wrote twice would be an envelope in the chain twice.
+    let cluster = KafkaCluster::start(ClusterSpec::seed003());
+    let mut net = Network::on(cluster, &[("ORDERER_KAFKA_DEDUPEWINDOW", "0")]);
+    let bootstrap = net.bootstrap();
+    let before = kafka::wait_for_partition(
+        &bootstrap,
+        CHANNEL,
+        "three in-sync replicas",
+        CLUSTER_TIMEOUT,
+        |p| p.leader > 0 && p.isr.len() == 3,
+    );
+    let (count, rate) = (900, 30.0);
+    let clients: Vec<Child> = net
+        .osns
+        .iter()
+        .map(|o| steady_client(o, count, rate))
+        .collect();
+    // Under load, kill the leader.
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    while net.acked_so_far() < 200 {
+        assert!(Instant::now() < deadline, "no load reached the OSNs");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    net.cluster.kill(before.leader as u32);
+    let after =
+        kafka::wait_for_partition(&bootstrap, CHANNEL, "a new leader", CLUSTER_TIMEOUT, |p| {
+            p.leader > 0 && p.leader != before.leader
+        });
+    assert_ne!(after.leader, before.leader);
+    let reports: Vec<serde_json::Value> = clients.into_iter().map(report).collect();
+    for r in &reports {
+        assert_eq!(r["acked"], count, "{r}");
+    }
+    // Envelopes sent before the kill waited across the failover (the cluster fences
+    // the dead leader after 4 s): they were in flight at the kill.
+    let waited = reports
+        .iter()
+        .filter_map(|r| r["ack_latency_ms"]["max"].as_f64())
+        .fold(0.0, f64::max);
+    assert!(
+        waited >= 2000.0,
+        "no envelope was in flight across the failover: {reports:?}"
+    );
+    net.cluster.restart(before.leader as u32);
+
+    // Read the partition itself: each envelope once.
+    let ids = tx_ids_in_partition(&bootstrap, CHANNEL);
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        ids.len(),
+        "an envelope is in the partition twice"
+    );
+    assert_eq!(
+        ids.len() as u64,
+        3 * count,
+        "the partition holds other envelopes than the acknowledged"
+    );
+    let check = net.chain_check(&[]);
+    assert_eq!(check["identical"], true, "{check}");
+    assert_eq!(check["duplicates"], 0, "{check}");
+}
+
+#[test]
+fn the_leader_cut_off_the_network_drops_out_and_writes_go_on_without_loss() {
+    let mut net = Network::start();
+    let bootstrap = net.bootstrap();
+    let before = kafka::wait_for_partition(
+        &bootstrap,
+        CHANNEL,
+        "three in-sync replicas",
+        CLUSTER_TIMEOUT,
+        |p| p.leader > 0 && p.isr.len() == 3,
+    );
+    let files = tempfile::tempdir().unwrap();
+    let acked: Vec<PathBuf> = (0..3)
+        .map(|k| files.path().join(format!("acked-{k}.txt")))
+        .collect();
+    let per_client = 1200;
+    let clients: Vec<Child> = (0..3)
+        .map(|k| client(&net.osns, k, per_client, 24.0, &acked[k]))
+        .collect();
+    std::thread::sleep(Duration::from_secs(5));
+    // All its traffic held: clients, replication and controller listeners, and what
+    // it opens to the others. The controller fences it (no heartbeats) and the
+    // partition moves; it drops out of the ISR.
+    let victim = before.leader as u32;
+    net.cluster.cut_node(victim);
+    let acked_at_cut = net.acked_so_far();
+    let moved = kafka::wait_for_partition(
+        &bootstrap,
+        CHANNEL,
+        "a new leader without the cut-off node in the ISR",
+        CLUSTER_TIMEOUT,
+        |p| p.leader > 0 && p.leader != before.leader && !p.isr.contains(&before.leader),
+    );
+    assert_eq!(moved.isr.len(), 2, "{moved:?}");
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    while net.acked_so_far() < acked_at_cut + 50 {
+        assert!(
+            Instant::now() < deadline,
+            "no acknowledgements with the leader cut off: {:?}",
+            kafka::partition(&bootstrap, CHANNEL)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    net.cluster.heal_node(victim);
+    kafka::wait_for_partition(
+        &bootstrap,
+        CHANNEL,
+        "the healed node back in the ISR",
+        CLUSTER_TIMEOUT,
+        |p| p.isr.len() == 3,
+    );
+    let reports: Vec<serde_json::Value> = clients.into_iter().map(report).collect();
+    let acked_total: u64 = reports.iter().map(|r| r["acked"].as_u64().unwrap()).sum();
+    assert_eq!(acked_total, 3 * per_client, "{reports:?}");
+    assert_exactly_once(&net.chain_check(&acked), acked_total);
+}
+
+#[test]
+fn a_10_mb_envelope_goes_through_the_replicas_and_a_config_update_raises_the_limit() {
+    let net = Network::start();
+    let osn = &net.osns[0];
+    // AbsoluteMaxBytes is 10 MB (the sample configuration): an envelope of just
+    // under it, then one over it, refused at the door.
+    let out = ok(osn.cli(&["broadcast", "--count", "1", "--size", "10000000"]));
+    assert!(out.contains("SUCCESS 1"), "{out}");
+    let refused = osn.cli(&["broadcast", "--count", "1", "--size", "12000000"]);
+    assert!(
+        common::stdout(&refused).contains("BAD_REQUEST"),
+        "{}",
+        common::stdout(&refused)
+    );
+    // Raise AbsoluteMaxBytes to 20 MB by a config update; the 12 MB envelope passes.
+    ok(osn.cli(&["channel", "update", "--absolute-max-bytes", "20971520"]));
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    loop {
+        let out = common::stdout(&osn.cli(&["broadcast", "--count", "1", "--size", "12000000"]));
+        if out.contains("SUCCESS 1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the raised limit never applied: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let check = net.chain_check(&[]);
+    assert_eq!(check["identical"], true, "{check}");
+    let state = kafka::partition(&net.bootstrap(), CHANNEL).unwrap();
+    assert_eq!(
+        state.isr.len(),
+        3,
+        "the large records did not reach every replica: {state:?}"
+    );
+}
