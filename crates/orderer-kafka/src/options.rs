@@ -29,6 +29,10 @@ pub struct KafkaOptions {
     /// The largest record this node produces or must be able to fetch: the largest
     /// AbsoluteMaxBytes of its channels, plus the record envelope.
     pub max_record_bytes: usize,
+    /// The largest `Orderer.BatchSize.AbsoluteMaxBytes` of the node's channels: what
+    /// the node's cluster check holds the brokers' record limits to (channels check
+    /// their own).
+    pub absolute_max_bytes: u64,
 }
 
 impl KafkaOptions {
@@ -38,6 +42,7 @@ impl KafkaOptions {
             brokers,
             config: KafkaConfig::default(),
             max_record_bytes: 10 * 1024 * 1024 + RECORD_OVERHEAD,
+            absolute_max_bytes: 10 * 1024 * 1024,
         }
     }
 
@@ -70,12 +75,6 @@ impl KafkaOptions {
 
     pub fn write_timeout(&self) -> Duration {
         self.config.retry.network_timeouts.write_timeout.0
-    }
-
-    /// The largest AbsoluteMaxBytes of the node's channels, as [`Self::max_record_bytes`]
-    /// holds it (plus [`RECORD_OVERHEAD`]).
-    pub fn largest_absolute_max_bytes(&self) -> u64 {
-        self.max_record_bytes.saturating_sub(RECORD_OVERHEAD) as u64
     }
 
     /// Blocks of the duplicate window (`Kafka.DedupeWindow`; 0: off).

@@ -264,7 +264,7 @@ async fn node_check(clients: Arc<Clients>, warnings: Arc<Warnings>) {
     let o = &clients.options;
     let req = Requirements {
         replication_factor: o.config.topic.replication_factor,
-        absolute_max_bytes: o.largest_absolute_max_bytes(),
+        absolute_max_bytes: o.absolute_max_bytes,
     };
     let interval = o.retry_schedule().short_interval;
     loop {
