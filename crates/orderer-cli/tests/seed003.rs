@@ -515,7 +515,7 @@ fn without_the_duplicate_window_a_leader_failover_writes_no_envelope_twice() {
 
 #[test]
 fn the_leader_cut_off_the_network_drops_out_and_writes_go_on_without_loss() {
-    let mut net = Network::start();
+    let net = Network::start();
     let bootstrap = net.bootstrap();
     let before = kafka::wait_for_partition(
         &bootstrap,

@@ -228,6 +228,10 @@ impl KafkaOptions {
             // a replaying consumer's fetches stay bounded.
             .set("max.partition.fetch.bytes", self.fetch_bytes().to_string())
             .set("fetch.max.bytes", (self.fetch_bytes() * 2).to_string())
+            // librdkafka wants fetch.max.bytes >= message.max.bytes; the consumer
+            // sends no records, and the responses are bounded by
+            // receive.message.max.bytes.
+            .set("message.max.bytes", (self.fetch_bytes() * 2).to_string())
             .set("queued.max.messages.kbytes", "32768");
         Ok(c)
     }

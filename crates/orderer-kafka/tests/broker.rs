@@ -278,3 +278,79 @@ async fn tls_with_client_certificates_to_the_brokers() {
     assert_eq!(blocks[0].tx_ids().len(), 2);
     chain.halt().await;
 }
+
+/// Users of the brokers' SASL/PLAIN listener.
+fn sasl_users() -> Vec<(String, String)> {
+    vec![("orderer".to_owned(), "orderer-secret".to_owned())]
+}
+
+/// A chain on `options` starts and orders; or, with `refused`, keeps retrying with a
+/// reason containing `refused` and never becomes ready.
+async fn starts_or_refuses(o: KafkaOptions, name: &str, refused: Option<&str>) {
+    let ch = channel(name, 2, Duration::from_millis(200));
+    let (support, mut rx) = FakeSupport::new(ch.clone());
+    let chain = KafkaConsenter::new(o)
+        .unwrap()
+        .handle_chain(Arc::new(support), bytes::Bytes::new())
+        .unwrap();
+    chain.start();
+    match refused {
+        Some(why) => {
+            wait_for_state(
+                chain.as_ref(),
+                why,
+                |s| matches!(s, ChainState::Starting { reason } if reason.contains(why)),
+            )
+            .await;
+        }
+        None => {
+            wait_for_state(chain.as_ref(), "Ready", ChainState::is_ready).await;
+            order_all(
+                chain.as_ref(),
+                (0..2)
+                    .map(|i| test_envelope(&ch.channel_id, i, 100))
+                    .collect(),
+            )
+            .await;
+            assert_eq!(blocks_holding(&mut rx, 2).await[0].tx_ids().len(), 2);
+        }
+    }
+    chain.halt().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plain_served_by_the_broker_with_the_right_and_a_wrong_password() {
+    init_logs();
+    let broker = Broker::start_spec(
+        orderer_testkit::ClusterSpec::single()
+            .client(orderer_testkit::ClientSecurity::SaslPlaintext(sasl_users())),
+    );
+    let with = |password: &str| {
+        let mut o = options(broker.bootstrap());
+        let sasl = &mut o.config.sasl_plain;
+        sasl.enabled = true;
+        sasl.user = "orderer".into();
+        sasl.password = password.into();
+        o
+    };
+    starts_or_refuses(with("wrong"), "saslwrong", Some("Authentication failed")).await;
+    starts_or_refuses(with("orderer-secret"), "saslok", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_served_by_the_broker() {
+    init_logs();
+    let pki = Pki::new(false);
+    let broker = Broker::start_spec(orderer_testkit::ClusterSpec::single().client(
+        orderer_testkit::ClientSecurity::SaslSsl(sasl_users(), pki.front.clone()),
+    ));
+    let mut o = options(broker.bootstrap());
+    o.config.tls = pki.files("ca.pem");
+    o.config.tls.certificate.clear();
+    o.config.tls.private_key.clear();
+    let sasl = &mut o.config.sasl_plain;
+    sasl.enabled = true;
+    sasl.user = "orderer".into();
+    sasl.password = "orderer-secret".into();
+    starts_or_refuses(o, "saslssl", None).await;
+}
