@@ -130,15 +130,29 @@ fn a_broker_that_breaks_the_rules_is_reported_by_name_and_refused_in_strict_mode
             "{rule}"
         );
     }
-    // The rules the kit's broker keeps are published at 0.
-    assert_eq!(
-        metric(
-            &scrape,
-            "consensus_kafka_cluster_rule_violations",
-            &[("rule", "retention")]
-        ),
-        Some(0.0)
-    );
+    // The rules the kit's broker keeps are published at 0. (Its record limits,
+    // 99 MiB, are above AbsoluteMaxBytes, 10 MB, though not above the 100 MB of
+    // General.MaxRecvMsgSize that the orderer's own clients are sized for.)
+    for rule in ["retention", "message_size", "replication_factor"] {
+        assert_eq!(
+            metric(
+                &scrape,
+                "consensus_kafka_cluster_rule_violations",
+                &[("rule", rule)]
+            ),
+            Some(0.0),
+            "{rule}"
+        );
+        assert_eq!(
+            metric(
+                &scrape,
+                "consensus_kafka_channel_rule_violations",
+                &[("channel", "mychannel"), ("rule", rule)]
+            ),
+            Some(0.0),
+            "{rule}"
+        );
+    }
 
     // With Kafka.Strict: the channel does not start, and says why.
     let dir = tempfile::tempdir().unwrap();
