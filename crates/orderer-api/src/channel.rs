@@ -44,10 +44,13 @@ pub struct ChannelConfig {
     pub batch_timeout: Duration,
 }
 
-/// One key on which two channel configurations disagree, named as in `orderer.yaml`.
+/// One setting on which two channel configurations disagree: named as in
+/// `orderer.yaml` where it has a key there (`Orderer.BatchTimeout`), else by its
+/// config path (`/Channel/Application/Org1/MSP`); each side's value in readable form
+/// (`absent` when that side has none).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigDifference {
-    pub key: &'static str,
+    pub key: String,
     pub ours: String,
     pub theirs: String,
 }
@@ -62,10 +65,10 @@ impl ChannelConfig {
     /// The keys on which `self` and `other` differ (the channel id is not compared).
     pub fn diff(&self, other: &ChannelConfig) -> Vec<ConfigDifference> {
         let mut out = Vec::new();
-        let mut cmp = |key: &'static str, a: String, b: String| {
+        let mut cmp = |key: &str, a: String, b: String| {
             if a != b {
                 out.push(ConfigDifference {
-                    key,
+                    key: key.to_owned(),
                     ours: a,
                     theirs: b,
                 });
@@ -442,7 +445,8 @@ mod tests {
         assert!(a.diff(&b).is_empty());
         b.batch_size.max_message_count = 10;
         b.batch_timeout = Duration::from_millis(200);
-        let keys: Vec<_> = a.diff(&b).iter().map(|d| d.key).collect();
+        let diff = a.diff(&b);
+        let keys: Vec<_> = diff.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(
             keys,
             ["Orderer.BatchSize.MaxMessageCount", "Orderer.BatchTimeout"]

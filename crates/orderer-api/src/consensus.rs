@@ -84,6 +84,31 @@ impl serde::Serialize for ConsenterKind {
     }
 }
 
+/// Where this node's block 0 of a channel came from: whether another node of the
+/// channel is bound to hold the very same block, or only expected to.
+///
+/// A consenter whose OSNs share one log (Kafka) uses it to decide what to do when it
+/// cannot compare its block 0 with the channel's: a block given to the node is the
+/// channel's by construction, a generated one is only as right as the local settings
+/// it was made from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GenesisOrigin {
+    /// Made by this node from its own settings (`orderer.yaml`'s `Channels`, with
+    /// `General.BootstrapMethod: none`): another node with other settings (its own
+    /// address in `Orderer.Addresses`, say) makes a different block 0.
+    Generated,
+    /// Given to this node as a block: a genesis file (`General.BootstrapMethod:
+    /// file`), a channel participation join, or a system channel's
+    /// ORDERER_TRANSACTION. Every node given the same block holds the same block 0.
+    Given,
+}
+
+impl GenesisOrigin {
+    pub fn is_generated(self) -> bool {
+        self == GenesisOrigin::Generated
+    }
+}
+
 /// What a chain can do right now, published through [`Chain::state`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainState {
@@ -278,6 +303,12 @@ pub trait ConsenterSupport: Send + Sync + fmt::Debug {
     /// Number of blocks written so far, counting the genesis block.
     fn height(&self) -> u64;
 
+    /// Where this node's block 0 ([`Self::block`]`(0)`) came from. A chain whose
+    /// OSNs share a log must not serve a channel whose block 0 may differ from the
+    /// other OSNs': it checks a [`GenesisOrigin::Generated`] block 0 against the
+    /// channel's and refuses the channel when it cannot.
+    fn genesis_origin(&self) -> GenesisOrigin;
+
     /// Checks again, under the configuration now in force, a normal envelope that
     /// was validated at an older config sequence (Fabric's `ProcessNormalMsg`):
     /// the sequence it is valid at, or why it no longer is. A chain drops an envelope
@@ -291,7 +322,8 @@ pub trait ConsenterSupport: Send + Sync + fmt::Debug {
     fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), Refused>;
 
     /// Written block `number`, as stored (a chain rebuilding state from its recent
-    /// blocks at start reads them here).
+    /// blocks at start, or comparing its block 0 with another OSN's, reads them
+    /// here).
     async fn block(&self, number: u64) -> Result<Block, SupportError>;
 
     /// The next block for `batch`: number = height, previous hash = the last

@@ -37,6 +37,8 @@ pub mod testing;
 pub use block::{BlockAssembler, block_data_hash, block_header_hash};
 pub use blockcutter::{BatchSize, BatchSizeError, BlockCutter, Ordered};
 pub use channel::ChannelConfig;
-pub use consensus::{Chain, ChainState, Consenter, ConsenterKind, ConsenterSupport, Receipt};
+pub use consensus::{
+    Chain, ChainState, Consenter, ConsenterKind, ConsenterSupport, GenesisOrigin, Receipt,
+};
 pub use envelope::RawEnvelope;
 pub use error::{ChainError, ConsenterError, EnvelopeError, Refused, SupportError};

@@ -364,3 +364,97 @@ fn a_config_update_through_one_osn_applies_on_both_at_the_same_block() {
     );
     drop(broker);
 }
+
+/// One chain per channel. Two OSNs on one broker, both generating block 0 from
+/// orderer.yaml with `Orderer.Addresses` left at its default (each node's own
+/// address): their blocks 0 differ. The first serves the channel; the second must
+/// refuse it, naming `Orderer.Addresses` with both values in its log and
+/// `/healthz`, and must never serve a block 0 other than the first's (before this
+/// check, both served `mychannel` and every block differed). A third OSN that lists
+/// the first's address makes the same block 0 and serves the same chain.
+#[test]
+fn two_osns_whose_generated_blocks_0_differ_never_serve_two_chains() {
+    let broker = Broker::start();
+    let mut env = kafka_env(&broker, "10");
+    env.retain(|(k, _)| k != "ORDERER_ORDERER_ADDRESSES");
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = start_osn(dirs[0].path(), &env);
+    ok(a.cli(&["broadcast", "--count", "12"]));
+    let first = wait_for_identical_chains(&[&a], 12);
+    let block0 = first[0].clone();
+    assert!(block0.starts_with("block 0:"), "{block0}");
+
+    // Every answer B gives, from its start on, is a refusal or A's block 0.
+    let deliver_on = |o: &Orderer| {
+        let out = o.cli(&["deliver", "--stop", "newest", "--fail-if-not-ready"]);
+        let text = stdout(&out);
+        for line in common::block_lines(&text) {
+            assert!(
+                !line.starts_with("block 0:") || line == block0,
+                "OSN {} served another block 0: {line} (the channel's: {block0})",
+                o.addr()
+            );
+        }
+        (out.status.success(), text)
+    };
+    let env_b: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let b = Orderer::start(dirs[1].path(), &env_b);
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    while !b.log_text().contains("Kafka chain stopped") {
+        let (served, text) = deliver_on(&b);
+        assert!(!served, "OSN b served the channel:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "OSN b never refused the channel:\n{}",
+            b.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let differs = format!(
+        "Orderer.Addresses is [{}] here but [{}] on the channel",
+        b.addr(),
+        a.addr()
+    );
+    let log = b.log_text();
+    assert!(
+        log.contains(&differs),
+        "{differs:?} not in the log of OSN b:\n{log}"
+    );
+    assert!(
+        !log.contains("Kafka chain started"),
+        "OSN b started serving the channel:\n{log}"
+    );
+    let (status, body) = http(&b.ops(), "GET", "/healthz", None);
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("channel mychannel") && body.contains(&differs),
+        "{differs:?} not in /healthz of OSN b: {body}"
+    );
+    let (served, text) = deliver_on(&b);
+    assert!(!served && text.contains("SERVICE_UNAVAILABLE"), "{text}");
+    let out = b.cli(&["broadcast", "--count", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("SERVICE_UNAVAILABLE"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The channel goes on at A, alone; B still serves nothing of it.
+    ok(a.cli(&["broadcast", "--count", "5"]));
+    wait_for_identical_chains(&[&a], 17);
+    assert!(!deliver_on(&b).0);
+
+    // Listing A's address makes A's block 0: C serves the same chain.
+    let mut env_c = env.clone();
+    env_c.push((
+        "ORDERER_ORDERER_ADDRESSES".into(),
+        format!("[{}]", a.addr()),
+    ));
+    let c = start_osn(dirs[2].path(), &env_c);
+    ok(c.cli(&["broadcast", "--count", "3"]));
+    let chain = wait_for_identical_chains(&[&a, &c], 20);
+    assert_eq!(chain[0], block0);
+    assert!(!deliver_on(&b).0);
+    drop(broker);
+}

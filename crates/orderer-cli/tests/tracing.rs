@@ -87,6 +87,12 @@ fn every_osn_links_its_blocks_to_the_broadcasts_across_kafka() {
         ("ORDERER_KAFKA_TOPIC_REPLICATIONFACTOR", "1"),
         ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "300ms"),
         ("ORDERER_ORDERER_BATCHSIZE_MAXMESSAGECOUNT", "5"),
+        // The same block 0 on both OSNs (the default is each node's own address, and
+        // an OSN whose block 0 is not the channel's refuses the channel).
+        (
+            "ORDERER_ORDERER_ADDRESSES",
+            "[osn0.example.com:7050,osn1.example.com:7050]",
+        ),
         ("ORDERER_TRACING_ENDPOINT", endpoint.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];

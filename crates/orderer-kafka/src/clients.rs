@@ -38,6 +38,27 @@ pub(crate) enum Brokers {
 #[derive(Clone)]
 pub(crate) struct KafkaContext {
     brokers: watch::Sender<Brokers>,
+    /// The last authentication or TLS failure of a broker connection, until a broker
+    /// is up again: the cause behind the transport failures that requests report.
+    connection_failure: Arc<Mutex<Option<String>>>,
+}
+
+impl KafkaContext {
+    fn set_connection_failure(&self, failure: Option<String>) {
+        *self
+            .connection_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = failure;
+    }
+}
+
+/// Whether a librdkafka error report is a broker connection's authentication or
+/// TLS failure (a wrong SASL password, an untrusted certificate).
+fn is_connection_failure(error: &KafkaError, reason: &str) -> bool {
+    error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication)
+        || ["SASL", "SSL", "certificate"]
+            .iter()
+            .any(|word| reason.contains(word))
 }
 
 impl ClientContext for KafkaContext {
@@ -56,8 +77,20 @@ impl ClientContext for KafkaContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        if is_connection_failure(&error, reason) {
+            self.set_connection_failure(Some(reason.to_owned()));
+        }
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            self.brokers.send_replace(Brokers::Down(reason.to_owned()));
+            let why = match self
+                .connection_failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
+                Some(f) => format!("{reason}: {f}"),
+                None => reason.to_owned(),
+            };
+            self.brokers.send_replace(Brokers::Down(why));
         }
         warn!(target: "librdkafka", error = %error, "{reason}");
     }
@@ -71,6 +104,7 @@ impl ClientContext for KafkaContext {
             .values()
             .any(|b| b.nodeid >= 0 && b.state == "UP");
         if up {
+            self.set_connection_failure(None);
             self.brokers.send_if_modified(|b| {
                 let changed = *b != Brokers::Reachable;
                 *b = Brokers::Reachable;
@@ -123,7 +157,10 @@ impl Clients {
     /// background, so a node starts even when no broker is up.
     pub(crate) fn new(options: KafkaOptions) -> Result<Self, ClientError> {
         let (brokers, brokers_rx) = watch::channel(Brokers::Reachable);
-        let context = KafkaContext { brokers };
+        let context = KafkaContext {
+            brokers,
+            connection_failure: Arc::default(),
+        };
         let stats_interval = options.read_timeout().as_millis().max(1000).to_string();
         let mut producer_config = options.producer()?;
         producer_config.set("statistics.interval.ms", &stats_interval);
@@ -179,6 +216,16 @@ impl Clients {
     /// Broker reachability, and every change.
     pub(crate) fn brokers(&self) -> watch::Receiver<Brokers> {
         self.brokers.clone()
+    }
+
+    /// The last authentication or TLS failure of a broker connection, while no
+    /// broker has been reached since.
+    pub(crate) fn connection_failure(&self) -> Option<String> {
+        self.context
+            .connection_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A broker answered (a record was acknowledged or fetched): whatever librdkafka

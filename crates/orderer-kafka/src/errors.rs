@@ -65,15 +65,25 @@ pub enum ClientError {
 /// Why a chain stopped serving its channel (it is then Halted with this reason).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Fault {
-    #[error("the channel's first CONNECT holds no readable configuration: {0}")]
+    #[error("the channel's first CONNECT record holds no readable block 0: {0}")]
     GenesisUnreadable(String),
+    #[error("this node's block 0 of the channel is not a readable config block: {0}")]
+    OwnGenesisUnreadable(String),
+    #[error("reading this node's block 0: {0}")]
+    ReadGenesis(#[source] SupportError),
+    /// `differences`: each differing setting with both values, `; `-separated.
     #[error(
-        "this node's configuration of channel {channel} differs from the one the channel was created with, so it would cut different blocks; refusing to serve it: {differences}"
+        "this node's block 0 of channel {channel} differs from the one the channel was created with (carried by the first CONNECT record of its partition), so this node's chain would fork from the other OSNs'; refusing to serve the channel: {differences}"
     )]
     GenesisDiffers {
         channel: String,
         differences: String,
     },
+    /// This node generated its block 0, and the partition holds none to compare.
+    #[error(
+        "channel {channel} was created by another OSN without a block 0 to compare with ({why}), and this node generated its own block 0 from orderer.yaml (General.BootstrapMethod: none), which need not be the channel's; refusing to serve the channel rather than fork it. Boot this OSN from the channel's genesis block: General.BootstrapMethod: file, General.BootstrapFile: the genesis block the channel's other OSNs booted from (or block 0 fetched from one of them)"
+    )]
+    GenesisUnverifiable { channel: String, why: &'static str },
     #[error("writing block {number}: {source}")]
     Write {
         number: u64,

@@ -8,7 +8,9 @@
 //!   stream. After any other status the stream ends (as in Fabric); the reason is in
 //!   the log and in the `grpc-message` of the final (OK) gRPC status.
 //! * Unless `BEST_EFFORT` is asked, a chain that is not ready (starting, errored,
-//!   halted) answers SERVICE_UNAVAILABLE.
+//!   halted) answers SERVICE_UNAVAILABLE. `BEST_EFFORT` still gets it from a halted
+//!   chain: halted is for good, and may mean its ledger is not the channel's (a
+//!   Kafka OSN that refused the channel because its block 0 differs).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -172,10 +174,8 @@ impl DeliverHandler {
         let fail_if_not_ready = seek.behavior == SeekBehavior::FailIfNotReady as i32;
         let headers_only = seek.content_type == SeekContentType::HeaderWithSig as i32;
         let mut state = channel.chain.state();
-        if !best_effort {
-            if let Some(e) = state.borrow().to_error(&channel.id) {
-                return Outcome::Failed(e.into());
-            }
+        if let Some(e) = refusal(&state.borrow(), &channel.id, best_effort) {
+            return Outcome::Failed(e);
         }
         let ledger = channel.ledger();
         let mut height = ledger.subscribe();
@@ -205,7 +205,7 @@ impl DeliverHandler {
                             return Outcome::Failed(IngressError::Ledger("the ledger was closed".into()));
                         }
                     }
-                    e = not_ready(&mut state, &channel.id), if !best_effort => return Outcome::Failed(e),
+                    e = not_ready(&mut state, &channel.id, best_effort) => return Outcome::Failed(e),
                     _ = tx.closed() => return Outcome::Gone,
                     _ = shutdown.wait() => return Outcome::Gone,
                 }
@@ -302,11 +302,25 @@ struct Request {
     signed: Option<SignedData>,
 }
 
-/// Resolves when the chain stops being ready.
-async fn not_ready(state: &mut watch::Receiver<ChainState>, channel: &str) -> IngressError {
+/// Why a request is not served in `state`: any state but ready, or with
+/// `best_effort` only a halted chain (BEST_EFFORT reads through trouble a chain may
+/// recover from, never from a chain stopped for good).
+fn refusal(state: &ChainState, channel: &str, best_effort: bool) -> Option<IngressError> {
+    if best_effort && !matches!(state, ChainState::Halted { .. }) {
+        return None;
+    }
+    state.to_error(channel).map(IngressError::from)
+}
+
+/// Resolves when the chain stops being servable (see [`refusal`]).
+async fn not_ready(
+    state: &mut watch::Receiver<ChainState>,
+    channel: &str,
+    best_effort: bool,
+) -> IngressError {
     loop {
-        if let Some(e) = state.borrow_and_update().to_error(channel) {
-            return e.into();
+        if let Some(e) = refusal(&state.borrow_and_update(), channel, best_effort) {
+            return e;
         }
         if state.changed().await.is_err() {
             return IngressError::Chain(orderer_api::ChainError::Halted {

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use orderer_api::channelconfig::ChannelValues;
 use orderer_api::proto::common::Block;
-use orderer_api::{Chain, ConsenterKind};
+use orderer_api::{Chain, ConsenterKind, GenesisOrigin};
 use prost::Message;
 use tracing::{info, warn};
 
@@ -208,16 +208,28 @@ impl Registry {
 
     async fn open_planned(&self, plan: ChannelPlan) -> anyhow::Result<Channel> {
         let id = plan.id.clone();
-        let (support, existing) = self.open_support(&id, Some(plan.genesis.clone())).await?;
+        // The ledger's block 0 is the plan's, or (a restart) one check_unchanged
+        // finds equivalent to it: counted as coming from where the plan's does. A
+        // generated plan over a ledger first booted from a file is then counted as
+        // generated, which only makes the Kafka check stricter.
+        let origin = if plan.generated {
+            GenesisOrigin::Generated
+        } else {
+            GenesisOrigin::Given
+        };
+        let (support, existing) = self
+            .open_support(&id, Some(plan.genesis.clone()), origin)
+            .await?;
         if existing {
             check_unchanged(&self.opener.config, &plan, &support).await?;
         }
         self.start_chain(support, true).await
     }
 
-    /// Opens a channel whose ledger exists, or writes `genesis` as its block 0.
+    /// Opens a channel whose ledger exists, or writes `genesis` as its block 0: a
+    /// channel created or joined at run time, whose block 0 was given to the node.
     async fn open(&self, id: &str, genesis: Option<Bytes>) -> anyhow::Result<Channel> {
-        let (support, _) = self.open_support(id, genesis).await?;
+        let (support, _) = self.open_support(id, genesis, GenesisOrigin::Given).await?;
         self.start_chain(support, false).await
     }
 
@@ -225,6 +237,7 @@ impl Registry {
         &self,
         id: &str,
         genesis: Option<Bytes>,
+        origin: GenesisOrigin,
     ) -> anyhow::Result<(Arc<ChannelSupport>, bool)> {
         let (ledger, recovery) = Ledger::open(&self.opener.ledger_root, id)
             .await
@@ -239,6 +252,7 @@ impl Registry {
         let support = ChannelSupport::open(
             ledger,
             genesis.unwrap_or_default(),
+            origin,
             Arc::clone(&self.opener.security),
             self.this.clone(),
         )

@@ -14,7 +14,8 @@ use orderer_api::proto::common::{
     Block, BlockHeader, ConfigEnvelope, Envelope, HeaderType, MetadataSignature, SignatureHeader,
 };
 use orderer_api::{
-    BlockAssembler, ChannelConfig, ConsenterSupport, RawEnvelope, Refused, SupportError,
+    BlockAssembler, ChannelConfig, ConsenterSupport, GenesisOrigin, RawEnvelope, Refused,
+    SupportError,
 };
 use orderer_msp::SigningIdentity;
 use prost::Message;
@@ -51,6 +52,9 @@ pub struct ChannelSupport {
     bundle: RwLock<Arc<Bundle>>,
     config: watch::Sender<Arc<CommittedConfig>>,
     last_consenter_metadata: Bytes,
+    /// Whether block 0 was generated from orderer.yaml or given (see
+    /// [`ConsenterSupport::genesis_origin`]).
+    genesis_origin: GenesisOrigin,
 }
 
 /// Why a channel's ledger could not be turned into a support.
@@ -69,10 +73,12 @@ pub enum OpenError {
 impl ChannelSupport {
     /// Opens a channel on its ledger, writing `genesis` (an encoded block 0, stored
     /// as given) first if the ledger is empty. The configuration in force is read
-    /// from the ledger's last config block.
+    /// from the ledger's last config block. `genesis_origin` says where the ledger's
+    /// block 0 came from, for the consenter.
     pub async fn open(
         ledger: Ledger,
         genesis: Bytes,
+        genesis_origin: GenesisOrigin,
         security: Arc<Security>,
         registry: Weak<Registry>,
     ) -> Result<Self, OpenError> {
@@ -138,6 +144,7 @@ impl ChannelSupport {
             bundle: RwLock::new(Arc::new(bundle)),
             config,
             last_consenter_metadata: consenter_metadata(&meta),
+            genesis_origin,
         })
     }
 
@@ -331,6 +338,10 @@ impl ConsenterSupport for ChannelSupport {
 
     fn height(&self) -> u64 {
         self.lock().assembler.next_number()
+    }
+
+    fn genesis_origin(&self) -> GenesisOrigin {
+        self.genesis_origin
     }
 
     fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, Refused> {

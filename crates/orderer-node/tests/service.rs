@@ -14,7 +14,8 @@ use orderer_api::proto::common::{
     Block, ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader, Status,
 };
 use orderer_api::proto::orderer::{
-    DeliverResponse, SeekInfo, deliver_response, seek_info::SeekContentType,
+    DeliverResponse, SeekInfo, deliver_response,
+    seek_info::{SeekContentType, SeekErrorResponse},
 };
 use orderer_cli::broadcast::broadcast;
 use orderer_cli::deliver::{ChainChecker, DeliverRequest, deliver};
@@ -753,6 +754,60 @@ async fn healthz_lists_consenter_and_chain_warnings_without_failing() {
         "{body}"
     );
     node.shutdown().await.unwrap();
+}
+
+/// BEST_EFFORT reads through trouble a chain may recover from; a halted chain is
+/// stopped for good (e.g. a Kafka OSN refusing a channel whose block 0 is not its
+/// own): nothing of its ledger is served, even BEST_EFFORT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn best_effort_deliver_serves_nothing_from_a_halted_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path(), &[]).await;
+    let best_effort = || {
+        let env = seek("mychannel", Position::Oldest, Position::Number(0), false);
+        let mut p = Payload::decode(env.payload.clone()).unwrap();
+        let mut info = SeekInfo::decode(p.data.clone()).unwrap();
+        info.error_response = SeekErrorResponse::BestEffort as i32;
+        p.data = info.encode_to_vec().into();
+        Signer::sample()
+            .unwrap()
+            .sign_bytes(p.encode_to_vec().into())
+            .unwrap()
+    };
+    let responses = |env: Envelope| {
+        let node = &node;
+        async move {
+            let mut client = node.client().await;
+            let mut s = client
+                .deliver(tokio_stream::iter(vec![env]))
+                .await
+                .unwrap()
+                .into_inner();
+            let mut out = Vec::new();
+            while let Some(DeliverResponse { r#type: Some(t) }) = s.message().await.unwrap() {
+                let done = matches!(t, deliver_response::Type::Status(_));
+                out.push(t);
+                if done {
+                    break;
+                }
+            }
+            out
+        }
+    };
+    let served = responses(best_effort()).await;
+    assert!(
+        matches!(served[..], [deliver_response::Type::Block(_), deliver_response::Type::Status(s)] if s == Status::Success as i32),
+        "{served:?}"
+    );
+
+    let registry = node.node.as_ref().unwrap().registry().clone();
+    registry.get("mychannel").unwrap().chain.halt().await;
+    let refused = responses(best_effort()).await;
+    assert!(
+        matches!(refused[..], [deliver_response::Type::Status(s)] if s == Status::ServiceUnavailable as i32),
+        "{refused:?}"
+    );
+    node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

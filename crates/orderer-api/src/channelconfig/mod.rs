@@ -32,11 +32,15 @@
 //! are the config's own bytes.
 //!
 //! MSPs are read only for their ID; certificates are the MSP crate's business.
+//!
+//! [`diff_configs`] names every setting on which two configurations differ (an
+//! OSN comparing its block 0 with the one its channel was created with).
 
 mod application;
 mod block;
 mod capabilities;
 mod consortiums;
+mod diff;
 mod error;
 mod group;
 mod names;
@@ -55,6 +59,7 @@ pub use capabilities::{
     OrdererCapabilities,
 };
 pub use consortiums::{Consortium, ConsortiumsValues};
+pub use diff::diff_configs;
 pub use error::{ConfigBlockError, ConfigError, ConfigErrorKind};
 pub use names::{ChannelIdError, MAX_NAME_LEN, check_channel_id};
 pub use orderer::{

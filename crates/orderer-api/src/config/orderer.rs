@@ -110,11 +110,11 @@ impl Section for OrdererSection {
         ),
         KeyDoc::new(
             "Orderer.Kafka.Brokers",
-            "Seed brokers (`host:port`) when `OrdererType` is `kafka`; recorded in each channel's genesis block (`KafkaBrokers`), so every OSN must list the same ones in the same order.",
+            "Seed brokers (`host:port`) when `OrdererType` is `kafka`; recorded in each channel's genesis block (`KafkaBrokers`), so every OSN that generates its blocks 0 must list the same ones in the same order.",
         ),
         KeyDoc::new(
             "Orderer.Addresses",
-            "`host:port` of the ordering nodes, recorded in each channel's genesis block (`OrdererAddresses`): peers pull blocks from them. Empty: this node's `General.ListenAddress:ListenPort` (none when the port is 0). OSNs sharing a Kafka channel must list the same addresses.",
+            "`host:port` of the ordering nodes, recorded in each channel's genesis block (`OrdererAddresses`): peers pull blocks from them. Empty: this node's `General.ListenAddress:ListenPort` (none when the port is 0), so OSNs that generate their blocks 0 must set it, the same on each: an OSN whose block 0 differs from its Kafka channel's refuses the channel, naming the setting.",
         ),
     ];
 

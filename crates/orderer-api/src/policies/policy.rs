@@ -193,19 +193,27 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The rule alone, as [`Display`](fmt::Display) shows it after the path:
+    /// `ANY Writers`, `OR('Org1MSP.member')`.
+    pub fn rule_text(&self) -> String {
+        match &self.kind {
+            Kind::Signature(policy) => policy.to_string(),
+            Kind::ImplicitMeta(policy) => {
+                format!("{} {}", policy.rule.as_str_name(), policy.sub_policy)
+            }
+        }
+    }
+}
+
 /// `path: rule`, e.g. `/Channel/Writers: ANY Writers` or
 /// `/Channel/Orderer/Org1/Writers: OR('Org1MSP.member')`.
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::Signature(policy) => write!(f, "{}: {policy}", self.path),
-            Kind::ImplicitMeta(policy) => write!(
-                f,
-                "{}: {} {}",
-                self.path,
-                policy.rule.as_str_name(),
-                policy.sub_policy
-            ),
+            Kind::Signature(_) | Kind::ImplicitMeta(_) => {
+                write!(f, "{}: {}", self.path, self.rule_text())
+            }
         }
     }
 }

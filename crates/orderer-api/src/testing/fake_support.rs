@@ -7,8 +7,8 @@ use prost::Message;
 use tokio::sync::mpsc;
 
 use crate::block::{BlockAssembler, consenter_metadata, orderer_metadata, set_orderer_metadata};
-use crate::channel::{ChannelConfig, CommittedConfig};
-use crate::consensus::ConsenterSupport;
+use crate::channel::{ChannelConfig, CommittedConfig, ReadConfigError};
+use crate::consensus::{ConsenterSupport, GenesisOrigin};
 use crate::envelope::RawEnvelope;
 use crate::error::{Refused, SupportError};
 use crate::proto::common::Block;
@@ -55,6 +55,7 @@ struct State {
     traces: std::collections::BTreeMap<u64, Vec<Option<Bytes>>>,
     /// Tx ids that revalidation refuses.
     refused: std::collections::BTreeSet<String>,
+    genesis_origin: GenesisOrigin,
 }
 
 /// An in-memory ledger behind the [`ConsenterSupport`] trait, with the same checks
@@ -72,24 +73,46 @@ pub struct FakeSupport {
 }
 
 impl FakeSupport {
-    /// A channel holding only its genesis block, and the receiver of every block
-    /// written from now on.
+    /// A channel holding only its genesis block (made from `config` alone, and
+    /// counted as given to the node: [`GenesisOrigin::Given`]), and the receiver of
+    /// every block written from now on.
     pub fn new(config: ChannelConfig) -> (Self, mpsc::UnboundedReceiver<WrittenBlock>) {
         let genesis = CommittedConfig::genesis_block(config.clone());
+        let committed = CommittedConfig::genesis(config);
+        Self::holding(genesis, committed, GenesisOrigin::Given)
+    }
+
+    /// A channel holding only `genesis` (any config block 0, e.g. a full Fabric
+    /// configuration from [`crate::genesis::Profile`]), which came from `origin`.
+    pub fn with_genesis(
+        genesis: Block,
+        origin: GenesisOrigin,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<WrittenBlock>), ReadConfigError> {
+        let committed = CommittedConfig::from_block(&genesis)?;
+        Ok(Self::holding(genesis, committed, origin))
+    }
+
+    fn holding(
+        genesis: Block,
+        config: CommittedConfig,
+        genesis_origin: GenesisOrigin,
+    ) -> (Self, mpsc::UnboundedReceiver<WrittenBlock>) {
         let mut assembler = BlockAssembler::empty();
         if let Some(h) = genesis.header.as_ref() {
             assembler.advance(h);
         }
+        let channel_id = config.channel.channel_id.clone();
         let state = State {
             assembler,
-            config: CommittedConfig::genesis(config.clone()),
+            config,
             last_config: 0,
             blocks: vec![genesis],
             metadata: vec![Bytes::new()],
             traces: Default::default(),
             refused: Default::default(),
+            genesis_origin,
         };
-        Self::with_state(config.channel_id, state)
+        Self::with_state(channel_id, state)
     }
 
     fn with_state(
@@ -120,6 +143,7 @@ impl FakeSupport {
             metadata: state.metadata.clone(),
             traces: Default::default(),
             refused: state.refused.clone(),
+            genesis_origin: state.genesis_origin,
         };
         drop(state);
         Self::with_state(self.channel_id.clone(), copy)
@@ -245,6 +269,10 @@ impl ConsenterSupport for FakeSupport {
 
     fn height(&self) -> u64 {
         self.lock().assembler.next_number()
+    }
+
+    fn genesis_origin(&self) -> GenesisOrigin {
+        self.lock().genesis_origin
     }
 
     /// Refuses envelopes [`FakeSupport::refuse_on_revalidation`] names; others are

@@ -12,10 +12,16 @@
 //!   records `KafkaMetadata.last_offset_persisted`, from which a restart resumes.
 //! * An envelope already ordered in the last `Kafka.DedupeWindow` blocks is dropped
 //!   when read again ([`dedupe`]).
+//! * One chain per channel: an OSN whose ledger holds only block 0 posts that block
+//!   in its CONNECT, and serves the channel only once the partition's first record
+//!   shows its block 0 is the channel's ([`agreement`]); until then it is
+//!   `Starting`, so it never serves a block 0 of its own.
 //!
 //! The parts: [`health`] (state and monitor), [`producer`] (writing records),
-//! [`processor`] (reading them into blocks), [`resume`] (where a restart starts).
+//! [`processor`] (reading them into blocks), [`resume`] (where a restart starts),
+//! [`agreement`] (whether this node's block 0 is the channel's).
 
+mod agreement;
 mod dedupe;
 mod health;
 mod processor;
@@ -28,7 +34,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use orderer_api::channel::CommittedConfig;
 use orderer_api::proto::orderer::{
     KafkaMessage, KafkaMessageConnect, KafkaMessageRegular, kafka_message, kafka_message_regular,
 };
@@ -38,12 +43,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{error, info};
 
+use self::agreement::OwnGenesis;
 use self::health::Health;
 use self::processor::{Handles, Processor};
 use self::producer::Producer;
 pub use self::resume::Resume;
 use crate::clients::Clients;
 use crate::cluster::{AbortOnDrop, ChannelCheck};
+use crate::errors::Fault;
 use crate::retry::{GaveUp, retry};
 
 /// How long ingress waits for a resubmitted config update to be reordered.
@@ -158,19 +165,23 @@ struct Startup {
 }
 
 impl Startup {
-    /// The CONNECT payload: the genesis configuration when this node is creating the
-    /// channel (so that every OSN of ours can check it agrees), else empty. Fabric's
-    /// OSNs post an empty payload and ignore any (`processConnect`), so a Fabric OSN
-    /// sharing the topic reads ours unharmed.
-    fn connect_payload(&self, creating: bool) -> Bytes {
-        if !creating {
-            return Bytes::new();
-        }
-        let genesis = CommittedConfig::genesis(self.shared.support.shared_config());
-        Bytes::from(genesis.envelope().encode_to_vec())
+    /// This node's block 0 and its origin, to post and to check against the
+    /// channel's.
+    async fn own_genesis(&self) -> Result<OwnGenesis, Fault> {
+        let block = self
+            .shared
+            .support
+            .block(0)
+            .await
+            .map_err(Fault::ReadGenesis)?;
+        Ok(OwnGenesis {
+            block,
+            origin: self.shared.support.genesis_origin(),
+        })
     }
 
-    fn processor(&self, creating: bool) -> Processor {
+    /// `genesis`: check the partition's first record against it before serving.
+    fn processor(&self, genesis: Option<OwnGenesis>) -> Processor {
         let handles = Handles {
             support: Arc::clone(&self.shared.support),
             producer: self.shared.producer.clone(),
@@ -182,7 +193,7 @@ impl Startup {
         Processor::new(
             handles,
             &self.shared.resume,
-            creating,
+            genesis,
             self.shared.clients.options.dedupe_window(),
         )
     }
@@ -207,9 +218,25 @@ impl Startup {
         // created through a system channel starts at 1).
         let creating =
             self.shared.resume.last_offset_persisted.is_none() && self.shared.support.height() == 1;
+        // A ledger of block 0 alone reads the partition from its first record, and
+        // its block 0 must be shown to be the channel's before anything is served.
+        let genesis = if creating {
+            Some(self.own_genesis().await.map_err(GaveUp::Failed)?)
+        } else {
+            None
+        };
         let schedule = self.shared.clients.options.retry_schedule();
         let channel = self.shared.channel_id.as_str();
-        let report = |m: String| self.shared.health.starting(m);
+        // A transport failure of a request is often an authentication or TLS
+        // failure of the connection underneath: name that cause too.
+        let report = |m: String| {
+            self.shared
+                .health
+                .starting(match self.shared.clients.connection_failure() {
+                    Some(cause) => format!("{m}; broker connection: {cause}"),
+                    None => m,
+                })
+        };
         self.shared
             .health
             .starting("setting up the channel's topic".into());
@@ -257,7 +284,14 @@ impl Startup {
             )))
         };
         self.shared.health.starting("posting CONNECT".into());
-        let payload = self.connect_payload(creating);
+        // This node's block 0, when the channel may be new: if this CONNECT is the
+        // partition's first, every later OSN of ours checks its block 0 against it.
+        // Fabric's OSNs post an empty payload and ignore any (`processConnect`), so a
+        // Fabric OSN sharing the topic reads ours unharmed.
+        let payload = genesis
+            .as_ref()
+            .map(OwnGenesis::connect_payload)
+            .unwrap_or_default();
         retry(
             &schedule,
             "posting CONNECT",
@@ -273,7 +307,8 @@ impl Startup {
             },
         )
         .await?;
-        let mut processor = self.processor(creating);
+        let checking = genesis.is_some();
+        let mut processor = self.processor(genesis);
         processor
             .load_window(self.shared.resume.dedupe_window)
             .await
@@ -294,9 +329,16 @@ impl Startup {
             },
         )
         .await?;
-        info!(%channel, ?offset, "Kafka chain started");
-        crate::metrics::chain_started(channel);
-        self.shared.health.started();
+        info!(%channel, ?offset, "partition assigned");
+        if checking {
+            // The processor declares the chain started once the first record shows
+            // this node's block 0 is the channel's.
+            self.shared.health.starting(
+                "checking that this node's block 0 is the channel's: reading the first record of the channel's partition".into(),
+            );
+        } else {
+            serving(&self.shared.health, channel);
+        }
         let monitor = tokio::spawn(health::monitor(
             Arc::clone(&self.shared.health),
             self.shared.producer.clone(),
@@ -308,6 +350,13 @@ impl Startup {
         self.shared.clients.unassign(channel);
         result.map_err(GaveUp::Failed)
     }
+}
+
+/// The start sequence is done: the chain orders and delivers from now on.
+fn serving(health: &Health, channel: &str) {
+    info!(%channel, "Kafka chain started");
+    crate::metrics::chain_started(channel);
+    health.started();
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use bytes::Bytes;
-use orderer_api::channel::CommittedConfig;
 use orderer_api::proto::common::{Envelope, HeaderType};
 use orderer_api::proto::orderer::{
     KafkaMessage, KafkaMessageRegular, KafkaMessageTimeToCut, KafkaMetadata, kafka_message,
@@ -20,6 +19,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep, sleep_until};
 use tracing::{debug, error, info, warn};
 
+use super::agreement::{Agreement, FirstRecord, OwnGenesis};
 use super::dedupe::{Check, DedupeWindow};
 use super::health::{CONSUMING, Health};
 use super::producer::{Producer, TRACEPARENT};
@@ -60,8 +60,9 @@ pub(super) struct Processor {
     /// Number of the last block written.
     last_cut: u64,
     timer: Option<Instant>,
-    /// Check the first record's genesis configuration (this node creates the channel).
-    verify_genesis: bool,
+    /// This node's block 0, until the partition's first record is checked against
+    /// it (only when the ledger holds block 0 alone: see [`super::agreement`]).
+    genesis_check: Option<OwnGenesis>,
     /// See [`Resume::last_original_offset_processed`].
     last_original_offset_processed: i64,
     /// See [`Resume::last_resubmitted_config_offset`].
@@ -72,7 +73,14 @@ pub(super) struct Processor {
 impl Processor {
     /// A processor resuming where `resume` says, with the duplicate window of the
     /// last `dedupe_window` blocks (call [`Self::load_window`] before reading).
-    pub(super) fn new(h: Handles, resume: &Resume, creating: bool, dedupe_window: u64) -> Self {
+    /// With `genesis_check`, the first record read decides whether this node may
+    /// serve the channel, and the chain is declared started only if it may.
+    pub(super) fn new(
+        h: Handles,
+        resume: &Resume,
+        genesis_check: Option<OwnGenesis>,
+        dedupe_window: u64,
+    ) -> Self {
         let config = h.support.shared_config();
         let last_cut = h.support.height().saturating_sub(1);
         let channel_id = h.support.channel_id().to_owned();
@@ -84,7 +92,7 @@ impl Processor {
             h,
             last_cut,
             timer: None,
-            verify_genesis: creating,
+            genesis_check,
             dedupe: DedupeWindow::new(dedupe_window),
         }
     }
@@ -196,26 +204,29 @@ impl Processor {
         payload: Bytes,
         traceparent: Option<Bytes>,
     ) -> Result<(), Fault> {
-        let msg = match KafkaMessage::decode(payload) {
-            Ok(m) => m,
+        let record = match KafkaMessage::decode(payload) {
+            Ok(KafkaMessage { r#type: Some(t) }) => Some(t),
+            Ok(_) => {
+                warn!(channel = %self.channel_id, offset, "skipping an empty KafkaMessage");
+                None
+            }
             Err(e) => {
                 warn!(channel = %self.channel_id, offset, error = %e, "skipping a record that is not an orderer.KafkaMessage");
-                return Ok(());
+                None
             }
         };
-        let verify = std::mem::take(&mut self.verify_genesis);
-        tracing::trace!(channel = %self.channel_id, offset, record = ?msg.r#type.as_ref().map(record_kind), "record");
-        let Some(record) = msg.r#type else {
-            warn!(channel = %self.channel_id, offset, "skipping an empty KafkaMessage");
+        // The first record read, whatever it is, is the partition's first.
+        if let Some(own) = self.genesis_check.take() {
+            let first = match &record {
+                Some(kafka_message::Type::Connect(c)) => FirstRecord::Connect(&c.payload),
+                _ => FirstRecord::Other,
+            };
+            self.agree(&own, first, offset)?;
+        }
+        let Some(record) = record else {
             return Ok(());
         };
-        if verify {
-            if let kafka_message::Type::Connect(c) = &record {
-                self.verify_genesis(&c.payload, offset)?;
-            } else {
-                warn!(channel = %self.channel_id, offset, "the partition does not start with a CONNECT: cannot check that its OSNs agree on the channel configuration");
-            }
-        }
+        tracing::trace!(channel = %self.channel_id, offset, record = record_kind(&record), "record");
         match record {
             kafka_message::Type::Connect(_) => Ok(()),
             kafka_message::Type::TimeToCut(t) => self.on_time_to_cut(t, offset).await,
@@ -223,38 +234,24 @@ impl Processor {
         }
     }
 
-    /// The first record of a channel's partition decides its configuration: this node
-    /// refuses to serve the channel if its own genesis configuration differs.
-    fn verify_genesis(&self, payload: &Bytes, offset: i64) -> Result<(), Fault> {
-        if payload.is_empty() {
-            // Fabric's OSNs post empty CONNECTs: a Fabric OSN created the topic.
-            info!(channel = %self.channel_id, offset, "the first CONNECT carries no configuration (an OSN of Fabric's posted it): cannot check that OSNs agree");
-            return Ok(());
+    /// The partition's first record decides whether this node's block 0 is the
+    /// channel's: if it is (or cannot be otherwise, see [`super::agreement`]) the
+    /// chain starts serving; if not, the fault halts it, naming why.
+    fn agree(&self, own: &OwnGenesis, first: FirstRecord<'_>, offset: i64) -> Result<(), Fault> {
+        let channel = &self.channel_id;
+        match own.check(channel, first)? {
+            Agreement::SameBlock => {
+                info!(%channel, offset, "this node's block 0 is the channel's: the first CONNECT record carries the same block");
+            }
+            Agreement::SameBatchParameters => {
+                warn!(%channel, offset, "the first CONNECT record was posted by an earlier version of this orderer and carries only the genesis batch parameters: they agree with this node's, nothing else could be compared");
+            }
+            Agreement::Unchecked(why) => {
+                info!(%channel, offset, why, "block 0 not compared with the channel's; it was given to this node (genesis file, join or system channel), so it is the channel's");
+            }
         }
-        let theirs = Envelope::decode(payload.clone())
-            .map_err(|e| Fault::GenesisUnreadable(e.to_string()))
-            .and_then(|env| {
-                CommittedConfig::from_envelope(&env)
-                    .map_err(|e| Fault::GenesisUnreadable(e.to_string()))
-            })?;
-        let differences = self.h.support.shared_config().diff(&theirs.channel);
-        if differences.is_empty() {
-            info!(channel = %self.channel_id, "channel configuration agrees with the OSN that created the channel");
-            return Ok(());
-        }
-        let list: Vec<String> = differences
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} is {} here but {} on the channel",
-                    d.key, d.ours, d.theirs
-                )
-            })
-            .collect();
-        Err(Fault::GenesisDiffers {
-            channel: self.channel_id.clone(),
-            differences: list.join(", "),
-        })
+        super::serving(&self.h.health, channel);
+        Ok(())
     }
 
     /// Fabric's `processRegular` (with the Resubmission capability): a record
