@@ -7,7 +7,8 @@
 //!
 //! Runs when Fabric's binaries are at `$FABRIC_BIN` (`.ci/run` sets it), with
 //! the sample config (`configtx.yaml`, `msp/`) in `../config` beside them; otherwise
-//! it prints one line and passes.
+//! it prints one line and passes, except under CI (`CI=true`), where a missing
+//! `FABRIC_BIN` fails.
 
 // A test harness: a failed step should stop the test where it failed.
 #![allow(clippy::unwrap_used)]
@@ -132,12 +133,14 @@ struct Fabric {
 }
 
 impl Fabric {
+    /// Fabric's release at `FABRIC_BIN`, or `None` (said once) without it; under CI a
+    /// missing `FABRIC_BIN` fails (see [`orderer_testkit::fabric::fabric_bin`]).
     fn find() -> Option<Fabric> {
-        let bin = PathBuf::from(std::env::var_os("FABRIC_BIN")?);
+        let bin = orderer_testkit::fabric::fabric_bin(
+            &["configtxgen", "configtxlator", "peer"],
+            &["configtx.yaml", "core.yaml", "msp"],
+        )?;
         let config = bin.join("../config");
-        if !bin.join("configtxgen").exists() || !config.join("configtx.yaml").exists() {
-            return None;
-        }
         let dir = tempfile::tempdir().unwrap();
         let sample = std::fs::read_to_string(config.join("configtx.yaml")).unwrap();
         // The sample ends inside its Profiles map: appended profiles join it.
@@ -334,10 +337,7 @@ fn kafka() -> Consensus {
 
 #[test]
 fn configtxlator_reads_our_blocks_as_configtxgen_makes_them() {
-    let Some(fabric) = Fabric::find() else {
-        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
-        return;
-    };
+    let Some(fabric) = Fabric::find() else { return };
     let msp = sample_msp(&fabric.configtxgen("RustSolo"));
 
     let solo = rust_solo(&msp);
@@ -389,10 +389,7 @@ fn configtxlator_reads_our_blocks_as_configtxgen_makes_them() {
 /// there (and in the consortium).
 #[test]
 fn the_shipped_dev_mode_profiles_are_reproduced() {
-    let Some(fabric) = Fabric::find() else {
-        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
-        return;
-    };
+    let Some(fabric) = Fabric::find() else { return };
     for (name, consensus) in [
         ("SampleDevModeSolo", Consensus::Solo),
         ("SampleDevModeKafka", kafka()),
@@ -449,10 +446,7 @@ fn free_port() -> u16 {
 /// Starts a `peer` process on free local ports; it takes about a second.
 #[test]
 fn a_fabric_peer_joins_a_channel_from_our_genesis_block() {
-    let Some(fabric) = Fabric::find() else {
-        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
-        return;
-    };
+    let Some(fabric) = Fabric::find() else { return };
     let msp = sample_msp(&fabric.configtxgen("RustSolo"));
     let mut profile = rust_solo(&msp);
     profile.channel_id = "rustchannel".into();
@@ -527,10 +521,7 @@ fn sample_org_policies() -> Policies {
 /// Fabric's shipped SampleSingleMSP profiles.
 #[test]
 fn system_channel_blocks_are_configtxgens() {
-    let Some(fabric) = Fabric::find() else {
-        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
-        return;
-    };
+    let Some(fabric) = Fabric::find() else { return };
     let msp = sample_msp(&fabric.configtxgen("RustSolo"));
 
     let mut orderer_org = sample_org(&msp);
@@ -639,10 +630,7 @@ fn normalized(mut update: ConfigUpdate) -> ConfigUpdate {
 /// inside values (see [`normalized`]).
 #[test]
 fn channel_creation_requests_are_configtxgens() {
-    let Some(fabric) = Fabric::find() else {
-        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
-        return;
-    };
+    let Some(fabric) = Fabric::find() else { return };
     let mut shipped = ChannelCreation::new("newchan", "SampleConsortium", ["SampleOrg"]);
     shipped.capabilities = BTreeSet::from(["V2_5".to_owned()]);
     let mut custom = ChannelCreation::new(

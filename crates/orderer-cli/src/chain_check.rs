@@ -25,6 +25,22 @@ pub struct BlockSummary {
     pub hash: String,
     /// The Kafka offset of the block's last record, when its metadata holds one.
     pub kafka_offset: Option<i64>,
+    /// The LAST_CONFIG index its orderer metadata records, when it holds one.
+    pub last_config: Option<u64>,
+}
+
+impl BlockSummary {
+    /// The header hash, with the metadata when the block holds any.
+    fn describe(&self) -> String {
+        let mut out = self.hash.clone();
+        if let Some(o) = self.kafka_offset {
+            out.push_str(&format!(" kafka offset {o}"));
+        }
+        if let Some(l) = self.last_config {
+            out.push_str(&format!(" last config {l}"));
+        }
+        out
+    }
 }
 
 /// One orderer's chain: its blocks and the tx ids they hold.
@@ -58,15 +74,18 @@ impl Chain {
                 prev.hash
             );
         }
-        let kafka_offset = orderer_metadata(block)
-            .ok()
-            .and_then(|m| KafkaMetadata::decode(consenter_metadata(&m)).ok())
+        let meta = orderer_metadata(block).ok();
+        let kafka_offset = meta
+            .as_ref()
+            .and_then(|m| KafkaMetadata::decode(consenter_metadata(m)).ok())
             .map(|k| k.last_offset_persisted)
             .filter(|_| number > 0);
+        let last_config = meta.and_then(|m| m.last_config).map(|l| l.index);
         self.blocks.push(BlockSummary {
             number,
             hash: crate::hex(&block_header_hash(&header)),
             kafka_offset,
+            last_config,
         });
         for raw in block
             .data
@@ -140,6 +159,8 @@ pub struct Duplicate {
 #[derive(Debug, Clone, Default)]
 pub struct CheckReport {
     pub heights: Vec<(String, u64)>,
+    /// Blocks of the first chain whose metadata records a Kafka offset.
+    pub kafka_offsets: u64,
     pub difference: Option<Difference>,
     pub acked: Option<u64>,
     /// Distinct tx ids in the chains (the union).
@@ -162,6 +183,7 @@ impl CheckReport {
         json!({
             "heights": self.heights.iter().map(|(s, h)| json!({"server": s, "height": h})).collect::<Vec<_>>(),
             "identical": self.difference.is_none(),
+            "blocks_with_kafka_offset": self.kafka_offsets,
             "first_difference": self.difference.as_ref().map(|d| json!({
                 "block": d.block,
                 "hashes": d.hashes.iter().map(|(s, h)| json!({"server": s, "hash": h})).collect::<Vec<_>>(),
@@ -188,7 +210,10 @@ impl CheckReport {
                 .join(", ")
         )];
         match &self.difference {
-            None => out.push("chains identical header for header".into()),
+            None => out.push(
+                "chains identical header for header (Kafka offsets and LAST_CONFIG included)"
+                    .into(),
+            ),
             Some(d) => out.push(format!(
                 "chains differ at block {}: {}",
                 d.block,
@@ -234,19 +259,28 @@ pub fn check(chains: &[Chain], acked: Option<&[String]>) -> CheckReport {
             .collect(),
         ..Default::default()
     };
+    report.kafka_offsets = chains.first().map_or(0, |c| {
+        c.blocks.iter().filter(|b| b.kafka_offset.is_some()).count() as u64
+    });
     let longest = chains.iter().map(|c| c.blocks.len()).max().unwrap_or(0);
+    // Header hashes, and the orderer metadata they do not cover: the Kafka offset
+    // and LAST_CONFIG each block records.
     report.difference = (0..longest).find_map(|n| {
-        let hashes: Vec<(String, Option<String>)> = chains
+        let first = chains[0].blocks.get(n);
+        chains
             .iter()
-            .map(|c| (c.server.clone(), c.blocks.get(n).map(|b| b.hash.clone())))
-            .collect();
-        let first = &hashes[0].1;
-        hashes
-            .iter()
-            .any(|(_, h)| h != first)
-            .then_some(Difference {
+            .any(|c| c.blocks.get(n) != first)
+            .then(|| Difference {
                 block: n as u64,
-                hashes,
+                hashes: chains
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.server.clone(),
+                            c.blocks.get(n).map(BlockSummary::describe),
+                        )
+                    })
+                    .collect(),
             })
     });
     let mut union: HashSet<&str> = HashSet::new();
@@ -320,6 +354,7 @@ mod tests {
                     number: n as u64,
                     hash: (*h).into(),
                     kafka_offset: None,
+                    last_config: None,
                 })
                 .collect(),
             tx_ids: ids.iter().map(|(i, b)| ((*i).into(), *b)).collect(),
@@ -353,6 +388,20 @@ mod tests {
         // A shorter chain differs where it ends.
         let r = check(&[a, c], None);
         assert_eq!(r.difference.unwrap().hashes[1], ("c".into(), None));
+    }
+
+    #[test]
+    fn the_same_headers_with_other_kafka_offsets_or_last_config_differ() {
+        let a = chain("a", &["h0", "h1"], &[]);
+        let mut b = a.clone();
+        b.server = "b".into();
+        b.blocks[1].kafka_offset = Some(7);
+        let d = check(&[a.clone(), b], None).difference.unwrap();
+        assert_eq!(d.block, 1);
+        assert_eq!(d.hashes[1], ("b".into(), Some("h1 kafka offset 7".into())));
+        let mut c = a.clone();
+        c.blocks[1].last_config = Some(1);
+        assert!(check(&[a, c], None).difference.is_some());
     }
 
     #[test]

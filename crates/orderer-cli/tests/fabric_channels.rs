@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use common::fabric::{
     Fabric, KAFKA_ENV, Msp, Peer, boot_from_file, broadcast_ok, fabric, msp, new_org, run, wait_for,
 };
-use common::{Orderer, envelopes_in, free_port, wait_for_identical_chains};
+use common::{Orderer, envelopes_in, exactly_envelopes, free_port, wait_for_identical_chains};
 use orderer_testkit::Broker;
 use serde_json::{Value, json};
 
@@ -369,14 +369,12 @@ impl Network {
     }
 
     /// Waits until `osns` hold the same `appchannel` (every block's header hash), with
-    /// `envelopes` envelopes in all (config ones included); its block lines.
+    /// exactly `envelopes` envelopes in all (block 0's and the config updates'
+    /// included); its block lines. More fails at once.
     fn identical_chains(&self, osns: &[&Orderer], envelopes: usize) -> Vec<String> {
         wait_for_identical_chains(osns, &self.reader(), |chain| {
             let held: usize = chain.iter().map(|l| envelopes_in(l)).sum();
-            (held >= envelopes).then_some(()).ok_or(format!(
-                "{held} envelopes in {} blocks, want {envelopes}",
-                chain.len()
-            ))
+            exactly_envelopes(held, envelopes, chain)
         })
     }
 

@@ -12,17 +12,11 @@ use std::process::{Command, Output};
 
 use common::{Orderer, orderer_bin, stderr};
 
-/// Fabric's `config/` directory beside `FABRIC_BIN`, or `None` (said once) without it.
+/// Fabric's `config/` directory beside `FABRIC_BIN`, or `None` (said once) without it;
+/// under CI a missing `FABRIC_BIN` fails.
 fn fabric_config() -> Option<PathBuf> {
-    match std::env::var_os("FABRIC_BIN") {
-        Some(bin) => Some(PathBuf::from(bin).join("../config")),
-        None => {
-            println!(
-                "skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)"
-            );
-            None
-        }
-    }
+    let bin = orderer_testkit::fabric::fabric_bin(&[], &["orderer.yaml", "msp"])?;
+    Some(bin.join("../config"))
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -20,7 +20,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fabric::{Fabric, KAFKA_ENV, Msp, boot_from_file, fabric, msp, new_org};
-use common::{EVENT_TIMEOUT, envelopes_in, free_port, ok, wait_for_identical_chains_at};
+use common::{
+    EVENT_TIMEOUT, envelopes_in, exactly_envelopes, free_port, ok, wait_for_identical_chains_at,
+};
 use orderer_testkit::Broker;
 
 const SYSTEM_CHANNEL: &str = "syschan";
@@ -212,20 +214,38 @@ fn envelopes(blocks: &[String]) -> usize {
     blocks.iter().map(|b| envelopes_in(b)).sum()
 }
 
-/// Waits until the OSNs at `addrs` hold identical chains of `channel` holding
-/// `count` envelopes (block 0 included), read as `reader`; the block lines.
+/// Waits until the OSNs at `addrs` hold identical chains of `channel` holding exactly
+/// `count` envelopes (block 0's and config updates' included), read as `reader`; the
+/// block lines. More fails at once.
 fn identical(addrs: &[String], channel: &str, reader: Msp<'_>, count: usize) -> Vec<String> {
     let mut args = vec!["--channel", channel];
     args.extend(reader.cli_args());
     wait_for_identical_chains_at(addrs, &args, |blocks| {
-        let held = envelopes(blocks);
-        if held >= count {
-            assert_eq!(held, count, "more envelopes than broadcast: {blocks:?}");
-            Ok(())
-        } else {
-            Err(format!("{held} of {count} envelopes"))
-        }
+        exactly_envelopes(envelopes(blocks), count, blocks)
     })
+}
+
+/// `orderer-cli chain-check` of `channel` on the OSNs at `addrs`, read as `reader`:
+/// the blocks are identical, header hashes and the metadata they do not cover (each
+/// block's Kafka offset and LAST_CONFIG), and every block after block 0 records its
+/// Kafka offset.
+fn same_blocks_and_metadata(addrs: &[String], channel: &str, reader: Msp<'_>, blocks: usize) {
+    let mut args = vec![
+        "chain-check",
+        "--channel",
+        channel,
+        "--json",
+        "--wait",
+        "60",
+    ];
+    args.extend(reader.cli_args());
+    for a in addrs {
+        args.extend(["--server", a.as_str()]);
+    }
+    let out = ok(common::cli(&args));
+    let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(json["identical"], true, "{out}");
+    assert_eq!(json["blocks_with_kafka_offset"], blocks as u64 - 1, "{out}");
 }
 
 /// Broadcasts `count` envelopes to `addr` as `who`, all to be acknowledged.
@@ -378,7 +398,9 @@ fn a_fabric_kafka_osn_and_ours_cut_identical_chains_and_ours_takes_over() {
     let chain = identical(&both, CHANNEL, org1_admin, total);
     let after: Vec<usize> = chain[before..].iter().map(|b| envelopes_in(b)).collect();
     assert_eq!(after, vec![5, 1], "blocks after MaxMessageCount 5");
-    identical(&both, SYSTEM_CHANNEL, orderer_admin, 2);
+    let system_now = identical(&both, SYSTEM_CHANNEL, orderer_admin, 2);
+    same_blocks_and_metadata(&both, CHANNEL, org1_admin, chain.len());
+    same_blocks_and_metadata(&both, SYSTEM_CHANNEL, orderer_admin, system_now.len());
     assert!(
         theirs.failures().is_empty(),
         "Fabric's orderer reported failures: {:?}",

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{EVENT_TIMEOUT, Orderer, cli_bin, envelopes_in, ok, stdout};
+use common::{
+    EVENT_TIMEOUT, Orderer, cli_bin, envelopes_in, exactly_envelopes, ok, stdout, wait_for,
+};
 use orderer_api::proto::common::{Envelope, HeaderType};
 use orderer_cli::deliver::{DeliverRequest, deliver};
 use orderer_cli::envelopes::{Position, Signer};
@@ -79,20 +81,26 @@ async fn tx_ids(addr: &str) -> Vec<String> {
     ids
 }
 
-/// Waits until every OSN delivers the same blocks (same header hashes), holding at
-/// least `min_envelopes` transactions, and returns those block lines.
-fn wait_for_identical_chains(osns: &[&Orderer], min_envelopes: usize) -> Vec<String> {
+/// Waits until every OSN delivers the same blocks (same header hashes), holding
+/// exactly `envelopes` transactions (more fails at once), and returns those block
+/// lines.
+fn wait_for_identical_chains(osns: &[&Orderer], envelopes: usize) -> Vec<String> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     common::wait_for_identical_chains(osns, &[], |chain| {
         let count = rt.block_on(tx_ids(&osns[0].addr())).len();
-        if count >= min_envelopes {
-            return Ok(());
-        }
-        let height = chain.len();
-        Err(format!(
-            "height {height}, {count} envelopes, want {min_envelopes}"
-        ))
+        exactly_envelopes(count, envelopes, chain)
     })
+}
+
+/// The tx ids in an `orderer-cli bench --acked-out` file, one a line.
+fn acked_ids(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The number `orderer-cli bench --resend` reports as acked.
@@ -135,11 +143,10 @@ fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
     // Kill OSN b mid-load, once it has served some blocks, then restart it.
     b.wait_for_log("ledger opened", 1);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    while rt.block_on(tx_ids(&b.addr())).len() < 1000 {
-        assert!(Instant::now() < deadline, "no progress under load");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("OSN b to deliver 1,000 of the 10,000 envelopes", || {
+        let n = rt.block_on(tx_ids(&b.addr())).len();
+        (n >= 1000).then_some(()).ok_or(format!("{n} delivered"))
+    });
     b.kill9();
     let out_a = stdout(&la.wait_with_output().unwrap());
     let out_b = stdout(&lb.wait_with_output().unwrap());
@@ -150,25 +157,43 @@ fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
     b.restart();
     b.wait_for_log("Kafka chain started", 2);
 
-    wait_for_identical_chains(&[&a, &b, &c], acked_total);
-    // Envelopes still pending in the cutter then are cut by time-to-cut within the
-    // batch timeout (500 ms): wait until the count settles, so that the 37 below
-    // start a batch of their own.
-    let mut ids = rt.block_on(tx_ids(&a.addr()));
-    loop {
-        std::thread::sleep(Duration::from_secs(2));
-        let again = rt.block_on(tx_ids(&a.addr()));
-        if again.len() == ids.len() {
-            break;
-        }
-        ids = again;
-    }
+    // A client's SUCCESS comes when Kafka holds the record, before it is cut: wait
+    // until every acknowledged envelope is in a block on every OSN (the last ones cut
+    // by time-to-cut). The partition's last envelopes are the clients' last
+    // acknowledged ones: the clients ended with every envelope acknowledged (the
+    // resends of b's client went nowhere, b being down), and those of b's that were
+    // in flight at the kill reached Kafka long before. So from then on nothing is
+    // pending in any OSN's block cutter, and the chain holds its final count.
+    let acked_set: BTreeSet<String> = ["a", "b", "c"]
+        .iter()
+        .flat_map(|name| acked_ids(&acked_file(name)))
+        .collect();
+    assert_eq!(
+        acked_set.len(),
+        acked_total,
+        "acknowledged tx ids in the files"
+    );
+    common::wait_for_identical_chains(&[&a, &b, &c], &[], |chain| {
+        let present: BTreeSet<String> = rt.block_on(tx_ids(&a.addr())).into_iter().collect();
+        let missing = acked_set.difference(&present).count();
+        (missing == 0).then_some(()).ok_or(format!(
+            "{missing} of {acked_total} acknowledged envelopes not in the {} blocks",
+            chain.len()
+        ))
+    });
+    let ids = rt.block_on(tx_ids(&a.addr()));
     let chain = wait_for_identical_chains(&[&a, &b, &c], ids.len());
     // No envelope twice, every acknowledged one present by tx id in every chain
     // (those in flight at the kill may or may not be: their clients got no SUCCESS).
     let distinct: BTreeSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len(), "an envelope was ordered twice");
-    assert!(ids.len() >= acked_total && ids.len() <= 10_000);
+    // Every acknowledged envelope, and perhaps some of b's that were in flight at the
+    // kill (ordered, but their client got no SUCCESS).
+    assert!(
+        ids.len() >= acked_total && ids.len() <= 10_000,
+        "{} envelopes ordered, {acked_total} acknowledged, 10,000 sent",
+        ids.len()
+    );
     let mut check = vec!["chain-check".to_owned(), "--json".to_owned()];
     for o in [&a, &b, &c] {
         check.extend(["--server".to_owned(), o.addr()]);
@@ -191,24 +216,16 @@ fn three_osns_hold_identical_chains_and_a_killed_one_catches_up() {
         ids.len()
     );
 
-    // The load stops below MaxMessageCount: the rest is cut by time-to-cut, at the
-    // same offset on every OSN. (Envelopes may still have been pending when the
-    // count looked settled: if they and the 37 make exactly 100, the block is cut by
-    // count, and a second 37 leaves 37 to time-to-cut.)
-    let mut sent = 0;
-    let mut last = String::new();
-    for _ in 0..2 {
-        ok(c.cli(&["broadcast", "--count", "37"]));
-        sent += 37;
-        let chain = wait_for_identical_chains(&[&a, &b, &c], ids.len() + sent);
-        last = chain.last().unwrap().clone();
-        if envelopes_in(&last) < 100 {
-            break;
-        }
-    }
+    // The load stops below MaxMessageCount: with nothing pending (above), the 37 are
+    // cut by time-to-cut, not by count, at the same offset on every OSN. (A slow
+    // broadcast may see them cut in more than one block.)
+    ok(c.cli(&["broadcast", "--count", "37"]));
+    let after = wait_for_identical_chains(&[&a, &b, &c], ids.len() + 37);
+    assert_eq!(after[..chain.len()], chain[..], "history changed");
+    let cut = &after[chain.len()..];
     assert!(
-        envelopes_in(&last) < 100,
-        "the last block was cut by count, never by time-to-cut: {last}"
+        cut.iter().all(|l| envelopes_in(l) < 100),
+        "the 37 were cut by count, not by time-to-cut: {cut:?}"
     );
     drop(broker);
 }
@@ -303,17 +320,9 @@ fn a_config_update_through_one_osn_applies_on_both_at_the_same_block() {
     let a = start_osn(dirs[0].path(), &env);
     let mut b = start_osn(dirs[1].path(), &env);
     ok(a.cli(&["broadcast", "--count", "25"]));
-    wait_for_identical_chains(&[&a, &b], 25);
-    // Every one of the 25 is in a block (the last ones cut by time-to-cut): the
-    // config block is the next one.
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    while block_sizes(&a)[1..].iter().sum::<usize>() < 25 {
-        assert!(
-            Instant::now() < deadline,
-            "the 25 envelopes were not all cut"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Delivered blocks hold cut envelopes only: once the chains deliver all 25 (the
+    // last ones cut by time-to-cut), none is pending and the config block is the
+    // next one.
     let before = wait_for_identical_chains(&[&a, &b], 25);
 
     let refused = a.cli(&[

@@ -179,14 +179,25 @@ async fn leader_moved_mid_stream_loses_and_duplicates_nothing() {
 /// How many times each envelope is in the partition, read straight from the brokers
 /// (at least `want` records, then until none arrives for a second).
 fn copies_in_log(servers: &str, topic: &str, want: usize) -> BTreeMap<String, usize> {
-    use orderer_api::proto::orderer::{KafkaMessage, kafka_message};
-    use prost::Message as _;
-    use rdkafka::ClientConfig;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::Message as _;
-    use rdkafka::{Offset, TopicPartitionList};
+    let reader = partition_reader(servers, topic);
+    let mut copies = BTreeMap::new();
+    // Done once a poll after the `want`th record brings nothing.
+    let read = read_copies(&reader, &mut copies, |copies, arrived| {
+        !arrived && copies.values().sum::<usize>() >= want
+    });
+    assert!(
+        read,
+        "fewer than {want} envelopes in the partition within {EVENT_TIMEOUT:?}: {copies:?}"
+    );
+    copies
+}
 
-    let consumer: BaseConsumer = ClientConfig::new()
+/// A consumer of `topic`'s partition from its first record.
+fn partition_reader(servers: &str, topic: &str) -> rdkafka::consumer::BaseConsumer {
+    use rdkafka::consumer::Consumer;
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+    let consumer: rdkafka::consumer::BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", servers)
         .set("group.id", "inspect")
         .create()
@@ -195,25 +206,37 @@ fn copies_in_log(servers: &str, topic: &str, want: usize) -> BTreeMap<String, us
     tpl.add_partition_offset(topic, 0, Offset::Beginning)
         .unwrap();
     consumer.assign(&tpl).unwrap();
-    let mut copies = BTreeMap::new();
+    consumer
+}
+
+/// Reads on with `reader`, adding the copies of each envelope (by tx id) to `copies`,
+/// until `done(copies, a record arrived)` holds after a poll; false if EVENT_TIMEOUT
+/// passes first.
+fn read_copies(
+    reader: &rdkafka::consumer::BaseConsumer,
+    copies: &mut BTreeMap<String, usize>,
+    mut done: impl FnMut(&BTreeMap<String, usize>, bool) -> bool,
+) -> bool {
+    use orderer_api::proto::orderer::{KafkaMessage, kafka_message};
+    use prost::Message as _;
+    use rdkafka::message::Message as _;
+
     let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
     while std::time::Instant::now() < deadline {
-        let Some(Ok(m)) = consumer.poll(Duration::from_secs(1)) else {
-            if copies.values().sum::<usize>() >= want {
-                break;
-            }
-            continue;
-        };
-        let Ok(KafkaMessage {
-            r#type: Some(kafka_message::Type::Regular(r)),
-        }) = KafkaMessage::decode(m.payload().unwrap_or_default())
-        else {
-            continue;
-        };
-        let id = orderer_api::testing::tx_id(&r.payload);
-        *copies.entry(id).or_insert(0) += 1;
+        let message = reader.poll(Duration::from_secs(1));
+        if let Some(Ok(m)) = &message
+            && let Ok(KafkaMessage {
+                r#type: Some(kafka_message::Type::Regular(r)),
+            }) = KafkaMessage::decode(m.payload().unwrap_or_default())
+        {
+            let id = orderer_api::testing::tx_id(&r.payload);
+            *copies.entry(id).or_insert(0) += 1;
+        }
+        if done(copies, matches!(message, Some(Ok(_)))) {
+            return true;
+        }
     }
-    copies
+    false
 }
 
 /// A produce request the leader appends but whose answer never reaches the orderer
@@ -243,6 +266,19 @@ async fn a_produce_appended_whose_answer_is_lost_is_ordered_once() {
     let before = order_range(chain.as_ref(), &ch.channel_id, 0..10).await;
     assert_eq!(before, (0..10).map(|i| (i, true)).collect::<Vec<_>>());
 
+    // A reader of the partition, connected to the leader while its round trips are
+    // fast (through slow ones, each request of a new consumer costs 3 s).
+    let (servers, topic) = (cluster.mock.bootstrap_servers(), ch.channel_id.clone());
+    let (reader, copies) = tokio::task::spawn_blocking(move || {
+        let reader = partition_reader(&servers, &topic);
+        let mut copies = BTreeMap::new();
+        let read = read_copies(&reader, &mut copies, |c, _| c.len() == 10);
+        assert!(read, "0..10 not in the partition: {copies:?}");
+        (reader, copies)
+    })
+    .await
+    .unwrap();
+
     cluster
         .mock
         .broker_round_trip_time(1, Duration::from_secs(3))
@@ -256,7 +292,26 @@ async fn a_produce_appended_whose_answer_is_lost_is_ordered_once() {
                 .unwrap(),
         );
     }
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // The round trip stays slow until the leader has appended one of 10..20, seen
+    // through the same slow round trips (the leader is broker 1): that fetch's answer
+    // left the leader 3 s after the append, so by then the produce request's own
+    // answer has outlived the 1 s timeout, lost. librdkafka sends the request again
+    // once the round trip is fast; the partition then holds envelopes twice (checked
+    // below).
+    tokio::task::spawn_blocking(move || {
+        let mut copies = copies;
+        let slow = (10..20).map(tx).collect::<BTreeSet<_>>();
+        let read = read_copies(&reader, &mut copies, |c, _| {
+            slow.iter().any(|t| c.contains_key(t))
+        });
+        assert!(
+            read,
+            "no envelope of 10..20 reached the partition within {EVENT_TIMEOUT:?} of slow \
+             round trips: {copies:?}"
+        );
+    })
+    .await
+    .unwrap();
     cluster
         .mock
         .broker_round_trip_time(1, Duration::ZERO)
@@ -415,7 +470,19 @@ async fn envelopes_sent_while_the_leader_is_down_are_delivered_when_it_returns()
                 .unwrap(),
         ));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The leader stays down for half a second on purpose, which is the scenario: the
+    // envelopes must wait in the producer meanwhile, neither acknowledged (acks=all
+    // needs the leader) nor refused.
+    let waiting = futures_util::future::select_all(receipts.iter_mut().map(|(_, r)| r));
+    if let Ok((outcome, index, rest)) =
+        tokio::time::timeout(Duration::from_millis(500), waiting).await
+    {
+        drop(rest);
+        panic!(
+            "envelope {} was answered {outcome:?} while the partition's leader was down",
+            receipts[index].0
+        );
+    }
     cluster.mock.broker_up(2).unwrap();
     let mut acked: Vec<u64> = (0..10).collect();
     for (i, r) in receipts {

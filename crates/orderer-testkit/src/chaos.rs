@@ -99,8 +99,12 @@ pub struct Fault {
 /// What a chaos run found.
 #[derive(Debug, Clone, Default)]
 pub struct ChaosReport {
-    /// Envelopes the clients sent (first sends), and answered SUCCESS.
+    /// Envelopes the clients were told to send: `--count` times the clients (the
+    /// configured total, rounded up to a multiple of the clients).
+    pub requested: u64,
+    /// Envelopes the clients reported sending (first sends), from their JSON reports.
     pub envelopes: u64,
+    /// From chain-check: distinct tx ids the clients wrote out as answered SUCCESS.
     pub acked: u64,
     /// From chain-check: distinct tx ids in the chains, ids present twice, acked ids
     /// missing, and whether the chains are identical.
@@ -132,10 +136,12 @@ impl ChaosReport {
             .try_fold(Duration::ZERO, |max, r| r.map(|r| max.max(r)))
     }
 
-    /// Nothing lost, nothing twice, identical chains, every fault recovered, no
-    /// panic, every exit as expected.
+    /// Every envelope sent and acknowledged, nothing lost, nothing twice, identical
+    /// chains, every fault recovered, no panic, every exit as expected.
     pub fn ok(&self) -> bool {
-        self.identical
+        self.envelopes == self.requested
+            && self.acked == self.requested
+            && self.identical
             && self.duplicates == 0
             && self.lost == 0
             && self.longest_recovery().is_some()
@@ -146,6 +152,7 @@ impl ChaosReport {
 
     pub fn json(&self) -> Value {
         json!({
+            "requested": self.requested,
             "envelopes": self.envelopes,
             "acked": self.acked,
             "delivered": self.delivered,
@@ -179,6 +186,7 @@ impl ChaosReport {
         };
         let mut out = String::new();
         let mut row = |k: &str, v: String| out.push_str(&format!("| {k:<32} | {v:>12} |\n"));
+        row("requested", self.requested.to_string());
         row("envelopes", self.envelopes.to_string());
         row("acked", self.acked.to_string());
         row("delivered (distinct tx ids)", self.delivered.to_string());
@@ -558,7 +566,15 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
             .rev()
             .find_map(|l| serde_json::from_str(l).ok())
             .unwrap_or(Value::Null);
-        envelopes += report["count"].as_u64().unwrap_or(0);
+        // A client without a count in its report is a problem named as such, not 0
+        // envelopes: the count is what the acknowledgements are checked against.
+        match report["count"].as_u64() {
+            Some(n) => envelopes += n,
+            None => client_problems.push(format!(
+                "client {k} ({status}): no `count` in its JSON report: {}",
+                text.trim()
+            )),
+        }
         if !status.success() || report["complete"] != Value::Bool(true) {
             client_problems.push(format!("client {k} ({status}): {}", text.trim()));
         }
@@ -640,13 +656,21 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         })
         .collect();
     drop(broker);
+    let counts = ChainCheckCounts::parse(&chain_check).map_err(|e| {
+        let kept = match &config.dir {
+            Some(d) => d.clone(),
+            None => keep_evidence(&dir),
+        };
+        format!("{e} (the run's files are in {})", kept.display())
+    })?;
     let report = ChaosReport {
+        requested: per_client * config.clients as u64,
         envelopes,
-        acked: chain_check["acked"].as_u64().unwrap_or(0),
-        delivered: chain_check["delivered"].as_u64().unwrap_or(0),
-        duplicates: chain_check["duplicates"].as_u64().unwrap_or(0),
-        lost: chain_check["lost"].as_u64().unwrap_or(0),
-        identical: chain_check["identical"] == Value::Bool(true),
+        acked: counts.acked,
+        delivered: counts.delivered,
+        duplicates: counts.duplicates,
+        lost: counts.lost,
+        identical: counts.identical,
         dropped_by_window,
         chain_check,
         faults,
@@ -657,15 +681,63 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         dir: dir.clone(),
     };
     if config.dir.is_none() && !report.ok() {
-        // Keep the evidence of a failed run.
-        let kept = std::env::temp_dir().join(format!("chaos-{}", std::process::id()));
-        let _ = copy_dir(&dir, &kept);
         return Ok(ChaosReport {
-            dir: kept,
+            dir: keep_evidence(&dir),
             ..report
         });
     }
     Ok(report)
+}
+
+/// Copies a failed run's temporary directory where it outlives the run.
+fn keep_evidence(dir: &Path) -> PathBuf {
+    let kept = std::env::temp_dir().join(format!("chaos-{}", std::process::id()));
+    let _ = copy_dir(dir, &kept);
+    kept
+}
+
+/// The fields of `orderer-cli chain-check --json` that the verdict rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChainCheckCounts {
+    acked: u64,
+    delivered: u64,
+    duplicates: u64,
+    lost: u64,
+    identical: bool,
+}
+
+impl ChainCheckCounts {
+    /// Reads every field strictly: a field that is missing or of another type (`lost`
+    /// is null when chain-check was given no acknowledged ids) is an error naming it,
+    /// never a 0 or a `false` that could pass or fail the run for the wrong reason.
+    fn parse(report: &Value) -> Result<ChainCheckCounts, String> {
+        let field = |name: &str| {
+            report
+                .get(name)
+                .ok_or_else(|| format!("chain-check's report has no `{name}` field: {report}"))
+        };
+        let count = |name: &str| {
+            field(name)?.as_u64().ok_or_else(|| {
+                format!(
+                    "chain-check's report: `{name}` is {}, not a count: {report}",
+                    report[name]
+                )
+            })
+        };
+        let identical = field("identical")?.as_bool().ok_or_else(|| {
+            format!(
+                "chain-check's report: `identical` is {}, not true or false: {report}",
+                report["identical"]
+            )
+        })?;
+        Ok(ChainCheckCounts {
+            acked: count("acked")?,
+            delivered: count("delivered")?,
+            duplicates: count("duplicates")?,
+            lost: count("lost")?,
+            identical,
+        })
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -704,5 +776,38 @@ mod tests {
         );
         // An OSN that never grows again: no recovery.
         assert_eq!(recovery(&samples, Duration::from_millis(3000), 2), None);
+    }
+
+    #[test]
+    fn the_chain_check_report_is_read_strictly() {
+        let good = json!({
+            "acked": 3000, "delivered": 3001, "duplicates": 0, "lost": 0,
+            "identical": true, "heights": [],
+        });
+        assert_eq!(
+            ChainCheckCounts::parse(&good),
+            Ok(ChainCheckCounts {
+                acked: 3000,
+                delivered: 3001,
+                duplicates: 0,
+                lost: 0,
+                identical: true,
+            })
+        );
+        for name in ["acked", "delivered", "duplicates", "lost", "identical"] {
+            let mut missing = good.clone();
+            missing.as_object_mut().unwrap().remove(name);
+            let err = ChainCheckCounts::parse(&missing).unwrap_err();
+            assert!(err.contains(&format!("no `{name}` field")), "{err}");
+            // chain-check writes `lost: null` when it had no acknowledged ids.
+            let mut wrong = good.clone();
+            wrong[name] = Value::Null;
+            let err = ChainCheckCounts::parse(&wrong).unwrap_err();
+            assert!(err.contains(&format!("`{name}` is null")), "{err}");
+        }
+        let mut text = good.clone();
+        text["acked"] = json!("3000");
+        let err = ChainCheckCounts::parse(&text).unwrap_err();
+        assert!(err.contains("`acked` is \"3000\", not a count"), "{err}");
     }
 }

@@ -292,7 +292,7 @@ impl KafkaCluster {
                     .iter()
                     .map(|(id, pid)| (*id, *pid))
                     .collect();
-                socket_owner(peer, &running).map(|id| node_name(id))
+                socket_owner(peer, &running).map(node_name)
             })
         };
         let tls = spec.client.tls().is_some();

@@ -9,6 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 pub mod chaos;
+pub mod fabric;
 mod forwarder;
 pub mod kafka;
 pub use kafka::{BrokerTls, ClientSecurity, ClusterSpec, KafkaCluster, kafka_version};

@@ -1,6 +1,8 @@
 //! The test kit's Apache Kafka cluster itself: seed 003's four nodes start, a node
 //! is SIGKILLed and restarts on its address, and a cut-off node's listeners hold.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use super::{EVENT_TIMEOUT, Orderer, cli, ok, stdout};
+use super::{EVENT_TIMEOUT, Orderer, block_lines, cli, exactly_envelopes, ok, stdout};
 use orderer_api::proto::common::Block;
+use orderer_testkit::fabric::fabric_bin;
 use orderer_testkit::free_port;
 use prost::Message;
 
@@ -19,19 +19,21 @@ pub struct Fabric {
     pub msp: PathBuf,
 }
 
-/// Fabric's release at `FABRIC_BIN`, or `None` (said once) without it.
+/// Fabric's release at `FABRIC_BIN` with every tool and sample file the Fabric tests
+/// use, or `None` (said once) without it; under CI a missing `FABRIC_BIN` fails (see
+/// [`orderer_testkit::fabric::fabric_bin`]).
 pub fn fabric() -> Option<Fabric> {
-    let Some(bin) = std::env::var_os("FABRIC_BIN") else {
-        println!("skipped: FABRIC_BIN is not set (.ci/run sets it from ../shared/fabric/unpack)");
-        return None;
-    };
-    let bin = PathBuf::from(bin);
+    let bin = fabric_bin(
+        &[
+            "peer",
+            "orderer",
+            "configtxgen",
+            "configtxlator",
+            "osnadmin",
+        ],
+        &["core.yaml", "configtx.yaml", "orderer.yaml", "msp"],
+    )?;
     let config = bin.join("../config");
-    assert!(
-        bin.join("peer").is_file() && config.join("core.yaml").is_file(),
-        "FABRIC_BIN={} is not a Fabric release (bin/peer, config/core.yaml)",
-        bin.display()
-    );
     let msp = config.join("msp");
     Some(Fabric { bin, config, msp })
 }
@@ -221,35 +223,23 @@ pub fn without_colours(text: &str) -> String {
     out + rest
 }
 
-/// Polls `check` until it gives a value; after EVENT_TIMEOUT fails with `what` and the
-/// last state `check` described.
-pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    loop {
-        match check() {
-            Ok(value) => return value,
-            Err(_) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(250));
-            }
-            Err(last) => panic!("gave up waiting for {what}; last: {last}"),
-        }
-    }
-}
+pub use super::wait_for;
 
-/// Waits until `channel` holds `count` envelopes, read with `orderer-cli deliver` as `id`.
+/// Waits until `channel` holds exactly `count` envelopes, every block's counted (block
+/// 0's config envelope included), read with `orderer-cli deliver` as `id`. More than
+/// `count` fails at once.
 pub fn wait_for_envelopes(o: &Orderer, channel: &str, id: &[&str], count: usize) {
-    let mut args = vec!["deliver", "--quiet", "--channel", channel];
+    let mut args = vec!["deliver", "--channel", channel];
     args.extend(id);
     wait_for(&format!("{count} envelopes in {channel}"), || {
         let out = stdout(&o.cli(&args));
+        // Until the orderer serves the channel, deliver prints no summary.
         let held = out
             .split_once(" holding ")
             .and_then(|(_, rest)| rest.split_whitespace().next())
-            .and_then(|n| n.parse::<usize>().ok());
-        match held {
-            Some(n) if n >= count => Ok(()),
-            _ => Err(out),
-        }
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| out.clone())?;
+        exactly_envelopes(held, count, &block_lines(&out))
     });
 }
 

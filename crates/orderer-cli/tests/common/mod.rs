@@ -336,6 +336,39 @@ pub fn envelopes_in(block_line: &str) -> usize {
         .unwrap_or_else(|| panic!("no envelope count in {block_line:?}"))
 }
 
+/// Polls `check` until it gives a value; after EVENT_TIMEOUT fails with `what` and the
+/// last state `check` described.
+pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(last) => panic!("gave up waiting for {what}; last: {last}"),
+        }
+    }
+}
+
+/// The check of a wait for a chain of exactly `want` envelopes, the chain holding
+/// `held` (of `blocks`): `Err` saying what is awaited while it holds fewer, `Ok` at
+/// exactly `want`. More panics at once: envelopes never leave a chain, so waiting
+/// longer cannot help, and an envelope more than the test sent is a bug (ordered
+/// twice, or one the orderer should have refused).
+pub fn exactly_envelopes(held: usize, want: usize, blocks: &[String]) -> Result<(), String> {
+    match held.cmp(&want) {
+        std::cmp::Ordering::Less => Err(format!(
+            "{held} of {want} envelopes in {} blocks",
+            blocks.len()
+        )),
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => {
+            panic!("{held} envelopes where {want} were expected: {blocks:#?}")
+        }
+    }
+}
+
 /// Waits until every OSN delivers the same blocks (same header hashes), read with
 /// `orderer-cli deliver ARGS` (a channel, an identity...), and `done` accepts those
 /// block lines (or says what it still waits for); returns them. An OSN still catching
