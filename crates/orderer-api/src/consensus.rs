@@ -207,6 +207,13 @@ pub trait Consenter: Send + Sync + fmt::Debug {
         support: Arc<dyn ConsenterSupport>,
         consenter_metadata: Bytes,
     ) -> Result<Arc<dyn Chain>, ConsenterError>;
+
+    /// Conditions of the consenter's backend that do not keep it from ordering but
+    /// that an operator should fix (e.g. Kafka broker settings that break the
+    /// cluster rules). `/healthz` lists them without failing. None by default.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The ordering of one channel.
@@ -257,6 +264,13 @@ pub trait Chain: Send + Sync + fmt::Debug {
 
     /// The channel this chain orders.
     fn channel_id(&self) -> &str;
+
+    /// Conditions that do not keep the chain from ordering but that an operator
+    /// should fix (e.g. a Kafka topic setting that breaks the cluster rules).
+    /// `/healthz` lists them without failing. None by default.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Stops the chain: new `order`/`configure` calls fail with
     /// [`ChainError::Halted`]; everything already accepted and every block already

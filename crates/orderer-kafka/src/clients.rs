@@ -129,9 +129,12 @@ pub(crate) struct Clients {
     pub(crate) options: KafkaOptions,
     pub(crate) producer: FutureProducer<KafkaContext>,
     pub(crate) consumer: Arc<StreamConsumer<KafkaContext>>,
-    admin: AdminClient<KafkaContext>,
+    pub(crate) admin: AdminClient<KafkaContext>,
     context: KafkaContext,
     brokers: watch::Receiver<Brokers>,
+    /// Every broker id this node has seen, up or as a replica (the cluster check
+    /// counts a broker that is down now).
+    broker_ids: Mutex<std::collections::BTreeSet<i32>>,
     main_queue: JoinHandle<()>,
 }
 
@@ -205,6 +208,7 @@ impl Clients {
             admin,
             context,
             brokers: brokers_rx,
+            broker_ids: Mutex::default(),
             main_queue,
         })
     }
@@ -230,6 +234,14 @@ impl Clients {
         if *self.brokers.borrow() != Brokers::Reachable {
             self.context.brokers.send_replace(Brokers::Reachable);
         }
+    }
+
+    /// Remembers the brokers `up` and the replicas seen in a metadata answer, and
+    /// returns the ids seen now or before that are not up: brokers that are down.
+    pub(crate) fn broker_ids_seen(&self, up: &[i32], replicas: &[i32]) -> Vec<i32> {
+        let mut seen = self.broker_ids.lock().unwrap_or_else(|e| e.into_inner());
+        seen.extend(up.iter().chain(replicas).copied());
+        seen.iter().filter(|id| !up.contains(id)).copied().collect()
     }
 
     /// Makes sure the channel's topic exists: looks it up first (a restart, or a topic

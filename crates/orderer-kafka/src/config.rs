@@ -21,6 +21,9 @@ pub struct KafkaConfig {
     pub verbose: bool,
     pub idempotent: bool,
     pub dedupe_window: u64,
+    /// Refuse to serve a channel whose Kafka cluster breaks a rule of seed 003
+    /// (see [`crate::cluster`]) instead of only warning.
+    pub strict: bool,
     /// librdkafka's `client.id`: how the brokers (and a test's forwarder) tell
     /// this node's connections from other nodes'.
     pub client_id: String,
@@ -127,6 +130,7 @@ impl Default for KafkaConfig {
             verbose: false,
             idempotent: true,
             dedupe_window: DEFAULT_DEDUPE_WINDOW,
+            strict: false,
             client_id: "orderer".to_owned(),
             tls: Tls::default(),
             sasl_plain: SaslPlain::default(),
@@ -194,6 +198,10 @@ impl Section for KafkaConfig {
         KeyDoc::new(
             "Kafka.DedupeWindow",
             "An envelope read from the partition whose bytes were already ordered in the channel's last this-many blocks (or are waiting to be cut) is dropped: no duplicate after a produce retried on a lost answer, or after a client resent an envelope answered SERVICE_UNAVAILABLE that had reached Kafka. Every OSN of a channel must use the same value (the rule depends only on the log and the chain, so their chains stay identical; each block records the value it was written with). `0` orders every record, as Fabric does: required while Fabric OSNs share the channel's topic, whose chains would otherwise differ when a duplicate reaches the log.",
+        ),
+        KeyDoc::new(
+            "Kafka.Strict",
+            "`false`: each Kafka cluster rule the brokers or a channel's topic break (see Running with Kafka: the orderer reads their settings with DescribeConfigs at start and when a channel's topic is set up) is a WARN line naming the setting, its value and the rule, a `/healthz` warning that does not fail it, and a `consensus_kafka_*_rule_violations` gauge. `true`: a channel whose cluster breaks a rule does not start (Broadcast answers SERVICE_UNAVAILABLE naming the rule, `/healthz` fails) and is checked again on the `Kafka.Retry` schedule. Settings the brokers refuse to describe (ACLs) or do not report are warned about, never refused.",
         ),
         KeyDoc::new(
             "Kafka.ClientId",

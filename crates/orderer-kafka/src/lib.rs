@@ -11,6 +11,7 @@
 
 mod chain;
 mod clients;
+pub mod cluster;
 pub mod config;
 mod errors;
 pub mod metrics;
@@ -32,15 +33,18 @@ pub use options::{KafkaOptions, RetrySchedule};
 #[derive(Debug, Clone)]
 pub struct KafkaConsenter {
     clients: Arc<clients::Clients>,
+    /// The node's check of the cluster's settings ([`cluster`]).
+    check: Arc<cluster::NodeCheck>,
 }
 
 impl KafkaConsenter {
-    /// Creates the node's Kafka clients. Must run inside a Tokio runtime. Nothing
-    /// connects yet; chains retry until the brokers answer.
+    /// Creates the node's Kafka clients and starts checking the cluster's settings
+    /// in the background. Must run inside a Tokio runtime. Chains retry until the
+    /// brokers answer.
     pub fn new(options: KafkaOptions) -> Result<Self, ClientError> {
-        Ok(KafkaConsenter {
-            clients: Arc::new(clients::Clients::new(options)?),
-        })
+        let clients = Arc::new(clients::Clients::new(options)?);
+        let check = Arc::new(cluster::NodeCheck::spawn(Arc::clone(&clients)));
+        Ok(KafkaConsenter { clients, check })
     }
 }
 
@@ -60,5 +64,11 @@ impl Consenter for KafkaConsenter {
             Arc::clone(&self.clients),
             resume,
         )))
+    }
+
+    /// The node's check of the brokers' settings: each broken rule, and what could
+    /// not be checked.
+    fn warnings(&self) -> Vec<String> {
+        self.check.warnings()
     }
 }

@@ -29,6 +29,10 @@ pub struct KafkaOptions {
     /// The largest record this node produces or must be able to fetch: the largest
     /// AbsoluteMaxBytes of its channels, plus the record envelope.
     pub max_record_bytes: usize,
+    /// The largest `Orderer.BatchSize.AbsoluteMaxBytes` of the node's channels: what
+    /// the node's cluster check holds the brokers' record limits to (channels check
+    /// their own).
+    pub absolute_max_bytes: u64,
 }
 
 impl KafkaOptions {
@@ -38,6 +42,7 @@ impl KafkaOptions {
             brokers,
             config: KafkaConfig::default(),
             max_record_bytes: 10 * 1024 * 1024 + RECORD_OVERHEAD,
+            absolute_max_bytes: 10 * 1024 * 1024,
         }
     }
 

@@ -834,3 +834,106 @@ async fn a_partition_shared_with_fabric_s_osn_is_cut_as_fabric_cuts_it() {
         seen = m.offset() + 1;
     }
 }
+
+/// `Kafka.Strict` on a cluster that breaks a rule the metadata shows: three brokers
+/// for replication factor 3 (seed 003 wants one more, so that a channel can be
+/// created with a broker down). The chain does not start; its state, and so
+/// Broadcast's SERVICE_UNAVAILABLE, names the rule and the value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mode_refuses_a_channel_whose_cluster_breaks_a_rule() {
+    let cluster = Cluster::new();
+    let ch = channel("strict-refused", 10, Duration::from_millis(100));
+    cluster.topic(&ch);
+    let consenter = cluster
+        .harness_with(|o| o.config.strict = true)
+        .consenter()
+        .await;
+    let (support, _rx) = FakeSupport::new(ch);
+    let support = Arc::new(support);
+    let chain = consenter
+        .handle_chain(support.clone(), support.last_consenter_metadata())
+        .unwrap();
+    chain.start();
+    let refused = |s: &ChainState| matches!(s, ChainState::Starting { reason } if reason.contains("does not meet the cluster rules"));
+    wait_for_state(chain.as_ref(), "refused by Kafka.Strict", refused).await;
+    match chain
+        .order(test_envelope("mock-strict-refused", 1, 100), 0)
+        .await
+    {
+        Err(orderer_api::ChainError::NotReady { reason, .. }) => {
+            for needle in [
+                "Kafka.Strict is true",
+                "Kafka cluster: brokers = 3 [1, 2, 3]",
+                "rule broker_count: expected at least replication factor + 1 = 4",
+            ] {
+                assert!(reason.contains(needle), "{needle:?} not in {reason:?}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        chain
+            .warnings()
+            .iter()
+            .all(|w| w.starts_with("not checked: "))
+    );
+    chain.halt().await;
+}
+
+/// `Kafka.Strict` on brokers that cannot describe their configuration (the mock
+/// cluster has no DescribeConfigs, like a broker whose ACLs refuse it), with no
+/// rule broken that the metadata shows (replication factor 2 on three brokers): the
+/// chain starts anyway, and both the chain and the node's check warn that the
+/// settings could not be checked, and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mode_starts_where_the_brokers_cannot_be_described_and_warns() {
+    let cluster = Cluster::new();
+    let ch = channel("strict-undescribed", 10, Duration::from_millis(100));
+    cluster.mock.create_topic(&ch.channel_id, 1, 2).unwrap();
+    let consenter = cluster
+        .harness_with(|o| {
+            o.config.strict = true;
+            o.config.topic.replication_factor = 2;
+        })
+        .consenter()
+        .await;
+    let (support, _rx) = FakeSupport::new(ch);
+    let support = Arc::new(support);
+    let chain = consenter
+        .handle_chain(support.clone(), support.last_consenter_metadata())
+        .unwrap();
+    chain.start();
+    wait_for_state(chain.as_ref(), "Ready", ChainState::is_ready).await;
+    // Strict: the check ran before the chain became ready.
+    let warnings = chain.warnings();
+    assert!(
+        warnings.iter().any(
+            |w| w.starts_with("not checked: broker 1: configuration not readable")
+                && w.contains("UnsupportedFeature")
+        ),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("topic mock-strict-undescribed:")),
+        "{warnings:?}"
+    );
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let node = consenter.warnings();
+        if !node.is_empty() {
+            assert!(
+                node.iter().all(|w| w.starts_with("not checked: broker ")),
+                "{node:?}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node's check never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    chain.halt().await;
+}

@@ -79,6 +79,8 @@ pub const REGISTRY: &[Registration] = &[
         metrics: &[
             orderer_kafka::metrics::LAST_OFFSET_PERSISTED,
             orderer_kafka::metrics::DUPLICATES_DROPPED,
+            orderer_kafka::metrics::CLUSTER_RULE_VIOLATIONS,
+            orderer_kafka::metrics::CHANNEL_RULE_VIOLATIONS,
         ],
         describe_metrics: orderer_kafka::metrics::describe,
     },
@@ -147,6 +149,11 @@ impl Consenters {
         self.get(kind)
     }
 
+    /// Every consenter of this node.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Consenter>> {
+        self.by_kind.values()
+    }
+
     /// The consenter for `kind`, or why it is not available.
     pub fn get(&self, kind: ConsenterKind) -> Result<Arc<dyn Consenter>, SetupError> {
         self.by_kind
@@ -171,12 +178,13 @@ pub fn kafka_options(
     // Kafka clients sized for that never refuse what a channel accepts, even after a
     // config update raises its AbsoluteMaxBytes (the brokers keep their own limits,
     // which the cluster check compares with AbsoluteMaxBytes).
-    let mut largest = (config.general.max_recv_msg_size.0 as usize)
-        .max(channel.orderer().batch_size().absolute_max_bytes as usize);
+    let mut absolute = u64::from(channel.orderer().batch_size().absolute_max_bytes);
     for entry in &config.channels {
         let ch = config.channel_config(entry).map_err(SetupError::Channel)?;
-        largest = largest.max(ch.batch_size.absolute_max_bytes as usize);
+        absolute = absolute.max(u64::from(ch.batch_size.absolute_max_bytes));
     }
+    o.absolute_max_bytes = absolute;
+    let largest = (config.general.max_recv_msg_size.0 as usize).max(absolute as usize);
     o.max_record_bytes = largest + orderer_kafka::options::RECORD_OVERHEAD;
     Ok(o)
 }

@@ -3,7 +3,9 @@
 //! * `GET /metrics`: Prometheus text format (when `Metrics.Provider` is prometheus).
 //! * `GET /healthz`: `200 {"status":"OK","time":...}` or `503` with `failed_checks`,
 //!   one per channel whose chain is not ready (not started, errored, halted) or
-//!   whose ledger failed, with the reason.
+//!   whose ledger failed, with the reason. Either answer lists `warnings` when there
+//!   are any: conditions that do not fail the check but that an operator should fix
+//!   (a Kafka cluster that breaks the cluster rules, without `Kafka.Strict`).
 //! * `GET /logspec` → `{"spec": ...}`; `PUT /logspec {"spec": "debug"}` changes the
 //!   log filter at once (204); a bad spec gets 400 and the reason.
 //! * `GET /version` → `{"CommitSHA": ..., "Version": ...}`.
@@ -134,20 +136,60 @@ pub fn failed_checks(registry: &Registry) -> Vec<(String, String)> {
     failed
 }
 
-fn healthz(state: &OpsState) -> Reply {
-    let time = rfc3339_now();
-    let failed = failed_checks(&state.registry);
-    if failed.is_empty() {
-        return json_reply(StatusCode::OK, json!({ "status": "OK", "time": time }));
-    }
-    let checks: Vec<_> = failed
+/// One entry per warning of a consenter (`kafka consenter`) or a channel's chain:
+/// reported on `/healthz` without failing it.
+pub fn warnings(registry: &Registry) -> Vec<(String, String)> {
+    let mut warnings: Vec<(String, String)> = registry
+        .consenter_warnings()
         .into_iter()
-        .map(|(component, reason)| json!({ "component": component, "reason": reason }))
+        .map(|(kind, w)| (format!("{kind} consenter"), w))
         .collect();
-    json_reply(
-        StatusCode::SERVICE_UNAVAILABLE,
-        json!({ "status": "Service Unavailable", "time": time, "failed_checks": checks }),
-    )
+    for channel in registry.channels() {
+        let component = format!("channel {}", channel.id);
+        warnings.extend(
+            channel
+                .chain
+                .warnings()
+                .into_iter()
+                .map(|w| (component.clone(), w)),
+        );
+    }
+    warnings
+}
+
+fn healthz(state: &OpsState) -> Reply {
+    let (status, body) = health_body(
+        failed_checks(&state.registry),
+        warnings(&state.registry),
+        rfc3339_now(),
+    );
+    json_reply(status, body)
+}
+
+/// Fabric's answer, plus `warnings` when there are any (absent otherwise, so that
+/// the answer stays byte for byte Fabric's).
+fn health_body(
+    failed: Vec<(String, String)>,
+    warnings: Vec<(String, String)>,
+    time: String,
+) -> (StatusCode, serde_json::Value) {
+    let entries = |list: Vec<(String, String)>| -> Vec<serde_json::Value> {
+        list.into_iter()
+            .map(|(component, reason)| json!({ "component": component, "reason": reason }))
+            .collect()
+    };
+    let (status, mut body) = if failed.is_empty() {
+        (StatusCode::OK, json!({ "status": "OK", "time": time }))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "Service Unavailable", "time": time, "failed_checks": entries(failed) }),
+        )
+    };
+    if !warnings.is_empty() {
+        body["warnings"] = serde_json::Value::Array(entries(warnings));
+    }
+    (status, body)
 }
 
 async fn put_logspec(state: &OpsState, req: Request<Incoming>) -> Reply {
@@ -237,6 +279,38 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn health_lists_warnings_without_failing() {
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        let (status, body) = health_body(vec![], vec![], "t".into());
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, json!({ "status": "OK", "time": "t" }));
+
+        let warning = || {
+            vec![pair(
+                "kafka consenter",
+                "broker 1: min.insync.replicas = 1 ...",
+            )]
+        };
+        let (status, body) = health_body(vec![], warning(), "t".into());
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body,
+            json!({ "status": "OK", "time": "t", "warnings": [
+                { "component": "kafka consenter", "reason": "broker 1: min.insync.replicas = 1 ..." }
+            ] })
+        );
+
+        let (status, body) = health_body(
+            vec![pair("channel c", "chain not started: x")],
+            warning(),
+            "t".into(),
+        );
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["failed_checks"][0]["component"], "channel c");
+        assert_eq!(body["warnings"][0]["component"], "kafka consenter");
+    }
 
     #[test]
     fn dates_convert() {

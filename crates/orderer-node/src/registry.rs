@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use orderer_api::channelconfig::ChannelValues;
 use orderer_api::proto::common::Block;
-use orderer_api::{Chain, GenesisOrigin};
+use orderer_api::{Chain, ConsenterKind, GenesisOrigin};
 use prost::Message;
 use tracing::{info, warn};
 
@@ -121,6 +121,23 @@ impl Registry {
     /// Every channel, by id.
     pub fn channels(&self) -> Vec<Arc<Channel>> {
         self.read().values().cloned().collect()
+    }
+
+    /// What the node's consenters warn about (e.g. Kafka broker settings that break
+    /// the cluster rules), each with its consenter's kind.
+    pub fn consenter_warnings(&self) -> Vec<(ConsenterKind, String)> {
+        let consenters = self
+            .opener
+            .consenters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        consenters
+            .all()
+            .flat_map(|c| {
+                let kind = c.kind();
+                c.warnings().into_iter().map(move |w| (kind, w))
+            })
+            .collect()
     }
 
     /// The system channel, when there is one.

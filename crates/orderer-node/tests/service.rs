@@ -665,6 +665,97 @@ async fn healthz_reports_a_halted_chain() {
     node.stop().await;
 }
 
+/// A consenter (solo underneath) whose chains and itself report warnings, as the
+/// Kafka consenter does for a cluster that breaks seed 003's rules.
+mod warning {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+    use orderer_api::{
+        Chain, ChainError, ChainState, Consenter, ConsenterError, ConsenterKind, ConsenterSupport,
+        RawEnvelope, Receipt,
+    };
+    use tokio::sync::watch;
+
+    #[derive(Debug)]
+    pub(crate) struct Warner(pub(crate) orderer_solo::SoloConsenter);
+
+    impl Consenter for Warner {
+        fn kind(&self) -> ConsenterKind {
+            self.0.kind()
+        }
+
+        fn handle_chain(
+            &self,
+            support: Arc<dyn ConsenterSupport>,
+            metadata: Bytes,
+        ) -> Result<Arc<dyn Chain>, ConsenterError> {
+            Ok(Arc::new(WarnChain(self.0.handle_chain(support, metadata)?)))
+        }
+
+        fn warnings(&self) -> Vec<String> {
+            vec!["broker 1: min.insync.replicas = 1 breaks a rule".into()]
+        }
+    }
+
+    #[derive(Debug)]
+    struct WarnChain(Arc<dyn Chain>);
+
+    #[async_trait]
+    impl Chain for WarnChain {
+        fn start(&self) {
+            self.0.start()
+        }
+        async fn order(&self, env: RawEnvelope, seq: u64) -> Result<Receipt, ChainError> {
+            self.0.order(env, seq).await
+        }
+        async fn configure(&self, env: RawEnvelope, seq: u64) -> Result<Receipt, ChainError> {
+            self.0.configure(env, seq).await
+        }
+        fn state(&self) -> watch::Receiver<ChainState> {
+            self.0.state()
+        }
+        fn channel_id(&self) -> &str {
+            self.0.channel_id()
+        }
+        async fn halt(&self) {
+            self.0.halt().await
+        }
+        fn warnings(&self) -> Vec<String> {
+            vec!["topic mychannel: unclean.leader.election.enable = true breaks a rule".into()]
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_lists_consenter_and_chain_warnings_without_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut consenters = orderer_node::consenters::Consenters::builtin();
+    consenters.register(std::sync::Arc::new(warning::Warner(
+        orderer_solo::SoloConsenter::new(),
+    )));
+    let config = common::test_config(dir.path(), &[]);
+    let node = orderer_node::start(config, consenters).await.unwrap();
+    let ops = node.ops_addr.to_string();
+    let (status, body) =
+        tokio::task::spawn_blocking(move || orderer_testkit::http(&ops, "GET", "/healthz", None))
+            .await
+            .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "OK");
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!([
+            { "component": "solo consenter", "reason": "broker 1: min.insync.replicas = 1 breaks a rule" },
+            { "component": "channel mychannel", "reason": "topic mychannel: unclean.leader.election.enable = true breaks a rule" },
+        ]),
+        "{body}"
+    );
+    node.shutdown().await.unwrap();
+}
+
 /// BEST_EFFORT reads through trouble a chain may recover from; a halted chain is
 /// stopped for good (e.g. a Kafka OSN refusing a channel whose block 0 is not its
 /// own): nothing of its ledger is served, even BEST_EFFORT.

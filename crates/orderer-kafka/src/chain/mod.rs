@@ -49,6 +49,7 @@ use self::processor::{Handles, Processor};
 use self::producer::Producer;
 pub use self::resume::Resume;
 use crate::clients::Clients;
+use crate::cluster::{AbortOnDrop, ChannelCheck};
 use crate::errors::Fault;
 use crate::retry::{GaveUp, retry};
 
@@ -72,6 +73,8 @@ struct Shared {
     clients: Arc<Clients>,
     resume: Resume,
     health: Arc<Health>,
+    /// The check of the cluster's settings for this channel ([`crate::cluster`]).
+    check: Arc<ChannelCheck>,
     producer: Producer,
     processed: Arc<AtomicI64>,
     /// True while a config record this chain resubmitted (or saw resubmitted) waits
@@ -88,6 +91,7 @@ impl KafkaChain {
     ) -> Self {
         let channel_id = support.channel_id().to_owned();
         let health = Arc::new(Health::new(&channel_id));
+        let check = Arc::new(ChannelCheck::new(&channel_id));
         KafkaChain {
             shared: Shared {
                 producer: Producer::new(&channel_id, Arc::clone(&clients), Arc::clone(&health)),
@@ -96,6 +100,7 @@ impl KafkaChain {
                 clients,
                 resume,
                 health,
+                check,
                 processed: Arc::new(AtomicI64::new(resume.last_offset_persisted.unwrap_or(-1))),
                 reprocessing: Arc::new(watch::channel(resume.config_in_flight()).0),
             },
@@ -244,6 +249,40 @@ impl Startup {
             || self.shared.clients.ensure_topic(channel),
         )
         .await?;
+        // The topic exists now: check it and the brokers against seed 003's rules.
+        // With Kafka.Strict a start step, retried like the others until the
+        // cluster is fixed; else beside the start, never delaying it.
+        let absolute_max_bytes = u64::from(
+            self.shared
+                .support
+                .shared_config()
+                .batch_size
+                .absolute_max_bytes,
+        );
+        let _lenient_check = if self.shared.clients.options.config.strict {
+            self.shared
+                .health
+                .starting("checking the Kafka cluster's settings (Kafka.Strict)".into());
+            retry(
+                &schedule,
+                "checking the Kafka cluster",
+                channel,
+                &mut halt,
+                report,
+                || {
+                    self.shared
+                        .check
+                        .run(&self.shared.clients, absolute_max_bytes)
+                },
+            )
+            .await?;
+            None
+        } else {
+            Some(AbortOnDrop(tokio::spawn(
+                Arc::clone(&self.shared.check)
+                    .run_until_complete(Arc::clone(&self.shared.clients), absolute_max_bytes),
+            )))
+        };
         self.shared.health.starting("posting CONNECT".into());
         // This node's block 0, when the channel may be new: if this CONNECT is the
         // partition's first, every later OSN of ours checks its block 0 against it.
@@ -372,6 +411,11 @@ impl Chain for KafkaChain {
 
     fn channel_id(&self) -> &str {
         &self.shared.channel_id
+    }
+
+    /// What the check of the cluster's settings found (and did not refuse).
+    fn warnings(&self) -> Vec<String> {
+        self.shared.check.warnings()
     }
 
     async fn halt(&self) {
