@@ -129,6 +129,16 @@ pub async fn broadcast(
         {
             report.stream_error = Some(format!("{e:#}"));
         }
+    } else {
+        // Every envelope is answered: end the stream as gRPC means it to end. The
+        // producer's end half-closes our side; then the orderer ends its side. Exiting
+        // before that would cut the connection under a stream the orderer still holds
+        // (it would count the stream as cancelled, not completed).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            let _ = producer.await;
+            while let Ok(Some(_)) = responses.message().await {}
+        })
+        .await;
     }
     Ok(report)
 }
