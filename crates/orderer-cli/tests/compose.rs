@@ -1,7 +1,8 @@
 //! deploy/compose/kafka.yaml without containers: the test reads the compose file, runs
 //! its `init` service's script and its three OSN services as processes of this build,
-//! on an Apache Kafka node, and orders through each OSN over mutual TLS until every chain is
-//! the same. A compose file whose OSN settings drift from what works fails here.
+//! on an Apache Kafka cluster of the brokers' shape and settings, and orders through
+//! each OSN over mutual TLS until every chain is the same. A compose file whose OSN or
+//! broker settings drift from what works fails here.
 //!
 //! What is taken from the compose file as it is: each OSN's environment (under the
 //! `ENV` of deploy/Dockerfile's runtime stage, as in the image), every file it mounts
@@ -18,9 +19,12 @@
 //! - Listeners. `0.0.0.0` becomes `127.0.0.1`, `0.0.0.0:PORT` becomes `127.0.0.1:0`
 //!   (a free port, read back from the log), and `ORDERER_GENERAL_LISTENPORT` is left
 //!   to the test helper, which picks a free port: three OSNs share this machine.
-//! - Brokers. `host:port` of a Kafka service (image `apache/kafka`) becomes the Apache
-//!   Kafka node's address; the four brokers collapse into one, so a list of them becomes
-//!   a list of one.
+//! - Brokers. The Kafka services (image `apache/kafka`) become the nodes of an Apache
+//!   Kafka KRaft cluster of the test kit, node id for node id, with the same
+//!   controllers and every `KAFKA_*` setting that is not a node's own place (id, roles,
+//!   listeners, log dirs), converted as the image converts them; `host:port` of each
+//!   service becomes its node's loopback address. The orderer's check of the cluster
+//!   it is given must find seed 003's rules kept.
 //! - Binaries. `orderer` and `orderer-cli` are this build's.
 //!
 //! Docker-level facts the processes cannot show are checked statically: the broker
@@ -32,6 +36,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/kafka.rs"]
+mod kafka;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -39,7 +45,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{EVENT_TIMEOUT, Orderer, block_lines, cli_bin, orderer_bin, stdout};
-use orderer_testkit::{Broker, http};
+use orderer_testkit::{ClusterSpec, KafkaCluster, http};
 use serde_yaml::Value;
 
 /// Services running this image are built from it.
@@ -275,25 +281,18 @@ struct Local<'a> {
     root: PathBuf,
     /// Named volumes, one directory each.
     volumes: PathBuf,
-    /// `host:port` of every Kafka service.
-    brokers: &'a BTreeSet<String>,
-    /// The Apache Kafka node standing in for all of them.
-    broker: &'a str,
+    /// `host:port` of every Kafka service, to the Apache Kafka node's standing in
+    /// for it.
+    brokers: &'a BTreeMap<String, String>,
 }
 
 impl<'a> Local<'a> {
-    fn new(
-        dir: &Path,
-        service: &'a Service,
-        brokers: &'a BTreeSet<String>,
-        broker: &'a str,
-    ) -> Local<'a> {
+    fn new(dir: &Path, service: &'a Service, brokers: &'a BTreeMap<String, String>) -> Local<'a> {
         Local {
             root: dir.join(&service.name).join("root"),
             volumes: dir.join("volumes"),
             service,
             brokers,
-            broker,
         }
     }
 
@@ -340,8 +339,8 @@ impl<'a> Local<'a> {
         if v.starts_with("0.0.0.0:") {
             return "127.0.0.1:0".to_owned();
         }
-        if self.brokers.contains(v) {
-            return self.broker.to_owned();
+        if let Some(local) = self.brokers.get(v) {
+            return local.clone();
         }
         v.to_owned()
     }
@@ -676,6 +675,123 @@ fn static_checks(
 }
 
 // ---------------------------------------------------------------------------------
+// The Kafka services, as an Apache Kafka cluster of the test kit.
+
+/// Broker settings that name a node's own place (its id, roles, listeners, files):
+/// the test kit sets them for its loopback ports. Every other `KAFKA_*` variable is
+/// a setting the cluster runs with.
+const NODE_KEYS: &[&str] = &[
+    "KAFKA_NODE_ID",
+    "KAFKA_PROCESS_ROLES",
+    "KAFKA_LISTENERS",
+    "KAFKA_ADVERTISED_LISTENERS",
+    "KAFKA_CONTROLLER_QUORUM_VOTERS",
+    "KAFKA_CONTROLLER_LISTENER_NAMES",
+    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+    "KAFKA_INTER_BROKER_LISTENER_NAME",
+    "KAFKA_LOG_DIRS",
+];
+
+fn node_id(b: &Service) -> Result<u32, String> {
+    let v = b.environment.get("KAFKA_NODE_ID");
+    v.and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("{}: KAFKA_NODE_ID {v:?} is not a node id", b.name))
+}
+
+/// The `server.properties` key of a `KAFKA_*` variable, as the apache/kafka image
+/// reads it: `_` is `.`, `__` is `_`, `___` is `-`.
+fn property(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("KAFKA_")?.to_lowercase();
+    Some(
+        rest.replace("___", "-")
+            .replace("__", "\u{0}")
+            .replace('_', ".")
+            .replace('\u{0}', "_"),
+    )
+}
+
+/// The cluster the Kafka services make: as many nodes, the same controllers (the
+/// kit makes nodes 1..=C the controllers, and the quorum voters must be those), and
+/// every broker setting of the services, with Kafka's defaults for the rest (no rule
+/// of seed 003 added by the kit: what runs is what the file says).
+fn cluster_spec(services: &[Service]) -> Result<ClusterSpec, String> {
+    let mut brokers: Vec<(u32, &Service)> = services
+        .iter()
+        .filter(|s| s.is_broker())
+        .map(|b| node_id(b).map(|id| (id, b)))
+        .collect::<Result<_, _>>()?;
+    brokers.sort_by_key(|(id, _)| *id);
+    let ids: Vec<u32> = brokers.iter().map(|(id, _)| *id).collect();
+    let want: Vec<u32> = (1..=brokers.len() as u32).collect();
+    if ids != want {
+        return Err(format!(
+            "broker node ids {ids:?}: the test kit runs {want:?}"
+        ));
+    }
+    let roles = |b: &Service| b.environment.get("KAFKA_PROCESS_ROLES").cloned();
+    let controllers: Vec<u32> = brokers
+        .iter()
+        .filter(|(_, b)| roles(b).is_some_and(|r| list(&r).iter().any(|r| r == "controller")))
+        .map(|(id, _)| *id)
+        .collect();
+    for (id, b) in &brokers {
+        let want = if controllers.contains(id) {
+            "broker,controller"
+        } else {
+            "broker"
+        };
+        let have = roles(b);
+        if have.as_deref() != Some(want) {
+            return Err(format!(
+                "{}: KAFKA_PROCESS_ROLES {have:?}, want {want}",
+                b.name
+            ));
+        }
+        let voters: Vec<u32> = b
+            .environment
+            .get("KAFKA_CONTROLLER_QUORUM_VOTERS")
+            .map(|v| list(v))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.split_once('@').and_then(|(id, _)| id.parse().ok()))
+            .collect();
+        if voters != controllers {
+            return Err(format!(
+                "{}: KAFKA_CONTROLLER_QUORUM_VOTERS names {voters:?}, the controllers are {controllers:?}",
+                b.name
+            ));
+        }
+    }
+    if controllers != (1..=controllers.len() as u32).collect::<Vec<_>>() {
+        return Err(format!(
+            "controllers {controllers:?}: the test kit makes the first nodes the controllers"
+        ));
+    }
+    let settings = |b: &Service| -> BTreeMap<String, String> {
+        b.environment
+            .iter()
+            .filter(|(k, _)| !NODE_KEYS.contains(&k.as_str()))
+            .filter_map(|(k, v)| property(k).map(|p| (p, v.clone())))
+            .collect()
+    };
+    let (_, first) = brokers[0];
+    let shared = settings(first);
+    for (_, b) in &brokers[1..] {
+        if settings(b) != shared {
+            return Err(format!(
+                "{} and {} have different broker settings",
+                first.name, b.name
+            ));
+        }
+    }
+    let mut spec = ClusterSpec::bare(brokers.len(), controllers.len());
+    for (k, v) in &shared {
+        spec = spec.with(k, v);
+    }
+    Ok(spec)
+}
+
+// ---------------------------------------------------------------------------------
 // Running it.
 
 /// The network, made ready: init run, every OSN's configuration checked.
@@ -692,8 +808,8 @@ impl Prepared {
 }
 
 /// Parses `compose`, checks it, runs its init jobs and `orderer --check-config` for
-/// each OSN with `broker` standing in for the Kafka services.
-fn prepare(compose: &str, broker: &str) -> Result<Prepared, String> {
+/// each OSN, with `broker(node id)` standing in for each Kafka service.
+fn prepare(compose: &str, broker: &dyn Fn(u32) -> String) -> Result<Prepared, String> {
     let services = parse_compose(compose)?;
     let image =
         image_environment(&std::fs::read_to_string(repo().join(ORDERER_DOCKERFILE)).unwrap());
@@ -702,15 +818,22 @@ fn prepare(compose: &str, broker: &str) -> Result<Prepared, String> {
     if !problems.is_empty() {
         return Err(problems.join("\n"));
     }
-    let brokers: BTreeSet<String> = services
-        .iter()
-        .filter(|s| s.is_broker())
-        .filter_map(|b| b.environment.get("KAFKA_ADVERTISED_LISTENERS"))
-        .flat_map(|l| list(l))
-        .filter_map(|l| l.split_once("://").map(|(_, a)| a.to_owned()))
-        .collect();
+    let mut brokers = BTreeMap::new();
+    for b in services.iter().filter(|s| s.is_broker()) {
+        let id = node_id(b)?;
+        let advertised = b
+            .environment
+            .get("KAFKA_ADVERTISED_LISTENERS")
+            .map(|l| list(l))
+            .unwrap_or_default();
+        for l in advertised {
+            if let Some((_, addr)) = l.split_once("://") {
+                brokers.insert(addr.to_owned(), broker(id));
+            }
+        }
+    }
     let dir = tempfile::tempdir().unwrap();
-    let local = |s| Local::new(dir.path(), s, &brokers, broker);
+    let local = |s| Local::new(dir.path(), s, &brokers);
     // Named volumes exist before any service starts, as with Docker.
     for s in &services {
         for m in &s.volumes {
@@ -817,8 +940,13 @@ fn delivered_envelopes(out: &str) -> Option<usize> {
 
 #[test]
 fn the_compose_network_runs_as_processes_and_every_osn_holds_the_same_chain() {
-    let broker = Broker::start();
-    let net = prepare(&kafka_yaml(), &broker.bootstrap())
+    // The brokers as the file defines them: seed 003's four nodes, with its settings.
+    let spec = parse_compose(&kafka_yaml())
+        .and_then(|services| cluster_spec(&services))
+        .unwrap_or_else(|e| panic!("deploy/compose/kafka.yaml's brokers: {e}"));
+    assert_eq!((spec.nodes, spec.controllers), (4, 3), "{spec:?}");
+    let cluster = KafkaCluster::start(spec);
+    let net = prepare(&kafka_yaml(), &|id| cluster.broker(id))
         .unwrap_or_else(|e| panic!("deploy/compose/kafka.yaml does not work:\n{e}"));
     assert_eq!(net.osns.len(), 3, "three OSNs");
     let osns: Vec<Orderer> = net
@@ -883,6 +1011,25 @@ fn the_compose_network_runs_as_processes_and_every_osn_holds_the_same_chain() {
         assert_eq!(status, 200, "{}: {body}", o.ops());
     }
 
+    // The orderer read the cluster's own configuration and found seed 003's rules
+    // kept; the channel's partition has three in-sync replicas.
+    for o in &osns {
+        o.wait_for_log("the cluster meets the Kafka cluster rules", 1);
+        let log = o.log_text();
+        let warned: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("Kafka cluster check:") && !l.contains("meets the"))
+            .collect();
+        assert!(warned.is_empty(), "{}: {warned:#?}", o.addr());
+    }
+    let topic = kafka::partition(&cluster.bootstrap(), "mychannel");
+    assert!(
+        topic
+            .as_ref()
+            .is_some_and(|p| p.replicas.len() == 3 && p.isr.len() == 3),
+        "mychannel's partition: {topic:?}"
+    );
+
     // Mutual TLS is on: without a client certificate the OSN refuses the connection.
     let crypto = net.volume("crypto");
     let ca = crypto.join("orgs/OrdererMSP/msp/tlscacerts/tlsca-cert.pem");
@@ -899,7 +1046,7 @@ fn the_compose_network_runs_as_processes_and_every_osn_holds_the_same_chain() {
         stdout(&out)
     );
     drop(osns);
-    drop(broker);
+    drop(cluster);
 }
 
 // Drift: each edit below makes the compose file wrong in a way only a deployment
@@ -913,7 +1060,7 @@ fn edited(from: &str, to: &str) -> String {
 }
 
 fn refused(compose: &str) -> String {
-    match prepare(compose, "127.0.0.1:9") {
+    match prepare(compose, &|_| "127.0.0.1:9".to_owned()) {
         Ok(_) => panic!("a drifted compose file was accepted"),
         Err(e) => e,
     }
@@ -1020,4 +1167,40 @@ fn the_brokers_run_the_apache_kafka_version_the_tests_run() {
             b.name
         );
     }
+}
+
+#[test]
+fn the_kafka_services_make_seed_003s_cluster_with_their_own_settings() {
+    let spec = cluster_spec(&parse_compose(&kafka_yaml()).unwrap()).unwrap();
+    assert_eq!((spec.nodes, spec.controllers), (4, 3));
+    let has = |k: &str, v: &str| spec.settings.iter().any(|(a, b)| a == k && b == v);
+    for (k, v) in [
+        ("min.insync.replicas", "2"),
+        ("default.replication.factor", "3"),
+        ("unclean.leader.election.enable", "false"),
+        ("log.retention.ms", "-1"),
+        ("message.max.bytes", "12582912"),
+        ("replica.fetch.max.bytes", "12582912"),
+    ] {
+        assert!(has(k, v), "{k}={v} not in {:?}", spec.settings);
+    }
+    assert!(
+        !spec.settings.iter().any(|(k, _)| k.starts_with("node.")),
+        "a node's own setting leaked: {:?}",
+        spec.settings
+    );
+    assert_eq!(
+        property("KAFKA_LISTENER_NAME_X__Y___Z").as_deref(),
+        Some("listener.name.x_y-z")
+    );
+}
+
+#[test]
+fn quorum_voters_that_are_not_the_controllers_are_refused() {
+    let text = kafka_yaml().replace(
+        "KAFKA_CONTROLLER_QUORUM_VOTERS: 1@kafka0:9093,2@kafka1:9093,3@kafka2:9093",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS: 1@kafka0:9093,2@kafka1:9093",
+    );
+    let e = cluster_spec(&parse_compose(&text).unwrap()).unwrap_err();
+    assert!(e.contains("KAFKA_CONTROLLER_QUORUM_VOTERS"), "{e}");
 }

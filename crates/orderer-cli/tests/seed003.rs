@@ -15,17 +15,22 @@
 mod common;
 #[path = "common/kafka.rs"]
 mod kafka;
+#[path = "common/syschannel.rs"]
+mod syschannel;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Orderer, cli_bin, ok};
+use common::{Orderer, cli_bin, envelopes_in, exactly_envelopes, free_port, ok, stdout};
 use orderer_testkit::{ClusterSpec, KafkaCluster, metric};
 
 const CHANNEL: &str = "mychannel";
 /// How long metadata may take to show a failover or a replica's return.
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long one broker stays down in the outage test: "for minutes", well past
+/// `replica.lag.time.max.ms` (30 s) and the broker's session timeout.
+const OUTAGE: Duration = Duration::from_secs(120);
 
 /// `ORDERER_*` settings of OSN `name` on `cluster`: the channel's topic with three
 /// replicas, every OSN with the same block 0.
@@ -290,6 +295,158 @@ fn each_broker_sigkilled_in_turn_under_load_loses_nothing_and_orders_each_envelo
         "no client had to resend: the kills were not felt: {reports:?}"
     );
     assert_exactly_once(&net.chain_check(&acked), acked_total);
+}
+
+/// `orderer-cli broadcast` of `count` envelopes on `channel` through `o` as `who`,
+/// every one answered SUCCESS.
+fn broadcast(o: &Orderer, channel: &str, who: &syschannel::Identity, count: usize) {
+    let count_s = count.to_string();
+    let mut args = vec!["broadcast", "--channel", channel, "--count", &count_s];
+    args.extend(who.args());
+    let out = o.cli(&args);
+    let said = stdout(&out);
+    assert!(
+        out.status.success() && said.contains(&format!("acked {count} of {count}")),
+        "broadcast of {count} on {channel} through {}: {said}{}",
+        o.addr(),
+        common::stderr(&out)
+    );
+}
+
+/// Waits until `osns` serve `channel` as one chain holding exactly `envelopes`
+/// envelopes (block 0's included).
+fn exactly(osns: &[&Orderer], channel: &str, who: &syschannel::Identity, envelopes: usize) {
+    let mut args = vec!["--channel", channel];
+    args.extend(who.args());
+    common::wait_for_identical_chains(osns, &args, |blocks| {
+        let held = blocks.iter().map(|b| envelopes_in(b)).sum();
+        exactly_envelopes(held, envelopes, blocks)
+    });
+}
+
+#[test]
+fn with_one_broker_down_for_minutes_channels_stay_writable_a_channel_is_created_and_one_joined() {
+    let mut cluster = KafkaCluster::start(ClusterSpec::seed003());
+    let bootstrap = cluster.bootstrap();
+    let net = syschannel::Network::start(&syschannel::Spec {
+        brokers: &cluster.brokers(),
+        osns: 3,
+        spare_orderers: 1,
+        replication_factor: 3,
+    });
+    let admin = net.org1_admin();
+    let osns: Vec<&Orderer> = net.osns.iter().collect();
+
+    // A channel made before the outage, with some traffic.
+    let out = ok(net.create(osns[0], "before", &admin));
+    assert!(out.starts_with("SUCCESS: created channel before"), "{out}");
+    broadcast(osns[1], "before", &admin, 10);
+    let mut before = 11;
+    exactly(&osns, "before", &admin, before);
+
+    // Down goes the leader of the system channel's partition, through which channels
+    // are created.
+    let system = kafka::wait_for_partition(
+        &bootstrap,
+        syschannel::SYSTEM,
+        "three in-sync replicas",
+        CLUSTER_TIMEOUT,
+        |p| p.leader > 0 && p.isr.len() == 3,
+    );
+    let victim = system.leader as u32;
+    cluster.kill(victim);
+    let down_at = Instant::now();
+    for topic in [syschannel::SYSTEM, "before"] {
+        kafka::wait_for_partition(
+            &bootstrap,
+            topic,
+            "a leader and an ISR without the killed broker",
+            CLUSTER_TIMEOUT,
+            |p| p.leader > 0 && p.leader != victim as i32 && !p.isr.contains(&(victim as i32)),
+        );
+    }
+
+    // A new channel, created through the system channel with one broker down: its
+    // topic gets three replicas on the three brokers left.
+    let out = ok(net.create(osns[2], "during", &admin));
+    assert!(out.starts_with("SUCCESS: created channel during"), "{out}");
+    let written = std::fs::read(net.block_file("during")).unwrap();
+    for o in &osns {
+        let served = syschannel::block0(&o.addr(), "during", &admin);
+        assert!(
+            prost::Message::encode_to_vec(&served) == written,
+            "OSN {} serves another block 0 of the new channel",
+            o.addr()
+        );
+    }
+    let during_topic = kafka::wait_for_partition(
+        &bootstrap,
+        "during",
+        "three in-sync replicas",
+        CLUSTER_TIMEOUT,
+        |p| p.isr.len() == 3,
+    );
+    assert!(
+        !during_topic.replicas.contains(&(victim as i32)),
+        "the new channel's replicas include the dead broker {victim}: {during_topic:?}"
+    );
+    broadcast(osns[0], "during", &admin, 5);
+    let mut during = 6;
+    exactly(&osns, "during", &admin, during);
+
+    // A fourth OSN with no channel joins `before` through the participation API,
+    // and replays it from Kafka with the broker still down.
+    let admin_addr = format!("127.0.0.1:{}", free_port());
+    let joiner = net.start_osn(
+        "osn3",
+        "orderer3",
+        &[
+            ("ORDERER_GENERAL_BOOTSTRAPMETHOD", "none"),
+            ("ORDERER_CHANNELS", "[]"),
+            ("ORDERER_ADMIN_LISTENADDRESS", &admin_addr),
+            ("ORDERER_CHANNELPARTICIPATION_ENABLED", "true"),
+        ],
+    );
+    let block0 = std::fs::read(net.block_file("before")).unwrap();
+    let (status, body) = orderer_testkit::participation_join(&admin_addr, &block0);
+    assert_eq!(status, 201, "joining `before` on the fourth OSN: {body}");
+    let all: Vec<&Orderer> = osns.iter().copied().chain([&joiner]).collect();
+    exactly(&all, "before", &admin, before);
+
+    // Both channels writable and readable, through every OSN, until the broker has
+    // been down for minutes.
+    let mut round = 0;
+    while down_at.elapsed() < OUTAGE {
+        broadcast(all[round % all.len()], "before", &admin, 10);
+        before += 10;
+        broadcast(osns[round % osns.len()], "during", &admin, 10);
+        during += 10;
+        exactly(&all, "before", &admin, before);
+        exactly(&osns, "during", &admin, during);
+        round += 1;
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    assert!(round > 5, "only {round} rounds while the broker was down");
+    assert!(
+        !cluster.running(victim),
+        "broker {victim} came back during the outage"
+    );
+
+    // Back: every replica in sync again, and nothing written meanwhile is lost.
+    cluster.restart(victim);
+    for topic in [syschannel::SYSTEM, "before", "during"] {
+        kafka::wait_for_partition(
+            &bootstrap,
+            topic,
+            "every replica in sync",
+            CLUSTER_TIMEOUT,
+            |p| p.leader > 0 && p.isr.len() == p.replicas.len(),
+        );
+    }
+    broadcast(&joiner, "before", &admin, 3);
+    broadcast(osns[1], "during", &admin, 3);
+    exactly(&all, "before", &admin, before + 3);
+    exactly(&osns, "during", &admin, during + 3);
 }
 
 /// `orderer-cli bench --resend` of `count` envelopes through `osn` for at most

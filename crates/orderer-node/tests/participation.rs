@@ -9,38 +9,13 @@
 mod common;
 
 use common::TestNode;
-use orderer_testkit::http;
-use std::io::{Read, Write};
+use orderer_testkit::{http, participation_join as join};
 
 const PARTICIPATION: &[(&str, &str)] = &[
     ("ORDERER_CHANNELPARTICIPATION_ENABLED", "true"),
     ("ORDERER_ADMIN_LISTENADDRESS", "127.0.0.1:0"),
     ("ORDERER_CHANNELS", "[]"),
 ];
-
-/// `POST /participation/v1/channels` with the block as `osnadmin channel join`
-/// sends it: the status and body.
-fn join(addr: &str, block: &[u8]) -> (u16, String) {
-    let boundary = "3f2a9c1e5b7d4680";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"config-block\"; filename=\"config.block\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(block);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    let head = format!(
-        "POST /participation/v1/channels HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&body).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
 
 fn admin_addr(node: &TestNode) -> String {
     node.node

@@ -140,35 +140,44 @@ impl ClusterSpec {
     /// min.insync.replicas 2, no unclean leader election, retention forever, record
     /// limits above 99 MB.
     pub fn seed003() -> ClusterSpec {
-        let mut spec = ClusterSpec::single();
-        spec.nodes = 4;
-        spec.controllers = 3;
-        spec.settings = settings(&[
+        let mut spec = ClusterSpec::bare(4, 3);
+        spec.settings = settings(SEED_RULES);
+        spec.settings.extend(settings(&[
             ("default.replication.factor", "3"),
             ("min.insync.replicas", "2"),
             ("offsets.topic.replication.factor", "3"),
             ("transaction.state.log.replication.factor", "3"),
             ("transaction.state.log.min.isr", "2"),
-        ]);
+        ]));
         spec
     }
 
-    /// One node, broker and controller, replication factor 1.
-    pub fn single() -> ClusterSpec {
+    /// `nodes` nodes, the first `controllers` of them controllers too, with Kafka's
+    /// own defaults but for the kit's footprint: no rule of seed 003 unless added
+    /// with [`ClusterSpec::with`] (to run a deployment's settings as they are).
+    pub fn bare(nodes: usize, controllers: usize) -> ClusterSpec {
         ClusterSpec {
-            nodes: 1,
-            controllers: 1,
-            settings: settings(&[
-                ("default.replication.factor", "1"),
-                ("min.insync.replicas", "1"),
-                ("offsets.topic.replication.factor", "1"),
-                ("transaction.state.log.replication.factor", "1"),
-                ("transaction.state.log.min.isr", "1"),
-            ]),
+            nodes,
+            controllers,
+            settings: Vec::new(),
             client: ClientSecurity::Plaintext,
             heap_mb: 256,
             optimise: false,
         }
+    }
+
+    /// One node, broker and controller, replication factor 1.
+    pub fn single() -> ClusterSpec {
+        let mut spec = ClusterSpec::bare(1, 1);
+        spec.settings = settings(SEED_RULES);
+        spec.settings.extend(settings(&[
+            ("default.replication.factor", "1"),
+            ("min.insync.replicas", "1"),
+            ("offsets.topic.replication.factor", "1"),
+            ("transaction.state.log.replication.factor", "1"),
+            ("transaction.state.log.min.isr", "1"),
+        ]));
+        spec
     }
 
     /// One more broker setting (later ones win).
@@ -191,14 +200,19 @@ fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Settings of every node before the spec's: seed 003's rules that do not depend on
-/// the cluster's size, and a small footprint for two shared cores.
-const BASE_SETTINGS: &[(&str, &str)] = &[
+/// Seed 003's rules that do not depend on the cluster's size: part of every spec
+/// the kit makes ([`ClusterSpec::bare`] leaves them out).
+const SEED_RULES: &[(&str, &str)] = &[
     ("unclean.leader.election.enable", "false"),
     ("log.retention.ms", "-1"),
     // AbsoluteMaxBytes (Fabric's default 99 MB) plus the record's overhead.
     ("message.max.bytes", "103809024"),
     ("replica.fetch.max.bytes", "103809024"),
+];
+
+/// Settings of every node before the spec's: a small footprint for two shared
+/// cores, and failures noticed sooner.
+const BASE_SETTINGS: &[(&str, &str)] = &[
     ("socket.request.max.bytes", "209715200"),
     ("num.partitions", "1"),
     ("offsets.topic.num.partitions", "1"),
@@ -292,7 +306,7 @@ impl KafkaCluster {
                     .iter()
                     .map(|(id, pid)| (*id, *pid))
                     .collect();
-                socket_owner(peer, &running).map(node_name)
+                crate::sockets::socket_owner(peer, &running).map(node_name)
             })
         };
         let tls = spec.client.tls().is_some();
@@ -841,33 +855,6 @@ fn random_base64_id() -> String {
     out
 }
 
-/// The node whose process owns the local end `peer` of a loopback TCP connection:
-/// the socket's inode from `/proc/net/tcp{,6}`, then the process holding it.
-fn socket_owner(peer: SocketAddr, running: &[(u32, u32)]) -> Option<u32> {
-    let port = format!(":{:04X}", peer.port());
-    let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .find_map(|table| {
-            let text = std::fs::read_to_string(table).ok()?;
-            text.lines().skip(1).find_map(|line| {
-                let cols: Vec<&str> = line.split_whitespace().collect();
-                // local_address is column 1, the inode column 9.
-                (cols.len() > 9 && cols[1].ends_with(&port)).then(|| cols[9].to_owned())
-            })
-        })?;
-    let target = format!("socket:[{inode}]");
-    running.iter().find_map(|(id, pid)| {
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-        fds.flatten()
-            .any(|fd| {
-                std::fs::read_link(fd.path())
-                    .map(|l| l.to_string_lossy() == target)
-                    .unwrap_or(false)
-            })
-            .then_some(*id)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -881,16 +868,5 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_ne!(id, random_cluster_id());
-    }
-
-    #[test]
-    fn the_owner_of_a_socket_is_found_through_proc() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (_server, peer) = listener.accept().unwrap();
-        assert_eq!(peer, client.local_addr().unwrap());
-        let me = std::process::id();
-        assert_eq!(socket_owner(peer, &[(7, me)]), Some(7));
-        assert_eq!(socket_owner(peer, &[(7, u32::MAX)]), None);
     }
 }

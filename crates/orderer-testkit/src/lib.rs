@@ -12,7 +12,9 @@ pub mod chaos;
 pub mod fabric;
 mod forwarder;
 pub mod kafka;
+mod sockets;
 pub use kafka::{BrokerTls, ClientSecurity, ClusterSpec, KafkaCluster, kafka_version};
+pub use sockets::accepted_nodelay;
 
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
@@ -156,6 +158,40 @@ pub fn try_http(
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| Error::other(format!("no HTTP status in {head:?}")))?;
     Ok((status, body.to_owned()))
+}
+
+/// `POST /participation/v1/channels` on the Admin listener at `addr`, with `block`
+/// as `osnadmin channel join` sends it (multipart, part `config-block`): the status
+/// and body. Panics when the exchange fails.
+pub fn participation_join(addr: &str, block: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let boundary = "3f2a9c1e5b7d4680";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"config-block\"; filename=\"config.block\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(block);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let exchange = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(addr)?;
+        let head = format!(
+            "POST /participation/v1/channels HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(&body)?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    };
+    let response = exchange().unwrap_or_else(|e| panic!("participation join on {addr}: {e}"));
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("participation join on {addr}: no HTTP status in {head:?}"));
+    (status, body.to_owned())
 }
 
 /// The value of the sample `name{labels}` in Prometheus text, matching every given

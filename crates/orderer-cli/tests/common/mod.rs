@@ -260,6 +260,14 @@ impl Orderer {
         child.wait().unwrap();
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("the orderer is running")
+    }
+
     /// Runs `orderer-cli` against this orderer: `args` then `--server`.
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
