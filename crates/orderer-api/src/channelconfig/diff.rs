@@ -59,6 +59,21 @@ impl Differences {
             });
         }
     }
+
+    /// The mod_policy and version every config element carries, as `(mod_policy,
+    /// version)` on each side.
+    fn header(&mut self, what: &str, ours: (&str, u64), theirs: (&str, u64)) {
+        self.cmp(
+            &format!("{what} mod_policy"),
+            quoted(ours.0),
+            quoted(theirs.0),
+        );
+        self.cmp(
+            &format!("{what} version"),
+            ours.1.to_string(),
+            theirs.1.to_string(),
+        );
+    }
 }
 
 fn presence<T>(x: &Option<T>) -> String {
@@ -70,15 +85,10 @@ fn presence<T>(x: &Option<T>) -> String {
 fn diff_groups(root: &str, ours: &ConfigGroup, theirs: &ConfigGroup, out: &mut Differences) {
     let mut stack = vec![(root.to_owned(), ours, theirs)];
     while let Some((path, a, b)) = stack.pop() {
-        out.cmp(
-            &format!("{path} mod_policy"),
-            quoted(&a.mod_policy),
-            quoted(&b.mod_policy),
-        );
-        out.cmp(
-            &format!("{path} version"),
-            a.version.to_string(),
-            b.version.to_string(),
+        out.header(
+            &path,
+            (&a.mod_policy, a.version),
+            (&b.mod_policy, b.version),
         );
         for key in union(a.values.keys(), b.values.keys()) {
             diff_value(&path, key, a.values.get(key), b.values.get(key), out);
@@ -157,15 +167,10 @@ fn diff_value(
             return;
         }
     };
-    out.cmp(
-        &format!("{path} mod_policy"),
-        quoted(&a.mod_policy),
-        quoted(&b.mod_policy),
-    );
-    out.cmp(
-        &format!("{path} version"),
-        a.version.to_string(),
-        b.version.to_string(),
+    out.header(
+        &path,
+        (&a.mod_policy, a.version),
+        (&b.mod_policy, b.version),
     );
     if a.value == b.value {
         return;
@@ -418,15 +423,10 @@ fn diff_policy(
             return;
         }
     };
-    out.cmp(
-        &format!("policy {path} mod_policy"),
-        quoted(&a.mod_policy),
-        quoted(&b.mod_policy),
-    );
-    out.cmp(
-        &format!("policy {path} version"),
-        a.version.to_string(),
-        b.version.to_string(),
+    out.header(
+        &format!("policy {path}"),
+        (&a.mod_policy, a.version),
+        (&b.mod_policy, b.version),
     );
     if a.policy == b.policy {
         return;
