@@ -117,6 +117,11 @@ impl KafkaOptions {
                 ms(k.retry.metadata.retry_backoff.0),
             )
             .set("retry.backoff.ms", ms(self.producer_retry_backoff()))
+            // librdkafka leaves Nagle's algorithm on. A produce request that ends in a
+            // small segment would then wait for the broker's delayed ACK (up to 40 ms
+            // on Linux) while a channel's next batch queues behind it; Go's clients
+            // (Fabric's sarama) turn it off too. The clients batch by themselves.
+            .set("socket.nagle.disable", "true")
             .set(
                 "message.max.bytes",
                 self.max_record_bytes.max(1_000_000).to_string(),

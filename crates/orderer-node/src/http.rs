@@ -82,6 +82,12 @@ where
                     continue;
                 }
             };
+            // Responses are written as separate header and body segments: without
+            // TCP_NODELAY the body may wait for the client's delayed ACK (~40 ms),
+            // which a scraper or osnadmin would see on every request.
+            if let Err(e) = stream.set_nodelay(true) {
+                debug!(%peer, error = %e, "{name}: cannot set TCP_NODELAY");
+            }
             let handler = Arc::clone(&handler);
             let tls = tls.clone();
             tokio::spawn(async move {
