@@ -904,12 +904,14 @@ pub async fn deliver(
     Ok(result)
 }
 
-/// What a fan-out benchmark does: `followers` Deliver streams (one connection each)
-/// follow the chain while the Broadcast benchmark sends its workload.
+/// What a fan-out benchmark does: `followers` Deliver streams, spread over
+/// `connections` connections, follow the chain while the Broadcast benchmark sends
+/// its workload.
 #[derive(Debug, Clone)]
 pub struct FollowBench {
     pub broadcast: BroadcastBench,
     pub followers: usize,
+    pub connections: usize,
     /// The orderer's process, to report its peak resident memory (same machine).
     pub orderer_pid: Option<u32>,
 }
@@ -918,6 +920,7 @@ pub struct FollowBench {
 #[derive(Debug)]
 pub struct FollowResult {
     pub followers: usize,
+    pub connections: usize,
     pub broadcast: BroadcastResult,
     /// Followers that received the last block of the run.
     pub caught_up: usize,
@@ -942,6 +945,7 @@ impl FollowResult {
     pub fn json(&self) -> serde_json::Value {
         json!({
             "followers": self.followers,
+            "connections": self.connections,
             "count": self.broadcast.count,
             "size": self.broadcast.size,
             "streams": self.broadcast.streams,
@@ -964,8 +968,9 @@ impl FollowResult {
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![
             format!(
-                "{} followers; {} envelopes of {} bytes over {} streams, ordered {} up to block {}",
+                "{} followers on {} connections; {} envelopes of {} bytes over {} streams, ordered {} up to block {}",
                 self.followers,
+                self.connections,
                 self.broadcast.count,
                 self.broadcast.size,
                 self.broadcast.streams,
@@ -1102,7 +1107,7 @@ pub async fn follow_chain(
 ) -> anyhow::Result<FollowResult> {
     anyhow::ensure!(
         followers.len() == bench.followers && bench.followers > 0,
-        "one connection per follower"
+        "one channel per follower"
     );
     let channel = bench.broadcast.channel.as_str();
     let streams = futures_util::future::try_join_all(
@@ -1128,6 +1133,7 @@ pub async fn follow_chain(
     let _ = target_tx.send(Some(broadcast.last_block.unwrap_or(u64::MAX)));
     let mut result = FollowResult {
         followers: bench.followers,
+        connections: bench.connections,
         broadcast,
         caught_up: 0,
         blocks: 0,

@@ -383,7 +383,8 @@ enum BenchCommand {
     /// Replay blocks over Deliver as fast as the orderer sends them (default: the
     /// whole chain, oldest to newest) and report blocks/s and MB/s.
     ///
-    /// With --followers N: N streams (one connection each) follow the chain from
+    /// With --followers N: N streams (one connection each, or sharing --connections)
+    /// follow the chain from
     /// --seek (default newest) while --count envelopes are broadcast; reports the time
     /// until every follower has the last block of the run, and blocks/s delivered.
     Deliver {
@@ -443,6 +444,11 @@ struct FollowArgs {
     /// With --followers: concurrent Broadcast streams, one connection each.
     #[arg(long, default_value_t = 16)]
     streams: usize,
+    /// With --followers: the followers share this many connections, their streams
+    /// multiplexed over HTTP/2 (as grpc-js shares one connection per target)
+    /// [default: one connection per follower].
+    #[arg(long)]
+    connections: Option<usize>,
     /// With --followers: envelopes each Broadcast stream sends ahead of responses.
     #[arg(long, default_value_t = 512)]
     window: usize,
@@ -763,13 +769,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 count,
                 size,
                 streams,
+                connections,
                 window,
                 timeout,
                 orderer_pid,
             } = *follow;
             let followers = followers.unwrap_or_default();
-            if followers == 0 || streams == 0 {
-                anyhow::bail!("--followers and --streams must be at least 1");
+            let shared = connections.unwrap_or(followers);
+            if followers == 0 || streams == 0 || shared == 0 {
+                anyhow::bail!("--followers, --streams and --connections must be at least 1");
             }
             let (signer, tls) = target.credentials()?;
             let workload = bench::Workload::prepare(&signer, &target.channel, count, size)?;
@@ -784,7 +792,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             };
             let connections = connect(streams).await?;
-            let follower_connections = connect(followers).await?;
+            // Clones of a channel share its connection: follower i rides connection
+            // i mod --connections.
+            let shared = connect(shared.min(followers)).await?;
+            let follower_connections = (0..followers)
+                .map(|i| shared[i % shared.len()].clone())
+                .collect();
             let watcher = client::channel(&target.server, tls.as_ref()).await?;
             let seek = signer
                 .seek(
@@ -807,6 +820,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     progress: false,
                 },
                 followers,
+                connections: shared.len(),
                 orderer_pid,
             };
             let result = bench::follow_chain(
