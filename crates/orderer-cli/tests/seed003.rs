@@ -324,6 +324,25 @@ fn exactly(osns: &[&Orderer], channel: &str, who: &syschannel::Identity, envelop
     });
 }
 
+/// Waits until every OSN serves `channel` (its chain started: block 0 read with
+/// FAIL_IF_NOT_READY), and asserts they serve the block 0 `channel create` wrote.
+fn served_alike(
+    net: &syschannel::Network,
+    osns: &[&Orderer],
+    channel: &str,
+    who: &syschannel::Identity,
+) {
+    let written = std::fs::read(net.block_file(channel)).unwrap();
+    for o in osns {
+        let served = syschannel::block0(&o.addr(), channel, who);
+        assert!(
+            prost::Message::encode_to_vec(&served) == written,
+            "OSN {} serves another block 0 of {channel}",
+            o.addr()
+        );
+    }
+}
+
 #[test]
 fn with_one_broker_down_for_minutes_channels_stay_writable_a_channel_is_created_and_one_joined() {
     let mut cluster = KafkaCluster::start(ClusterSpec::seed003());
@@ -340,6 +359,7 @@ fn with_one_broker_down_for_minutes_channels_stay_writable_a_channel_is_created_
     // A channel made before the outage, with some traffic.
     let out = ok(net.create(osns[0], "before", &admin));
     assert!(out.starts_with("SUCCESS: created channel before"), "{out}");
+    served_alike(&net, &osns, "before", &admin);
     broadcast(osns[1], "before", &admin, 10);
     let mut before = 11;
     exactly(&osns, "before", &admin, before);
@@ -370,15 +390,7 @@ fn with_one_broker_down_for_minutes_channels_stay_writable_a_channel_is_created_
     // topic gets three replicas on the three brokers left.
     let out = ok(net.create(osns[2], "during", &admin));
     assert!(out.starts_with("SUCCESS: created channel during"), "{out}");
-    let written = std::fs::read(net.block_file("during")).unwrap();
-    for o in &osns {
-        let served = syschannel::block0(&o.addr(), "during", &admin);
-        assert!(
-            prost::Message::encode_to_vec(&served) == written,
-            "OSN {} serves another block 0 of the new channel",
-            o.addr()
-        );
-    }
+    served_alike(&net, &osns, "during", &admin);
     let during_topic = kafka::wait_for_partition(
         &bootstrap,
         "during",
