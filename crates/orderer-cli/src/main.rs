@@ -370,6 +370,15 @@ enum ChannelCommand {
     },
 }
 
+fn positive_rate(rate: Option<f64>) -> anyhow::Result<()> {
+    match rate {
+        Some(r) if !(r.is_finite() && r > 0.0) => {
+            anyhow::bail!("--rate must be a positive number of envelopes per second, got {r}")
+        }
+        _ => Ok(()),
+    }
+}
+
 fn parse_on_off(s: &str) -> Result<bool, String> {
     match s {
         "on" | "true" => Ok(true),
@@ -444,14 +453,19 @@ struct FollowArgs {
     /// With --followers: concurrent Broadcast streams, one connection each.
     #[arg(long, default_value_t = 16)]
     streams: usize,
-    /// With --followers: the followers share this many connections, their streams
-    /// multiplexed over HTTP/2 (as grpc-js shares one connection per target)
-    /// [default: one connection per follower].
+    /// With --followers: every stream (followers and Broadcast) shares this many
+    /// connections, multiplexed over HTTP/2, as grpc-js shares one connection per
+    /// target [default: one connection per follower and per Broadcast stream].
     #[arg(long)]
     connections: Option<usize>,
     /// With --followers: envelopes each Broadcast stream sends ahead of responses.
     #[arg(long, default_value_t = 512)]
     window: usize,
+    /// With --followers: pace the sends at this many envelopes per second in total,
+    /// so that the batch timeout cuts many small blocks (default: as fast as the
+    /// orderer takes them).
+    #[arg(long)]
+    rate: Option<f64>,
     /// With --followers: give up when no response or block arrives for this many
     /// seconds.
     #[arg(long, default_value_t = 120)]
@@ -771,14 +785,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 streams,
                 connections,
                 window,
+                rate,
                 timeout,
                 orderer_pid,
             } = *follow;
             let followers = followers.unwrap_or_default();
-            let shared = connections.unwrap_or(followers);
+            let shared = connections.unwrap_or(followers).min(followers);
             if followers == 0 || streams == 0 || shared == 0 {
                 anyhow::bail!("--followers, --streams and --connections must be at least 1");
             }
+            positive_rate(rate)?;
             let (signer, tls) = target.credentials()?;
             let workload = bench::Workload::prepare(&signer, &target.channel, count, size)?;
             let connect = |n: usize| {
@@ -791,14 +807,24 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     anyhow::Ok(out)
                 }
             };
-            let connections = connect(streams).await?;
-            // Clones of a channel share its connection: follower i rides connection
-            // i mod --connections.
-            let shared = connect(shared.min(followers)).await?;
-            let follower_connections = (0..followers)
-                .map(|i| shared[i % shared.len()].clone())
-                .collect();
-            let watcher = client::channel(&target.server, tls.as_ref()).await?;
+            // Clones of a channel share its connection. With --connections every
+            // stream rides the shared ones, Broadcast too, as in an application
+            // whose gRPC library keeps one connection per target (grpc-js):
+            // follower i on connection i mod --connections.
+            let (connections, follower_connections, watcher) = match connections {
+                Some(n) => {
+                    let shared = connect(n.min(followers)).await?;
+                    let on_shared = |k: usize| -> Vec<Channel> {
+                        (0..k).map(|i| shared[i % shared.len()].clone()).collect()
+                    };
+                    (on_shared(streams), on_shared(followers), shared[0].clone())
+                }
+                None => (
+                    connect(streams).await?,
+                    connect(followers).await?,
+                    client::channel(&target.server, tls.as_ref()).await?,
+                ),
+            };
             let seek = signer
                 .seek(
                     &target.channel,
@@ -814,13 +840,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     size,
                     streams,
                     window,
-                    rate: None,
+                    rate,
                     repeat: 1,
                     idle_timeout: Duration::from_secs(timeout.max(1)),
                     progress: false,
                 },
                 followers,
-                connections: shared.len(),
+                connections: shared,
                 orderer_pid,
             };
             let result = bench::follow_chain(
@@ -880,11 +906,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             if streams == 0 {
                 anyhow::bail!("--streams must be at least 1");
             }
-            if let Some(r) = rate {
-                if !(r.is_finite() && r > 0.0) {
-                    anyhow::bail!("--rate must be a positive number of envelopes per second");
-                }
-            }
+            positive_rate(rate)?;
             let (signer, tls) = target.credentials()?;
             let setup = Instant::now();
             let workload = bench::Workload::prepare(&signer, &target.channel, count, size)?;
