@@ -17,7 +17,7 @@ use super::types::{
 /// application channels; a channel marked pending removal answers 409 to a join or
 /// a removal, and `inactive` to info.
 #[derive(Debug, Default)]
-pub struct FakeParticipation {
+pub(crate) struct FakeParticipation {
     state: Mutex<State>,
 }
 
@@ -30,7 +30,7 @@ struct State {
 }
 
 impl FakeParticipation {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -42,26 +42,26 @@ impl FakeParticipation {
     }
 
     /// Adds an application channel of `height` blocks, as if joined earlier.
-    pub fn add_channel(&self, name: &str, height: u64) {
+    pub(crate) fn add_channel(&self, name: &str, height: u64) {
         self.state()
             .channels
             .insert(name.to_owned(), ChannelInfo::active(name, height));
     }
 
     /// Makes `name` the system channel, of `height` blocks.
-    pub fn add_system_channel(&self, name: &str, height: u64) {
+    pub(crate) fn add_system_channel(&self, name: &str, height: u64) {
         self.state().system_channel = Some(ChannelInfo::active(name, height));
     }
 
     /// Marks a channel as being removed (it leaves the served channels).
-    pub fn mark_pending_removal(&self, name: &str) {
+    pub(crate) fn mark_pending_removal(&self, name: &str) {
         let mut s = self.state();
         s.channels.remove(name);
         s.pending_removal.insert(name.to_owned());
     }
 
     /// The channels joined through the API and the block bytes each came with.
-    pub fn joined(&self) -> Vec<(String, Bytes)> {
+    pub(crate) fn joined(&self) -> Vec<(String, Bytes)> {
         self.state().joined.clone()
     }
 }

@@ -16,6 +16,8 @@
 //! otherwise), so a client without a certificate from `Admin.TLS.ClientRootCAs`
 //! fails the handshake.
 
+// An in-memory participation double for the route tests; not in the binary.
+#[cfg(test)]
 mod fake;
 mod multipart;
 mod routes;
@@ -34,7 +36,8 @@ use crate::config::{Admin, ChannelParticipation};
 use crate::shutdown::Shutdown;
 use crate::tls::{self, ListenerTls, Material};
 
-pub use fake::FakeParticipation;
+#[cfg(test)]
+pub(crate) use fake::FakeParticipation;
 pub use routes::validate_join_block;
 pub use types::{
     ChannelInfo, ChannelInfoShort, ChannelKind, ChannelList, ConsensusRelation, JoinBlock,

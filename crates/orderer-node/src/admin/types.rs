@@ -194,7 +194,8 @@ impl ParticipationError {
 }
 
 /// The node's channels as the channel participation API sees them. The node's
-/// channel registry implements it; [`super::FakeParticipation`] is an in-memory one.
+/// channel registry implements it; the route tests use an in-memory one
+/// (`admin/fake.rs`).
 ///
 /// Contracts:
 /// * Names are channel IDs as Fabric accepts them; URLs are left empty (the server
