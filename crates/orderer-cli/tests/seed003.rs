@@ -711,14 +711,20 @@ fn the_leader_cut_off_the_network_drops_out_and_writes_go_on_without_loss() {
     let victim = before.leader as u32;
     net.cluster.cut_node(victim);
     let acked_at_cut = net.acked_so_far();
-    let moved = kafka::wait_for_partition(
+    // Both other replicas in the new ISR: the election may find one of them behind
+    // (seen on a loaded machine: ISR [3] of [2, 3, 4]) until it catches up.
+    kafka::wait_for_partition(
         &bootstrap,
         CHANNEL,
-        "a new leader without the cut-off node in the ISR",
+        "a new leader and both other replicas in the ISR, without the cut-off node",
         CLUSTER_TIMEOUT,
-        |p| p.leader > 0 && p.leader != before.leader && !p.isr.contains(&before.leader),
+        |p| {
+            p.leader > 0
+                && p.leader != before.leader
+                && !p.isr.contains(&before.leader)
+                && p.isr.len() == 2
+        },
     );
-    assert_eq!(moved.isr.len(), 2, "{moved:?}");
     net.wait_for_acks(acked_at_cut + 50, || {
         format!(
             "no acknowledgements with the leader cut off: {:?}",
