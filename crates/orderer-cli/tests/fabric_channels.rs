@@ -17,7 +17,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::fabric::{
-    Fabric, KAFKA_ENV, Msp, Peer, boot_from_file, broadcast_ok, fabric, msp, new_org, run, wait_for,
+    Fabric, KAFKA_ENV, KafkaConfigtx, Msp, Peer, boot_from_file, broadcast_ok, fabric, msp,
+    new_org, run, wait_for,
 };
 use common::{Orderer, envelopes_in, exactly_envelopes, free_port, wait_for_identical_chains};
 use orderer_testkit::Broker;
@@ -25,80 +26,6 @@ use serde_json::{Value, json};
 
 const SYSTEM_CHANNEL: &str = "syschan";
 const CHANNEL: &str = "appchannel";
-
-/// The network's configtx.yaml: a Kafka system channel whose consortium holds Org1 and
-/// Org2, and the two-organization application channel profile. Placeholders in capitals
-/// are filled in by [`Network::start`]. The batch timeout is long enough that envelopes
-/// broadcast at once share a block, so that a MaxMessageCount change shows.
-const CONFIGTX: &str = r#"
-Organizations:
-  - &OrdererOrg
-    Name: OrdererOrg
-    ID: OrdererMSP
-    MSPDir: ORDERER_ORG_MSP
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('OrdererMSP.member')" }
-      Writers: { Type: Signature, Rule: "OR('OrdererMSP.member')" }
-      Admins: { Type: Signature, Rule: "OR('OrdererMSP.admin')" }
-  - &Org1
-    Name: Org1
-    ID: Org1MSP
-    MSPDir: ORG1_MSP
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('Org1MSP.admin', 'Org1MSP.peer', 'Org1MSP.client')" }
-      Writers: { Type: Signature, Rule: "OR('Org1MSP.admin', 'Org1MSP.client')" }
-      Admins: { Type: Signature, Rule: "OR('Org1MSP.admin')" }
-      Endorsement: { Type: Signature, Rule: "OR('Org1MSP.peer')" }
-  - &Org2
-    Name: Org2
-    ID: Org2MSP
-    MSPDir: ORG2_MSP
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('Org2MSP.admin', 'Org2MSP.peer', 'Org2MSP.client')" }
-      Writers: { Type: Signature, Rule: "OR('Org2MSP.admin', 'Org2MSP.client')" }
-      Admins: { Type: Signature, Rule: "OR('Org2MSP.admin')" }
-      Endorsement: { Type: Signature, Rule: "OR('Org2MSP.peer')" }
-
-Channel: &ChannelDefaults
-  Policies:
-    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-  Capabilities: { V2_0: true }
-
-Profiles:
-  SystemChannel:
-    <<: *ChannelDefaults
-    Orderer:
-      OrdererType: kafka
-      Addresses: [ OSN1_ADDRESS, OSN2_ADDRESS ]
-      BatchTimeout: 2s
-      BatchSize: { MaxMessageCount: 10, AbsoluteMaxBytes: 10 MB, PreferredMaxBytes: 2 MB }
-      Kafka:
-        Brokers: [ KAFKA_BROKER ]
-      Organizations: [ *OrdererOrg ]
-      Policies:
-        Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-        Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-        Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-        BlockValidation: { Type: ImplicitMeta, Rule: "ANY Writers" }
-      Capabilities: { V2_0: true }
-    Consortiums:
-      SampleConsortium:
-        Organizations: [ *Org1, *Org2 ]
-  TwoOrgsChannel:
-    <<: *ChannelDefaults
-    Consortium: SampleConsortium
-    Application:
-      Organizations: [ *Org1, *Org2 ]
-      Policies:
-        Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-        Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-        Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-        LifecycleEndorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-        Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-      Capabilities: { V2_0: true }
-"#;
 
 /// Two Kafka OSNs on one Apache Kafka node, booted from configtxgen's system-channel block,
 /// with the organizations' crypto and the channel creation transaction.
@@ -137,21 +64,22 @@ impl Network {
         let addresses = [free_port(), free_port()].map(|port| format!("127.0.0.1:{port}"));
         let cfg = dir.join("configtx");
         std::fs::create_dir_all(&cfg).unwrap();
-        let msp_dir = |org: &Path| org.join("msp").to_str().unwrap().to_owned();
-        let configtx = CONFIGTX
-            .replace("ORDERER_ORG_MSP", &msp_dir(&orderer_org))
-            .replace("ORG1_MSP", &msp_dir(&org1))
-            .replace("ORG2_MSP", &msp_dir(&org2))
-            .replace("OSN1_ADDRESS", &addresses[0])
-            .replace("OSN2_ADDRESS", &addresses[1])
-            .replace("KAFKA_BROKER", &broker.bootstrap());
-        std::fs::write(cfg.join("configtx.yaml"), configtx).unwrap();
+        // The batch timeout is long enough that envelopes broadcast at once share a
+        // block, so that a MaxMessageCount change shows.
+        let configtx = KafkaConfigtx {
+            orderer_org: &orderer_org.join("msp"),
+            orgs: &[("Org1", &org1.join("msp")), ("Org2", &org2.join("msp"))],
+            addresses: &addresses,
+            brokers: &[broker.bootstrap()],
+            batch_timeout: "2s",
+        };
+        std::fs::write(cfg.join("configtx.yaml"), configtx.yaml()).unwrap();
         let genesis = dir.join("syschan.block");
         fabric.configtxgen(&cfg, "SystemChannel", SYSTEM_CHANNEL, &genesis);
         let mut cmd = fabric.command("configtxgen", &cfg);
         let tx = dir.join("appchannel.tx");
         let tx_s = tx.to_str().unwrap();
-        cmd.args(["-profile", "TwoOrgsChannel", "-channelID", CHANNEL]);
+        cmd.args(["-profile", "AppChannel", "-channelID", CHANNEL]);
         cmd.args(["-outputCreateChannelTx", tx_s]);
         run(cmd, "configtxgen -outputCreateChannelTx");
 

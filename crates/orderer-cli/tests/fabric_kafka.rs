@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fabric::{Fabric, KAFKA_ENV, Msp, boot_from_file, fabric, msp, new_org};
+use common::fabric::{Fabric, KAFKA_ENV, KafkaConfigtx, Msp, boot_from_file, fabric, msp, new_org};
 use common::{
     EVENT_TIMEOUT, envelopes_in, exactly_envelopes, free_port, ok, wait_for_identical_chains_at,
 };
@@ -27,70 +27,6 @@ use orderer_testkit::Broker;
 
 const SYSTEM_CHANNEL: &str = "syschan";
 const CHANNEL: &str = "appchannel";
-
-/// A Kafka system channel whose consortium holds Org1, and the application channel
-/// profile. The batch timeout is short so that time-to-cut blocks come quickly;
-/// MaxMessageCount 10 so that count-cut blocks come too.
-const CONFIGTX: &str = r#"
-Organizations:
-  - &OrdererOrg
-    Name: OrdererOrg
-    ID: OrdererMSP
-    MSPDir: ORDERER_ORG_MSP
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('OrdererMSP.member')" }
-      Writers: { Type: Signature, Rule: "OR('OrdererMSP.member')" }
-      Admins: { Type: Signature, Rule: "OR('OrdererMSP.admin')" }
-  - &Org1
-    Name: Org1
-    ID: Org1MSP
-    MSPDir: ORG1_MSP
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('Org1MSP.admin', 'Org1MSP.peer', 'Org1MSP.client')" }
-      Writers: { Type: Signature, Rule: "OR('Org1MSP.admin', 'Org1MSP.client')" }
-      Admins: { Type: Signature, Rule: "OR('Org1MSP.admin')" }
-      Endorsement: { Type: Signature, Rule: "OR('Org1MSP.peer')" }
-
-Channel: &ChannelDefaults
-  Policies:
-    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-  Capabilities: { V2_0: true }
-
-Profiles:
-  SystemChannel:
-    <<: *ChannelDefaults
-    Orderer:
-      OrdererType: kafka
-      Addresses: [ FABRIC_OSN, OUR_OSN ]
-      BatchTimeout: 1s
-      BatchSize: { MaxMessageCount: 10, AbsoluteMaxBytes: 10 MB, PreferredMaxBytes: 2 MB }
-      Kafka:
-        Brokers: [ KAFKA_BROKER ]
-      Organizations: [ *OrdererOrg ]
-      Policies:
-        Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-        Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-        Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-        BlockValidation: { Type: ImplicitMeta, Rule: "ANY Writers" }
-      Capabilities: { V2_0: true }
-    Consortiums:
-      SampleConsortium:
-        Organizations: [ *Org1 ]
-  OneOrgChannel:
-    <<: *ChannelDefaults
-    Consortium: SampleConsortium
-    Application:
-      Organizations: [ *Org1 ]
-      Policies:
-        Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-        Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-        Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-        LifecycleEndorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-        Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-      Capabilities: { V2_0: true }
-"#;
 
 /// Fabric's `orderer` on the system channel block, killed when dropped.
 struct FabricOsn {
@@ -292,19 +228,24 @@ fn a_fabric_kafka_osn_and_ours_cut_identical_chains_and_ours_takes_over() {
     let (fabric_port, our_port) = (free_port(), free_port());
     let cfg = dir.join("configtx");
     std::fs::create_dir_all(&cfg).unwrap();
-    let msp_dir = |org: &Path| org.join("msp").to_str().unwrap().to_owned();
-    let configtx = CONFIGTX
-        .replace("ORDERER_ORG_MSP", &msp_dir(&orderer_org))
-        .replace("ORG1_MSP", &msp_dir(&org1))
-        .replace("FABRIC_OSN", &format!("127.0.0.1:{fabric_port}"))
-        .replace("OUR_OSN", &format!("127.0.0.1:{our_port}"))
-        .replace("KAFKA_BROKER", &broker.bootstrap());
-    std::fs::write(cfg.join("configtx.yaml"), configtx).unwrap();
+    // The batch timeout is short so that time-to-cut blocks come quickly;
+    // MaxMessageCount 10 so that count-cut blocks come too.
+    let configtx = KafkaConfigtx {
+        orderer_org: &orderer_org.join("msp"),
+        orgs: &[("Org1", &org1.join("msp"))],
+        addresses: &[
+            format!("127.0.0.1:{fabric_port}"),
+            format!("127.0.0.1:{our_port}"),
+        ],
+        brokers: &[broker.bootstrap()],
+        batch_timeout: "1s",
+    };
+    std::fs::write(cfg.join("configtx.yaml"), configtx.yaml()).unwrap();
     let genesis = dir.join("syschan.block");
     fabric.configtxgen(&cfg, "SystemChannel", SYSTEM_CHANNEL, &genesis);
     let tx = dir.join("appchannel.tx");
     let mut cmd = fabric.command("configtxgen", &cfg);
-    cmd.args(["-profile", "OneOrgChannel", "-channelID", CHANNEL]);
+    cmd.args(["-profile", "AppChannel", "-channelID", CHANNEL]);
     cmd.args(["-outputCreateChannelTx", tx.to_str().unwrap()]);
     common::fabric::run(cmd, "configtxgen -outputCreateChannelTx");
 

@@ -481,3 +481,103 @@ pub const KAFKA_ENV: [(&str, &str); 3] = [
     ("ORDERER_KAFKA_RETRY_SHORTINTERVAL", "300ms"),
     ("ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_READTIMEOUT", "2s"),
 ];
+
+/// What differs between the Fabric tests' Kafka networks: the rest of their
+/// configtx.yaml (policies, V2_0 capabilities, batch sizes) is one template.
+pub struct KafkaConfigtx<'a> {
+    /// The ordering organization's MSP directory (`OrdererOrg`, `OrdererMSP`).
+    pub orderer_org: &'a Path,
+    /// Member organizations, `(name, MSP directory)`; MSP ID `{name}MSP`. They form
+    /// the system channel's consortium and the application channel.
+    pub orgs: &'a [(&'a str, &'a Path)],
+    /// The OSNs' addresses (`Orderer.Addresses`).
+    pub addresses: &'a [String],
+    pub brokers: &'a [String],
+    /// `Orderer.BatchTimeout`, e.g. `2s`.
+    pub batch_timeout: &'a str,
+}
+
+impl KafkaConfigtx<'_> {
+    /// configtx.yaml with two profiles: `SystemChannel` (Kafka, MaxMessageCount 10,
+    /// consortium `SampleConsortium` of every org) and `AppChannel` (every org).
+    pub fn yaml(&self) -> String {
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        let mut orgs = format!(
+            r#"Organizations:
+  - &OrdererOrg
+    Name: OrdererOrg
+    ID: OrdererMSP
+    MSPDir: {}
+    Policies:
+      Readers: {{ Type: Signature, Rule: "OR('OrdererMSP.member')" }}
+      Writers: {{ Type: Signature, Rule: "OR('OrdererMSP.member')" }}
+      Admins: {{ Type: Signature, Rule: "OR('OrdererMSP.admin')" }}
+"#,
+            path(self.orderer_org)
+        );
+        for (name, dir) in self.orgs {
+            let id = format!("{name}MSP");
+            orgs += &format!(
+                r#"  - &{name}
+    Name: {name}
+    ID: {id}
+    MSPDir: {dir}
+    Policies:
+      Readers: {{ Type: Signature, Rule: "OR('{id}.admin', '{id}.peer', '{id}.client')" }}
+      Writers: {{ Type: Signature, Rule: "OR('{id}.admin', '{id}.client')" }}
+      Admins: {{ Type: Signature, Rule: "OR('{id}.admin')" }}
+      Endorsement: {{ Type: Signature, Rule: "OR('{id}.peer')" }}
+"#,
+                dir = path(dir)
+            );
+        }
+        let members: Vec<String> = self.orgs.iter().map(|(n, _)| format!("*{n}")).collect();
+        let members = members.join(", ");
+        format!(
+            r#"{orgs}
+Channel: &ChannelDefaults
+  Policies:
+    Readers: {{ Type: ImplicitMeta, Rule: "ANY Readers" }}
+    Writers: {{ Type: ImplicitMeta, Rule: "ANY Writers" }}
+    Admins: {{ Type: ImplicitMeta, Rule: "MAJORITY Admins" }}
+  Capabilities: {{ V2_0: true }}
+
+Profiles:
+  SystemChannel:
+    <<: *ChannelDefaults
+    Orderer:
+      OrdererType: kafka
+      Addresses: [ {addresses} ]
+      BatchTimeout: {timeout}
+      BatchSize: {{ MaxMessageCount: 10, AbsoluteMaxBytes: 10 MB, PreferredMaxBytes: 2 MB }}
+      Kafka:
+        Brokers: [ {brokers} ]
+      Organizations: [ *OrdererOrg ]
+      Policies:
+        Readers: {{ Type: ImplicitMeta, Rule: "ANY Readers" }}
+        Writers: {{ Type: ImplicitMeta, Rule: "ANY Writers" }}
+        Admins: {{ Type: ImplicitMeta, Rule: "MAJORITY Admins" }}
+        BlockValidation: {{ Type: ImplicitMeta, Rule: "ANY Writers" }}
+      Capabilities: {{ V2_0: true }}
+    Consortiums:
+      SampleConsortium:
+        Organizations: [ {members} ]
+  AppChannel:
+    <<: *ChannelDefaults
+    Consortium: SampleConsortium
+    Application:
+      Organizations: [ {members} ]
+      Policies:
+        Readers: {{ Type: ImplicitMeta, Rule: "ANY Readers" }}
+        Writers: {{ Type: ImplicitMeta, Rule: "ANY Writers" }}
+        Admins: {{ Type: ImplicitMeta, Rule: "MAJORITY Admins" }}
+        LifecycleEndorsement: {{ Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }}
+        Endorsement: {{ Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }}
+      Capabilities: {{ V2_0: true }}
+"#,
+            addresses = self.addresses.join(", "),
+            timeout = self.batch_timeout,
+            brokers = self.brokers.join(", "),
+        )
+    }
+}
