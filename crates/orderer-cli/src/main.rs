@@ -1,7 +1,8 @@
 //! `orderer-cli`: broadcast, deliver and inspect blocks against any Fabric-compatible
 //! orderer.
 
-use std::io::IsTerminal;
+mod cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -9,16 +10,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use orderer_api::proto::common::{Block, Status};
-use orderer_cli::client::{Tls, TlsFiles};
 use orderer_cli::deliver::{
     ChainChecker, DeliverRequest, SignatureChecker, block_line, deliver, fetch_block,
 };
 use orderer_cli::envelopes::{Position, Signer, sample};
-use orderer_cli::proto_client::atomic_broadcast_client::AtomicBroadcastClient;
 use orderer_cli::{bench, broadcast, client, inspect};
 use orderer_msp::Msp;
 use prost::Message;
 use tonic::transport::Channel;
+
+use cmd::common::{Target, Targets, exit, positive_rate, print_report, progress};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,109 +30,6 @@ use tonic::transport::Channel;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, clap::Args)]
-struct Target {
-    /// Orderer address, host:port.
-    #[arg(long, default_value = "127.0.0.1:7050")]
-    server: String,
-    /// Channel id.
-    #[arg(long, default_value = "mychannel")]
-    channel: String,
-    #[command(flatten)]
-    tls: TlsArgs,
-    #[command(flatten)]
-    identity: IdentityArgs,
-}
-
-#[derive(Debug, clap::Args)]
-struct TlsArgs {
-    /// Connect with TLS, trusting this CA (PEM) for the orderer's certificate.
-    #[arg(long, value_name = "PEM")]
-    tls_ca: Option<PathBuf>,
-    /// Mutual TLS: this client's certificate (PEM); its hash binds Deliver requests.
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// Mutual TLS: this client's private key (PEM).
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-}
-
-#[derive(Debug, clap::Args)]
-struct IdentityArgs {
-    /// Sign with the identity of this local MSP directory (signcerts/, keystore/).
-    /// Default: the built-in development identity of sampleconfig/msp (SampleOrg).
-    #[arg(long, value_name = "DIR", requires = "mspid")]
-    msp_dir: Option<PathBuf>,
-    /// MSP ID of --msp-dir's identity.
-    #[arg(long)]
-    mspid: Option<String>,
-    /// Send envelopes without creator or signature (orderers that skip checks).
-    #[arg(long, conflicts_with = "msp_dir")]
-    unsigned: bool,
-}
-
-/// Several orderers of one channel (`--server` repeated).
-#[derive(Debug, clap::Args)]
-struct Targets {
-    /// Orderer address, host:port. Repeat for several orderers: streams take them in
-    /// turn.
-    #[arg(
-        long = "server",
-        value_name = "SERVER",
-        default_value = "127.0.0.1:7050"
-    )]
-    servers: Vec<String>,
-    /// Channel id.
-    #[arg(long, default_value = "mychannel")]
-    channel: String,
-    #[command(flatten)]
-    tls: TlsArgs,
-    #[command(flatten)]
-    identity: IdentityArgs,
-}
-
-impl Targets {
-    fn credentials(&self) -> anyhow::Result<(Signer, Option<Tls>)> {
-        credentials(&self.tls, &self.identity)
-    }
-}
-
-/// The signer (bound to the client's TLS certificate when there is one) and the
-/// checked TLS material.
-fn credentials(tls: &TlsArgs, identity: &IdentityArgs) -> anyhow::Result<(Signer, Option<Tls>)> {
-    let tls = TlsFiles {
-        ca: tls.tls_ca.clone(),
-        cert: tls.tls_cert.clone(),
-        key: tls.tls_key.clone(),
-    }
-    .load()?;
-    let mut signer = match (&identity.msp_dir, &identity.mspid) {
-        _ if identity.unsigned => Signer::unsigned(),
-        (Some(dir), Some(id)) => Signer::load(dir, id)?,
-        _ => Signer::sample()?,
-    };
-    if let Some(der) = tls.as_ref().and_then(|t| t.cert_der.as_ref()) {
-        signer = signer.bind_tls_certificate(der);
-    }
-    Ok((signer, tls))
-}
-
-impl Target {
-    /// Connects (over TLS if asked) and builds the signer, bound to the client's TLS
-    /// certificate when there is one.
-    async fn connect(&self) -> anyhow::Result<(AtomicBroadcastClient<Channel>, Signer)> {
-        let (signer, tls) = self.credentials()?;
-        let client = client::connect_with(&self.server, tls.as_ref()).await?;
-        Ok((client, signer))
-    }
-
-    /// The signer (bound to the client's TLS certificate when there is one) and the
-    /// checked TLS material.
-    fn credentials(&self) -> anyhow::Result<(Signer, Option<Tls>)> {
-        credentials(&self.tls, &self.identity)
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,15 +266,6 @@ enum ChannelCommand {
         #[arg(long, conflicts_with = "sign_with")]
         no_update_signature: bool,
     },
-}
-
-fn positive_rate(rate: Option<f64>) -> anyhow::Result<()> {
-    match rate {
-        Some(r) if !(r.is_finite() && r > 0.0) => {
-            anyhow::bail!("--rate must be a positive number of envelopes per second, got {r}")
-        }
-        _ => Ok(()),
-    }
 }
 
 fn parse_on_off(s: &str) -> Result<bool, String> {
@@ -1081,28 +970,5 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// Progress bars only for people watching a terminal.
-fn progress() -> bool {
-    std::io::stderr().is_terminal()
-}
-
-/// The report's lines, then (with --json) the JSON object as the last line.
-fn print_report(lines: &[String], json: Option<serde_json::Value>) {
-    for line in lines {
-        println!("{line}");
-    }
-    if let Some(j) = json {
-        println!("{j}");
-    }
-}
-
-fn exit(ok: bool) -> ExitCode {
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
