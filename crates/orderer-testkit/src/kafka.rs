@@ -140,16 +140,7 @@ impl ClusterSpec {
     /// min.insync.replicas 2, no unclean leader election, retention forever, record
     /// limits above 99 MB.
     pub fn seed003() -> ClusterSpec {
-        let mut spec = ClusterSpec::bare(4, 3);
-        spec.settings = settings(SEED_RULES);
-        spec.settings.extend(settings(&[
-            ("default.replication.factor", "3"),
-            ("min.insync.replicas", "2"),
-            ("offsets.topic.replication.factor", "3"),
-            ("transaction.state.log.replication.factor", "3"),
-            ("transaction.state.log.min.isr", "2"),
-        ]));
-        spec
+        ClusterSpec::replicated(4, 3, "3", "2")
     }
 
     /// `nodes` nodes, the first `controllers` of them controllers too, with Kafka's
@@ -168,14 +159,20 @@ impl ClusterSpec {
 
     /// One node, broker and controller, replication factor 1.
     pub fn single() -> ClusterSpec {
-        let mut spec = ClusterSpec::bare(1, 1);
+        ClusterSpec::replicated(1, 1, "1", "1")
+    }
+
+    /// Seed 003's size-independent rules, and replication factor `rf` with
+    /// min.insync.replicas `min_isr` for every topic, the internal ones included.
+    fn replicated(nodes: usize, controllers: usize, rf: &str, min_isr: &str) -> ClusterSpec {
+        let mut spec = ClusterSpec::bare(nodes, controllers);
         spec.settings = settings(SEED_RULES);
         spec.settings.extend(settings(&[
-            ("default.replication.factor", "1"),
-            ("min.insync.replicas", "1"),
-            ("offsets.topic.replication.factor", "1"),
-            ("transaction.state.log.replication.factor", "1"),
-            ("transaction.state.log.min.isr", "1"),
+            ("default.replication.factor", rf),
+            ("min.insync.replicas", min_isr),
+            ("offsets.topic.replication.factor", rf),
+            ("transaction.state.log.replication.factor", rf),
+            ("transaction.state.log.min.isr", min_isr),
         ]));
         spec
     }
