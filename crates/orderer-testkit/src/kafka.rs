@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::forwarder::{Forwarder, SourceNamer};
-use crate::free_port;
 
 /// How long a node may take from spawn to "Kafka Server started".
 pub const NODE_START_TIMEOUT: Duration = Duration::from_secs(180);
@@ -188,6 +187,23 @@ impl ClusterSpec {
         self.client = client;
         self
     }
+}
+
+/// `N` loopback ports nothing listens on, all different: each probe is held until
+/// all are chosen.
+fn distinct_free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+        })
+        .collect();
+    std::array::from_fn(|i| {
+        held[i]
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("a probed port: {e}"))
+    })
 }
 
 fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -604,7 +620,10 @@ impl KafkaCluster {
     pub fn spawn(&mut self, id: u32) {
         let node = self.node(id);
         assert!(node.child.is_none(), "node {id} is already running");
-        let ports = (free_port(), free_port(), free_port());
+        // Three distinct ports: probed one after another, the same port can come back
+        // twice, and Kafka refuses two listeners on one port.
+        let [a, b, c] = distinct_free_ports::<3>();
+        let ports = (a, b, c);
         let props = self.properties(node, ports);
         let path = node.dir.join("server.properties");
         write(&path, &props);
