@@ -275,14 +275,16 @@ impl BroadcastHandler {
         self.security.check_timestamp(&payload.channel_header)?;
         self.security
             .check_binding(&payload.channel_header, client, false)?;
-        let support = &channel.support;
+        // One snapshot of the configuration for every check of this envelope.
+        let bundle = channel.bundle();
+        let security = &*self.security;
         let (raw, config_seq) = if creation {
             let channels = self.registry.channels().len();
-            msgprocessor::process_channel_creation(support, &env, &payload, channels)?
+            msgprocessor::process_channel_creation(&bundle, security, &env, &payload, channels)?
         } else if update {
-            msgprocessor::process_config_update(support, &env, &payload)?
+            msgprocessor::process_config_update(&bundle, security, &env, &payload)?
         } else {
-            let seq = msgprocessor::process_normal(support, &raw, &env, &payload)?;
+            let seq = msgprocessor::process_normal(&bundle, security, &raw, &env, &payload)?;
             (raw, seq)
         };
         t.validated = Some(t.started.elapsed());

@@ -1,14 +1,15 @@
-//! A channel's configuration as the node enforces it: the typed values, the
-//! organizations' MSPs and the policies, all built from one config block. A config
-//! block replaces the whole bundle at once (see [`crate::registry::Channel::bundle`]).
+//! A channel's configuration as the node enforces it: the committed configuration
+//! ([`ChannelValues`], the one type that holds it), with the organizations' MSPs and
+//! the policies built from it. A config block replaces the whole bundle at once
+//! (see [`crate::channel_state::ChannelState`]).
 
 use std::sync::Arc;
 
-use orderer_api::channel::CommittedConfig;
-use orderer_api::channelconfig::ChannelValues;
-use orderer_api::policies::{PolicyManager, SignedData};
-use orderer_api::proto::common::Config;
-use orderer_msp::MspManager;
+use orderer_api::channelconfig::{ChannelValues, ConfigError};
+use orderer_api::configtx::{self, UpdateError};
+use orderer_api::policies::{PolicyError, PolicyManager, SignedData};
+use orderer_api::proto::common::ConfigEnvelope;
+use orderer_msp::{MspManager, SetupError};
 
 /// Fabric's policy paths the orderer evaluates.
 pub const WRITERS: &str = "/Channel/Writers";
@@ -32,25 +33,42 @@ pub struct Bundle {
     pub config_msps: Arc<MspManager>,
 }
 
+/// Which part of a configuration the node cannot enforce.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error(transparent)]
+    Values(#[from] ConfigError),
+    #[error(transparent)]
+    Msp(#[from] SetupError),
+    #[error(transparent)]
+    Policies(#[from] PolicyError),
+}
+
+/// Why a config block may not follow the configuration in force.
+#[derive(Debug, thiserror::Error)]
+pub enum NextConfigError {
+    /// The update does not yield the configuration the block carries.
+    #[error(transparent)]
+    Update(#[from] UpdateError),
+    /// The block's configuration is unreadable or not a valid successor.
+    #[error(transparent)]
+    Successor(#[from] ConfigError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("the ConfigEnvelope carries no config")]
+    NoConfig,
+}
+
 impl Bundle {
-    /// Builds the bundle of `config` (a committed config of channel `channel_id`);
-    /// the error says which part of the configuration is unusable.
-    pub fn new(channel_id: &str, config: &CommittedConfig) -> Result<Bundle, String> {
-        let values = ChannelValues::new(
-            channel_id,
-            Config {
-                sequence: config.sequence,
-                channel_group: Some(config.channel_group.clone()),
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))
-            .map_err(|e| e.to_string())?;
-        let config_msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))
-            .map_err(|e| e.to_string())?
-            .check_validity_period(false);
-        let policies = PolicyManager::from_config_group("Channel", &config.channel_group)
-            .map_err(|e| e.to_string())?;
+    /// Builds the bundle of a committed configuration.
+    pub fn new(values: ChannelValues) -> Result<Bundle, BundleError> {
+        let msp_configs = || values.msps().values().map(|m| m.config());
+        let msps = MspManager::from_msp_configs(msp_configs())?;
+        let config_msps = MspManager::from_msp_configs(msp_configs())?.check_validity_period(false);
+        let policies = PolicyManager::from_config_group(
+            "Channel",
+            values.channel_group().unwrap_or(&Default::default()),
+        )?;
         Ok(Bundle {
             values,
             policies,
@@ -59,11 +77,27 @@ impl Bundle {
         })
     }
 
+    /// The bundle of the configuration a config block about to be written carries
+    /// (Fabric's `Validate`): that configuration must be exactly what its update
+    /// yields when applied to this one, and a valid successor of it.
+    pub fn next(&self, config_env: ConfigEnvelope) -> Result<Bundle, NextConfigError> {
+        configtx::Validator::new(
+            self.values.channel_id(),
+            self.values.config(),
+            &self.policies,
+        )?
+        .validate(&config_env, self.config_msps.as_ref())?;
+        let config = config_env.config.ok_or(NextConfigError::NoConfig)?;
+        let values =
+            ChannelValues::new(self.values.channel_id(), config).map_err(BundleError::from)?;
+        self.values.check_successor(&values)?;
+        Ok(Bundle::new(values)?)
+    }
+
     /// Evaluates the policy at `path` over `signed`; the error is the policy's
     /// explanation (what was needed, who signed, which signatures were refused).
-    pub fn evaluate(&self, path: &str, signed: &[SignedData]) -> Result<(), String> {
+    pub fn evaluate(&self, path: &str, signed: &[SignedData]) -> Result<(), PolicyError> {
         self.policies
             .evaluate_signed_data(path, signed, self.msps.as_ref())
-            .map_err(|e| e.to_string())
     }
 }

@@ -6,10 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use orderer_api::channelconfig::ChannelValues;
-use orderer_api::config::Problems;
 use orderer_api::{Consenter, ConsenterKind};
 
-use crate::bootstrap::ChannelPlan;
 use crate::config::Config;
 
 /// What the node must know about a consenter beyond its trait.
@@ -43,8 +41,6 @@ pub struct Registration {
     /// The orderer.yaml section with this consenter's node settings, if any.
     pub section: Option<&'static str>,
     pub capabilities: Capabilities,
-    /// Checks the consenter's section; called when this consenter is selected.
-    pub validate: fn(&Config, &mut Problems),
     /// Creates the consenter (inside a Tokio runtime) from this node's configuration
     /// and the configuration of a channel it orders (for Kafka: the brokers).
     pub create: ConsenterFactory,
@@ -59,7 +55,6 @@ pub const REGISTRY: &[Registration] = &[
         kind: ConsenterKind::Solo,
         section: None,
         capabilities: Capabilities { shared_log: false },
-        validate: |_, _| {},
         create: |_, _| Ok(Arc::new(orderer_solo::SoloConsenter::new())),
         metrics: &[],
         describe_metrics: || {},
@@ -69,9 +64,6 @@ pub const REGISTRY: &[Registration] = &[
         kind: ConsenterKind::Kafka,
         section: Some("Kafka"),
         capabilities: Capabilities { shared_log: true },
-        validate: |config, problems| {
-            orderer_api::config::Section::validate(&config.kafka, problems)
-        },
         create: |config, channel| {
             let options = kafka_options(config, channel)?;
             Ok(Arc::new(orderer_kafka::KafkaConsenter::new(options)?))
@@ -116,15 +108,18 @@ impl Consenters {
         c
     }
 
-    /// The consenters the planned channels need, each created once (the first
+    /// The consenters the planned channels (their configurations) need, each created once (the first
     /// channel of a kind gives the cluster settings, e.g. Kafka's brokers, which the
     /// node's channels share). Must run inside a Tokio runtime.
-    pub fn for_plans(config: &Config, plans: &[ChannelPlan]) -> Result<Self, SetupError> {
+    pub fn for_channels<'a>(
+        config: &Config,
+        channels: impl IntoIterator<Item = &'a ChannelValues>,
+    ) -> Result<Self, SetupError> {
         let mut c = Consenters::builtin();
-        for plan in plans {
-            let kind = plan.kind();
+        for values in channels {
+            let kind = values.orderer().consenter_kind();
             if !c.by_kind.contains_key(&kind) {
-                c.register((registration(kind)?.create)(config, &plan.values)?);
+                c.register((registration(kind)?.create)(config, values)?);
             }
         }
         Ok(c)

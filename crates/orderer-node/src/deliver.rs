@@ -27,7 +27,7 @@ use orderer_api::proto::orderer::seek_info::{SeekBehavior, SeekContentType, Seek
 use orderer_api::seek::SeekRange;
 use orderer_api::{ChainState, RawEnvelope};
 use prost::Message;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{Instrument, debug, trace_span};
 
@@ -36,8 +36,17 @@ use crate::ingress::IngressError;
 use crate::metrics;
 use crate::registry::{Channel, Registry};
 use crate::security::{ClientTls, Security};
-use crate::server::codec::DeliverFrame;
 use crate::shutdown::Shutdown;
+
+/// One Deliver response: a status, or a marshalled block (encoded by the gRPC
+/// server's codec from the stored bytes).
+#[derive(Debug)]
+pub enum DeliverFrame {
+    Status(FabricStatus),
+    /// The block, and its share of the stream's buffer budget, given back once the
+    /// frame is encoded.
+    Block(Bytes, Option<OwnedSemaphorePermit>),
+}
 
 /// Responses buffered per stream...
 const STREAM_BUFFER: usize = 16;

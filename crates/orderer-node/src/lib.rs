@@ -9,6 +9,7 @@ pub mod admin;
 pub mod bootstrap;
 pub mod broadcast;
 pub mod bundle;
+pub mod channel_state;
 pub mod config;
 pub mod consenters;
 pub mod deliver;

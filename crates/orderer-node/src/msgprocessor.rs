@@ -17,43 +17,42 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use orderer_api::EnvelopeError;
 use orderer_api::RawEnvelope;
 use orderer_api::configtx::{self, UpdateError, UpdateErrorClass};
 use orderer_api::envelope::{ParsedPayload, parse_payload};
 use orderer_api::proto::common::{
     ChannelHeader, ConfigEnvelope, Envelope, Header, HeaderType, Payload, SignatureHeader,
 };
-use orderer_api::{ConsenterSupport, EnvelopeError};
 use orderer_msp::SigningIdentity;
 use prost::Message;
 
 use crate::bundle::{Bundle, ORDERER_WRITERS, WRITERS};
 use crate::ingress::IngressError;
-use crate::support::ChannelSupport;
+use crate::security::Security;
 
-/// Fabric's `ProcessNormalMsg`: the config sequence the envelope is valid at.
+/// Fabric's `ProcessNormalMsg` under the configuration `bundle` (one snapshot of
+/// the channel's): the config sequence the envelope is valid at. If a config block
+/// lands meanwhile, the chain checks the envelope again when it orders it.
 pub fn process_normal(
-    support: &ChannelSupport,
+    bundle: &Bundle,
+    security: &Security,
     raw: &RawEnvelope,
     env: &Envelope,
     payload: &ParsedPayload,
 ) -> Result<u64, IngressError> {
-    // The sequence first: if a config block lands during the checks, the envelope
-    // counts as validated under the older one and is checked again when ordered.
-    let seq = support.sequence();
-    let bundle = support.bundle();
     if bundle.values.is_maintenance() {
         return Err(IngressError::Maintenance);
     }
-    filters(support, &bundle, raw.size(), env, payload)?;
-    Ok(seq)
+    filters(bundle, security, raw.size(), env, payload)?;
+    Ok(bundle.values.sequence())
 }
 
 /// The size and signature filters every message passes (Fabric's standard channel
 /// filters); in maintenance mode only the orderer organizations' writers pass.
 fn filters(
-    support: &ChannelSupport,
     bundle: &Bundle,
+    security: &Security,
     size: usize,
     env: &Envelope,
     payload: &ParsedPayload,
@@ -67,9 +66,7 @@ fn filters(
     } else {
         WRITERS
     };
-    support
-        .security
-        .check_policy(bundle, writers, env, payload)?;
+    security.check_policy(bundle, writers, env, payload)?;
     Ok(())
 }
 
@@ -85,19 +82,18 @@ fn update_error(e: UpdateError) -> IngressError {
 /// Fabric's `ProcessConfigUpdateMsg` for an existing channel: the CONFIG envelope to
 /// order, and the sequence it was made at.
 pub fn process_config_update(
-    support: &ChannelSupport,
+    bundle: &Bundle,
+    security: &Security,
     env: &Envelope,
     payload: &ParsedPayload,
 ) -> Result<(RawEnvelope, u64), IngressError> {
-    let seq = support.sequence();
-    let bundle = support.bundle();
-    let channel = support.channel_id();
-    filters(support, &bundle, env.encoded_len(), env, payload)?;
+    let channel = bundle.values.channel_id();
+    filters(bundle, security, env.encoded_len(), env, payload)?;
     let config_env = configtx::Validator::new(channel, bundle.values.config(), &bundle.policies)
         .and_then(|v| v.propose_config_update(env, bundle.config_msps.as_ref()))
         .map_err(update_error)?;
     let (raw, config) = signed_envelope(
-        support.security.signer(),
+        security.signer(),
         HeaderType::Config,
         channel,
         config_env.encode_to_vec().into(),
@@ -106,20 +102,21 @@ pub fn process_config_update(
     // signature must pass the Writers policy (a misconfigured orderer is found here,
     // not when its block is refused).
     let config_payload = parse_payload(&config)?;
-    filters(support, &bundle, raw.size(), &config, &config_payload)?;
-    Ok((raw, seq))
+    filters(bundle, security, raw.size(), &config, &config_payload)?;
+    Ok((raw, bundle.values.sequence()))
 }
 
 /// Fabric's system channel `ProcessConfigUpdateMsg` for a channel that does not
 /// exist: the ORDERER_TRANSACTION to order on the system channel.
 pub fn process_channel_creation(
-    system: &ChannelSupport,
+    system: &Bundle,
+    security: &Security,
     env: &Envelope,
     payload: &ParsedPayload,
     existing_channels: usize,
 ) -> Result<(RawEnvelope, u64), IngressError> {
-    let seq = system.sequence();
-    let bundle = system.bundle();
+    let bundle = system;
+    let system_channel = bundle.values.channel_id();
     let new_channel = payload.channel_header.channel_id.clone();
     // Only the size: the creator is an organization admin of the consortium, not a
     // writer of the system channel (whose Writers are the orderer organizations').
@@ -132,13 +129,13 @@ pub fn process_channel_creation(
     }
     let config_env = configtx::new_channel_config(
         bundle.values.config(),
-        system.channel_id(),
+        system_channel,
         env,
         bundle.config_msps.as_ref(),
         existing_channels,
     )
     .map_err(update_error)?;
-    let signer = system.security.signer();
+    let signer = security.signer();
     let (inner, _) = signed_envelope(
         signer,
         HeaderType::Config,
@@ -148,26 +145,33 @@ pub fn process_channel_creation(
     let (raw, wrapped) = signed_envelope(
         signer,
         HeaderType::OrdererTransaction,
-        system.channel_id(),
+        system_channel,
         inner.into_bytes(),
     )?;
     let wrapped_payload = parse_payload(&wrapped)?;
-    filters(system, &bundle, raw.size(), &wrapped, &wrapped_payload)?;
-    Ok((raw, seq))
+    filters(bundle, security, raw.size(), &wrapped, &wrapped_payload)?;
+    Ok((raw, bundle.values.sequence()))
 }
 
 /// Checks a normal envelope again under the configuration now in force.
-pub fn revalidate_normal(support: &ChannelSupport, raw: &RawEnvelope) -> Result<u64, IngressError> {
+pub fn revalidate_normal(
+    bundle: &Bundle,
+    security: &Security,
+    raw: &RawEnvelope,
+) -> Result<u64, IngressError> {
     let (_, env) = RawEnvelope::parse(raw.bytes().clone())?;
     let payload = parse_payload(&env)?;
-    process_normal(support, raw, &env, &payload)
+    process_normal(bundle, security, raw, &env, &payload)
 }
 
 /// Applies the update inside an ordered CONFIG (or ORDERER_TRANSACTION) envelope
-/// again, to the configuration now in force (Fabric's `ProcessConfigMsg`).
+/// again, to the configuration now in force (Fabric's `ProcessConfigMsg`); a
+/// channel creation is checked against `channels`, the number of channels now.
 pub fn revalidate_config(
-    support: &ChannelSupport,
+    bundle: &Bundle,
+    security: &Security,
     raw: &RawEnvelope,
+    channels: usize,
 ) -> Result<(RawEnvelope, u64), IngressError> {
     let (_, env) = RawEnvelope::parse(raw.bytes().clone())?;
     let payload = parse_payload(&env)?;
@@ -175,7 +179,7 @@ pub fn revalidate_config(
         Some(HeaderType::Config) => {
             let update = last_update(&payload.data)?;
             let update_payload = parse_payload(&update)?;
-            process_config_update(support, &update, &update_payload)
+            process_config_update(bundle, security, &update, &update_payload)
         }
         Some(HeaderType::OrdererTransaction) => {
             let inner = Envelope::decode(payload.data.clone()).map_err(|e| {
@@ -186,12 +190,7 @@ pub fn revalidate_config(
             let inner_payload = parse_payload(&inner)?;
             let update = last_update(&inner_payload.data)?;
             let update_payload = parse_payload(&update)?;
-            let channels = support
-                .registry
-                .upgrade()
-                .map(|r| r.channels().len())
-                .unwrap_or_default();
-            process_channel_creation(support, &update, &update_payload, channels)
+            process_channel_creation(bundle, security, &update, &update_payload, channels)
         }
         other => Err(IngressError::ConfigUpdate(format!(
             "expected a CONFIG or ORDERER_TRANSACTION envelope, got {}",
@@ -210,17 +209,6 @@ fn last_update(config_envelope: &Bytes) -> Result<Envelope, IngressError> {
                 "the ConfigEnvelope has no last_update to apply again".into(),
             )
         })
-}
-
-/// Fabric's `Validate` of a config block about to be written: the configuration it
-/// carries is exactly what its update yields when applied to the one in force.
-pub fn check_config_envelope(
-    current: &Bundle,
-    config_env: &ConfigEnvelope,
-) -> Result<(), UpdateError> {
-    let channel = current.values.channel_id();
-    configtx::Validator::new(channel, current.values.config(), &current.policies)?
-        .validate(config_env, current.config_msps.as_ref())
 }
 
 /// An envelope of type `kind` made and signed by this orderer (Fabric's

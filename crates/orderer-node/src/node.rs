@@ -261,7 +261,7 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let plans = crate::bootstrap::plans(&config)?;
-    let consenters = Consenters::for_plans(&config, &plans)?;
+    let consenters = Consenters::for_channels(&config, plans.iter().map(|p| &p.values))?;
     let node = start_plans(config, plans, consenters).await?;
     stop.await;
     node.shutdown().await

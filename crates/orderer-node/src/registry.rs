@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::consenters::Consenters;
 use crate::ledger::Ledger;
 use crate::security::Security;
-use crate::support::ChannelSupport;
+use crate::support::{ChannelHost, ChannelSupport};
 
 /// A channel: its ledger (through its support) and its chain.
 #[derive(Debug)]
@@ -91,7 +91,8 @@ pub struct Registry {
     /// Channels out of the map whose chain is halting and whose ledger is about to
     /// be deleted: not created again until that is done.
     removing: std::sync::Mutex<std::collections::BTreeSet<String>>,
-    /// Handed to supports, which create channels from ORDERER_TRANSACTION blocks.
+    /// Handed to supports (as their [`ChannelHost`]), which hand it the channels
+    /// their ORDERER_TRANSACTION blocks create.
     this: Weak<Registry>,
 }
 
@@ -254,7 +255,7 @@ impl Registry {
             genesis.unwrap_or_default(),
             origin,
             Arc::clone(&self.opener.security),
-            self.this.clone(),
+            self.this.clone() as Weak<dyn ChannelHost>,
         )
         .await
         .with_context(|| format!("channel {id}: reading the ledger"))?;
@@ -415,6 +416,19 @@ impl Registry {
         })?;
         info!(channel = %id, "channel removed");
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ChannelHost for Registry {
+    fn channel_count(&self) -> usize {
+        self.read().len()
+    }
+
+    async fn create_channel(&self, config_envelope: Bytes) -> Result<(), String> {
+        self.create_from_transaction(config_envelope)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

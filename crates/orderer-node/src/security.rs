@@ -159,7 +159,7 @@ impl Security {
         };
         bundle
             .evaluate(path, std::slice::from_ref(&signed))
-            .map_err(IngressError::Forbidden)?;
+            .map_err(|e| IngressError::Forbidden(e.to_string()))?;
         Ok(Some(signed))
     }
 
@@ -174,6 +174,8 @@ impl Security {
             identity: self.signer.serialized().clone(),
             signature: signature.into(),
         };
-        bundle.evaluate(BLOCK_VALIDATION, &[signed])
+        bundle
+            .evaluate(BLOCK_VALIDATION, &[signed])
+            .map_err(|e| e.to_string())
     }
 }

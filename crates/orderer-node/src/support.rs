@@ -1,6 +1,6 @@
 //! The node's [`ConsenterSupport`]: the one way a chain writes blocks.
 
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -8,24 +8,31 @@ use orderer_api::block::{
     add_signature, consenter_metadata, orderer_metadata, set_orderer_metadata, signature_message,
     signatures_metadata,
 };
-use orderer_api::channel::CommittedConfig;
-use orderer_api::envelope::parse_payload;
-use orderer_api::proto::common::{
-    Block, BlockHeader, ConfigEnvelope, Envelope, HeaderType, MetadataSignature, SignatureHeader,
-};
+use orderer_api::channelconfig::{ChannelValues, read_config_block};
+use orderer_api::proto::common::{Block, BlockHeader, MetadataSignature, SignatureHeader};
 use orderer_api::{
     BlockAssembler, ChannelConfig, ConsenterSupport, GenesisOrigin, RawEnvelope, Refused,
     SupportError,
 };
 use orderer_msp::SigningIdentity;
 use prost::Message;
-use tokio::sync::watch;
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, BundleError};
+use crate::channel_state::{ChannelState, ConfigChange};
 use crate::ledger::Ledger;
-use crate::registry::Registry;
 use crate::security::Security;
-use crate::telemetry;
+use crate::{msgprocessor, telemetry};
+
+/// What a system channel's support needs from the node that holds it: the
+/// channels its ORDERER_TRANSACTION blocks create (the registry implements it).
+#[async_trait]
+pub trait ChannelHost: Send + Sync + std::fmt::Debug {
+    /// How many channels the node serves (`ChannelRestrictions.MaxCount`).
+    fn channel_count(&self) -> usize;
+    /// Creates the channel whose CONFIG envelope an ORDERER_TRANSACTION carries;
+    /// an existing channel is kept as it is.
+    async fn create_channel(&self, config_envelope: Bytes) -> Result<(), String>;
+}
 
 #[derive(Debug)]
 struct State {
@@ -36,21 +43,19 @@ struct State {
     traces: Vec<(u64, Vec<Bytes>)>,
 }
 
-/// Support of one channel: block assembly on top of its [`Ledger`].
+/// Support of one channel: block assembly, signing and writing on top of its
+/// [`Ledger`]. The configuration in force is its [`ChannelState`]'s.
 #[derive(Debug)]
 pub struct ChannelSupport {
     channel_id: String,
     ledger: Ledger,
     /// Signs every block written (the genesis block stays unsigned, so that every
-    /// OSN's is byte-identical), and the config envelopes this node makes.
-    pub(crate) security: Arc<Security>,
+    /// OSN's is byte-identical), and the config envelopes revalidation makes.
+    security: Arc<Security>,
     /// Where a system channel creates the channels of its ORDERER_TRANSACTIONs.
-    pub(crate) registry: Weak<Registry>,
+    host: Weak<dyn ChannelHost>,
     state: Mutex<State>,
-    /// The configuration in force: its MSPs and policies. Swapped whole, before
-    /// `config` announces the change.
-    bundle: RwLock<Arc<Bundle>>,
-    config: watch::Sender<Arc<CommittedConfig>>,
+    config: ChannelState,
     last_consenter_metadata: Bytes,
     /// Whether block 0 was generated from orderer.yaml or given (see
     /// [`ConsenterSupport::genesis_origin`]).
@@ -80,7 +85,7 @@ impl ChannelSupport {
         genesis: Bytes,
         genesis_origin: GenesisOrigin,
         security: Arc<Security>,
-        registry: Weak<Registry>,
+        host: Weak<dyn ChannelHost>,
     ) -> Result<Self, OpenError> {
         let channel = ledger.channel().to_owned();
         if ledger.height() == 0 {
@@ -101,36 +106,34 @@ impl ChannelSupport {
             .map_err(|e| bad(last_number, format!("unreadable orderer metadata: {e}")))?;
         let last_config = meta.last_config.map(|c| c.index).unwrap_or(0);
         let config_block = ledger.block(last_config).await?;
-        let config = CommittedConfig::from_block(&config_block)
+        let tx = read_config_block(&config_block)
             .map_err(|e| bad(last_config, format!("not a readable config block: {e}")))?;
-        if config.channel.channel_id != channel {
+        if tx.channel_id() != channel {
             return Err(bad(
                 last_config,
-                format!(
-                    "config block is for channel {:?}",
-                    config.channel.channel_id
-                ),
+                format!("config block is for channel {:?}", tx.channel_id()),
             ));
         }
-        let bundle = Bundle::new(&channel, &config).map_err(|e| {
-            // Earlier versions of this orderer wrote a genesis config of only the
-            // Channel and Orderer groups, without organizations.
-            let hint = if config.channel_group.groups.contains_key("Application")
-                || config.channel_group.groups.contains_key("Consortiums")
-            {
-                ""
-            } else {
-                "; this ledger was written by an earlier version of this orderer (its configuration has no organizations): move it aside to start the channel afresh"
-            };
-            bad(
-                last_config,
-                format!(
-                    "the configuration (sequence {}) cannot be used: {e}{hint}",
-                    config.sequence
-                ),
-            )
-        })?;
-        let (config, _) = watch::channel(Arc::new(config));
+        // Earlier versions of this orderer wrote a genesis config of only the
+        // Channel and Orderer groups, without organizations.
+        let has_organizations = tx.config.channel_group.as_ref().is_some_and(|g| {
+            g.groups.contains_key("Application") || g.groups.contains_key("Consortiums")
+        });
+        let sequence = tx.config.sequence;
+        let bundle = ChannelValues::new(&channel, tx.config)
+            .map_err(BundleError::from)
+            .and_then(Bundle::new)
+            .map_err(|e| {
+                let hint = if has_organizations {
+                    ""
+                } else {
+                    "; this ledger was written by an earlier version of this orderer (its configuration has no organizations): move it aside to start the channel afresh"
+                };
+                bad(
+                    last_config,
+                    format!("the configuration (sequence {sequence}) cannot be used: {e}{hint}"),
+                )
+            })?;
         Ok(ChannelSupport {
             channel_id: channel,
             state: Mutex::new(State {
@@ -140,9 +143,8 @@ impl ChannelSupport {
             }),
             ledger,
             security,
-            registry,
-            bundle: RwLock::new(Arc::new(bundle)),
-            config,
+            host,
+            config: ChannelState::new(bundle),
             last_consenter_metadata: consenter_metadata(&meta),
             genesis_origin,
         })
@@ -152,90 +154,43 @@ impl ChannelSupport {
         self.channel_id.clone()
     }
 
-    /// The configuration in force: its values, MSPs and policies.
-    pub fn bundle(&self) -> Arc<Bundle> {
-        // A writer only swaps an Arc: a poisoned lock still holds a whole bundle.
-        self.bundle
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The configuration in force, and each one that replaces it.
+    pub fn config(&self) -> &ChannelState {
+        &self.config
     }
 
-    /// What a config block changes before it is appended: the next bundle (CONFIG),
-    /// or the channel an ORDERER_TRANSACTION creates, which exists before the block
-    /// that records it (as in Fabric: a crash in between creates it again from the
-    /// same record, and an existing channel is kept as it is).
-    async fn prepare_config(
+    /// The configuration in force: its values, MSPs and policies.
+    pub fn bundle(&self) -> Arc<Bundle> {
+        self.config.bundle()
+    }
+
+    /// Carries out what a config block changes before it is appended.
+    async fn apply_config(
         &self,
-        block: &Block,
+        change: ConfigChange,
         number: u64,
-    ) -> Result<Option<(CommittedConfig, Bundle)>, SupportError> {
-        let bad = |reason: String| SupportError::BadConfig { number, reason };
-        let data = block
-            .data
-            .as_ref()
-            .map(|d| d.data.as_slice())
-            .unwrap_or_default();
-        let [env] = data else {
-            return Err(bad(format!(
-                "a config block holds exactly one envelope, not {}",
-                data.len()
-            )));
-        };
-        let env = Envelope::decode(env.clone()).map_err(|e| bad(e.to_string()))?;
-        let payload = parse_payload(&env).map_err(|e| bad(e.to_string()))?;
-        match payload.header_type() {
-            Some(HeaderType::Config) => {
-                let config_env = ConfigEnvelope::decode(payload.data.clone())
-                    .map_err(|e| bad(format!("not a ConfigEnvelope: {e}")))?;
-                let current = self.bundle();
-                crate::msgprocessor::check_config_envelope(&current, &config_env)
-                    .map_err(|e| bad(e.to_string()))?;
-                let committed =
-                    CommittedConfig::from_block(block).map_err(|e| bad(e.to_string()))?;
-                let next = Bundle::new(&self.channel_id, &committed).map_err(bad)?;
-                current
-                    .values
-                    .check_successor(&next.values)
-                    .map_err(|e| bad(e.to_string()))?;
-                Ok(Some((committed, next)))
-            }
-            Some(HeaderType::OrdererTransaction) => {
-                if !self.bundle().values.is_system_channel() {
-                    return Err(bad(
-                        "an ORDERER_TRANSACTION is only valid on a system channel".into(),
-                    ));
-                }
-                let registry = self
-                    .registry
+    ) -> Result<Option<Bundle>, SupportError> {
+        match change {
+            ConfigChange::Reconfigures(next) => Ok(Some(*next)),
+            ConfigChange::CreatesChannel(config_env) => {
+                let host = self
+                    .host
                     .upgrade()
                     .ok_or_else(|| SupportError::Ledger("the node is stopping".into()))?;
-                registry
-                    .create_from_transaction(payload.data.clone())
+                host.create_channel(config_env)
                     .await
-                    .map_err(|e| bad(format!("creating the channel: {e}")))?;
+                    .map_err(|e| SupportError::BadConfig {
+                        number,
+                        reason: format!("creating the channel: {e}"),
+                    })?;
                 Ok(None)
             }
-            other => Err(bad(format!(
-                "a config block holds a CONFIG or ORDERER_TRANSACTION envelope, not {}",
-                other.map_or("an unknown type", |h| h.as_str_name())
-            ))),
         }
     }
 
     /// The consenter metadata of the last block at open, for `handle_chain`.
     pub fn last_consenter_metadata(&self) -> Bytes {
         self.last_consenter_metadata.clone()
-    }
-
-    /// The committed configuration in force, and every change.
-    pub fn config(&self) -> watch::Receiver<Arc<CommittedConfig>> {
-        self.config.subscribe()
-    }
-
-    /// The committed configuration in force.
-    pub fn committed_config(&self) -> Arc<CommittedConfig> {
-        self.config.borrow().clone()
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -265,7 +220,8 @@ impl ChannelSupport {
         );
         let next_config = if is_config {
             self.lock().assembler.check_next(&header)?;
-            self.prepare_config(&block, header.number).await?
+            let change = self.config.read_config_block(&block, header.number)?;
+            self.apply_config(change, header.number).await?
         } else {
             None
         };
@@ -276,10 +232,9 @@ impl ChannelSupport {
                 let (_, traceparents) = state.traces.swap_remove(i);
                 telemetry::link_to(&cut, &traceparents);
             }
-            if let Some((config, bundle)) = next_config {
+            if let Some(bundle) = next_config {
                 state.last_config = header.number;
-                *self.bundle.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(bundle);
-                self.config.send_replace(Arc::new(config));
+                self.config.replace(bundle);
             }
             set_orderer_metadata(&mut block, state.last_config, consenter_metadata);
             sign_block(&mut block, &header, self.security.signer())?;
@@ -329,11 +284,11 @@ impl ConsenterSupport for ChannelSupport {
     }
 
     fn shared_config(&self) -> ChannelConfig {
-        self.config.borrow().channel.clone()
+        self.config.bundle().values.channel_config()
     }
 
     fn sequence(&self) -> u64 {
-        self.config.borrow().sequence
+        self.config.sequence()
     }
 
     fn height(&self) -> u64 {
@@ -345,11 +300,18 @@ impl ConsenterSupport for ChannelSupport {
     }
 
     fn revalidate_normal(&self, env: &RawEnvelope) -> Result<u64, Refused> {
-        crate::msgprocessor::revalidate_normal(self, env).map_err(Refused::new)
+        msgprocessor::revalidate_normal(&self.config.bundle(), &self.security, env)
+            .map_err(Refused::new)
     }
 
     fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), Refused> {
-        crate::msgprocessor::revalidate_config(self, env).map_err(Refused::new)
+        let channels = self
+            .host
+            .upgrade()
+            .map(|h| h.channel_count())
+            .unwrap_or_default();
+        msgprocessor::revalidate_config(&self.config.bundle(), &self.security, env, channels)
+            .map_err(Refused::new)
     }
 
     async fn block(&self, number: u64) -> Result<Block, SupportError> {

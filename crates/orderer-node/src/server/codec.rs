@@ -8,24 +8,15 @@
 use std::marker::PhantomData;
 
 use bytes::{Buf, BufMut, Bytes};
-use orderer_api::proto::common::Status as FabricStatus;
 use orderer_api::proto::orderer::{BroadcastResponse, DeliverResponse, deliver_response};
 use prost::Message;
-use tokio::sync::OwnedSemaphorePermit;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+pub use crate::deliver::DeliverFrame;
+
 /// Tag of `DeliverResponse.block` (field 2, length-delimited).
 const DELIVER_BLOCK_TAG: u8 = (2 << 3) | 2;
-
-/// One Deliver response: a status, or a marshalled block.
-#[derive(Debug)]
-pub enum DeliverFrame {
-    Status(FabricStatus),
-    /// The block, and its share of the stream's buffer budget, given back once the
-    /// frame is encoded.
-    Block(Bytes, Option<OwnedSemaphorePermit>),
-}
 
 #[derive(Debug)]
 pub struct RawDecoder;
