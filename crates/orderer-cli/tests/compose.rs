@@ -34,6 +34,8 @@
 //! and Prometheus's targets on the OSNs' operations ports.
 
 #![allow(clippy::unwrap_used)]
+// Test scenarios read top to bottom; the length limit is for production code.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 #[path = "common/kafka.rs"]

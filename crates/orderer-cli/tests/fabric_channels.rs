@@ -11,6 +11,8 @@
 //! ../shared/fabric); without it each test prints one line and passes.
 
 #![allow(clippy::unwrap_used)]
+// Test scenarios read top to bottom; the length limit is for production code.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

@@ -5,6 +5,8 @@
 //! warnings, metrics) and the channel serves; with it the channel refuses.
 
 #![allow(clippy::unwrap_used)]
+// Test scenarios read top to bottom; the length limit is for production code.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

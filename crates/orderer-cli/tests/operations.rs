@@ -2,6 +2,8 @@
 //! workload, health, log spec, version.
 
 #![allow(clippy::unwrap_used)]
+// Test scenarios read top to bottom; the length limit is for production code.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

@@ -3,6 +3,8 @@
 //! switch that turns signature checks off.
 
 #![allow(clippy::unwrap_used)]
+// Test scenarios read top to bottom; the length limit is for production code.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

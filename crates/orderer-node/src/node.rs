@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
@@ -17,7 +18,7 @@ use crate::deliver::DeliverHandler;
 use crate::registry::Registry;
 use crate::security::Security;
 use crate::server::{AtomicBroadcastRoutes, Service};
-use crate::shutdown::{ShutdownTrigger, shutdown_pair};
+use crate::shutdown::{Shutdown, ShutdownTrigger, shutdown_pair};
 use crate::tls::{self, ListenerTls, Material};
 
 /// How long a graceful stop waits for open streams before closing them anyway.
@@ -48,12 +49,70 @@ pub async fn start(config: Config, consenters: Consenters) -> anyhow::Result<Run
 }
 
 /// [`start`] with the channels already planned.
+///
+/// The steps, in order: create the directories, load metrics, security and TLS,
+/// open the channels, serve AtomicBroadcast, keep the metrics recorder drained,
+/// serve operations, serve the Admin API.
 pub async fn start_plans(
     config: Config,
     plans: Vec<ChannelPlan>,
     consenters: Consenters,
 ) -> anyhow::Result<RunningNode> {
-    let ledger_root = std::path::PathBuf::from(&config.file_ledger.location);
+    create_directories(&config)?;
+    let metrics = crate::metrics::install(config.metrics.provider == MetricsProvider::Prometheus);
+    let security = Arc::new(Security::load(&config)?);
+    let (grpc_tls, ops_tls) = load_tls(&config)?;
+
+    let config = Arc::new(config);
+    let registry = Registry::new(Arc::clone(&config), consenters, security.clone());
+    registry.open_all(plans).await?;
+
+    let listener = bind_grpc(&config).await?;
+    let grpc_addr = listener.local_addr()?;
+    let (trigger, shutdown) = shutdown_pair();
+    let server = serve_grpc(
+        &config,
+        listener,
+        &registry,
+        &security,
+        grpc_tls.as_ref(),
+        &shutdown,
+    )?;
+    if let Some(handle) = metrics.clone() {
+        spawn_metrics_upkeep(handle, shutdown.clone());
+    }
+    let ops_addr = crate::ops::serve(
+        &config.operations.listen_address,
+        crate::ops::OpsState {
+            registry: registry.clone(),
+            metrics,
+            log_filter: crate::telemetry::log_filter(),
+            tls: ops_tls,
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let admin_addr = serve_admin(&config, &registry, &shutdown).await?;
+    info!(
+        address = %grpc_addr,
+        operations = %ops_addr,
+        admin = %admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        tls = grpc_tls.is_some(),
+        mutual_tls = grpc_tls.as_ref().is_some_and(|t| t.client_auth_required),
+        "orderer serving AtomicBroadcast"
+    );
+    Ok(RunningNode {
+        grpc_addr,
+        ops_addr,
+        admin_addr,
+        registry,
+        trigger,
+        server,
+    })
+}
+
+/// The trace directories (when set) and the ledger's directory.
+fn create_directories(config: &Config) -> anyhow::Result<()> {
     for (key, dir) in [
         ("Debug.BroadcastTraceDir", &config.debug.broadcast_trace_dir),
         ("Debug.DeliverTraceDir", &config.debug.deliver_trace_dir),
@@ -63,26 +122,33 @@ pub async fn start_plans(
                 .with_context(|| format!("{key} {dir}: cannot create the directory"))?;
         }
     }
+    let ledger_root = std::path::PathBuf::from(&config.file_ledger.location);
     std::fs::create_dir_all(&ledger_root).with_context(|| {
         format!(
             "FileLedger.Location {}: cannot create the ledger directory",
             ledger_root.display()
         )
-    })?;
-    let metrics = crate::metrics::install(config.metrics.provider == MetricsProvider::Prometheus);
-    let security = Arc::new(Security::load(&config)?);
-    let (grpc_tls, ops_tls) = load_tls(&config)?;
+    })
+}
 
-    let config = Arc::new(config);
-    let registry = Registry::new(Arc::clone(&config), consenters, security.clone());
-    registry.open_all(plans).await?;
-
+/// The gRPC listener on General.ListenAddress:General.ListenPort.
+async fn bind_grpc(config: &Config) -> anyhow::Result<TcpListener> {
     let addr = config.grpc_address();
-    let listener = TcpListener::bind(&addr).await.with_context(|| {
-        format!("General.ListenAddress/General.ListenPort {addr}: cannot listen")
-    })?;
-    let grpc_addr = listener.local_addr()?;
-    let (trigger, shutdown) = shutdown_pair();
+    TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("General.ListenAddress/General.ListenPort {addr}: cannot listen"))
+}
+
+/// Spawns the AtomicBroadcast server (Broadcast and Deliver) on `listener`, until
+/// `shutdown`.
+fn serve_grpc(
+    config: &Config,
+    listener: TcpListener,
+    registry: &Arc<Registry>,
+    security: &Arc<Security>,
+    tls: Option<&Material>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<JoinHandle<Result<(), tonic::transport::Error>>> {
     let service = Service::new(
         Arc::new(BroadcastHandler::new(
             registry.clone(),
@@ -112,75 +178,55 @@ pub async fn start_plans(
         .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
         .http2_keepalive_interval(Some(config.general.keepalive.server_interval.0))
         .http2_keepalive_timeout(Some(config.general.keepalive.server_timeout.0));
-    if let Some(tls) = &grpc_tls {
+    if let Some(tls) = tls {
         builder = builder
             .tls_config(tls.tonic())
             .context("General.TLS: the TLS settings were refused")?;
     }
-    let server =
-        tokio::spawn(builder.add_service(server).serve_with_incoming_shutdown(
+    Ok(tokio::spawn(
+        builder.add_service(server).serve_with_incoming_shutdown(
             grpc_incoming(listener),
             async move { stop.wait().await },
-        ));
-    if let Some(handle) = metrics.clone() {
-        // Histogram samples pile up in the recorder until drained: without upkeep
-        // (scrapes drain too, but nobody may scrape) memory grows with every envelope.
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => handle.run_upkeep(),
-                    _ = stop.wait() => break,
-                }
+        ),
+    ))
+}
+
+/// Histogram samples pile up in the recorder until drained: without upkeep
+/// (scrapes drain too, but nobody may scrape) memory grows with every envelope.
+fn spawn_metrics_upkeep(handle: PrometheusHandle, mut stop: Shutdown) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => handle.run_upkeep(),
+                _ = stop.wait() => break,
             }
-        });
+        }
+    });
+}
+
+/// The Admin listener serves only the participation API: without it
+/// (`ChannelParticipation.Enabled` false), no listener and `None`.
+async fn serve_admin(
+    config: &Config,
+    registry: &Arc<Registry>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<SocketAddr>> {
+    if !config.channel_participation.enabled {
+        return Ok(None);
     }
-    let ops_addr = crate::ops::serve(
-        &config.operations.listen_address,
-        crate::ops::OpsState {
-            registry: registry.clone(),
-            metrics,
-            log_filter: crate::telemetry::log_filter(),
-            tls: ops_tls,
-        },
+    let tls = crate::admin::load_tls(&config.admin)?;
+    let addr = crate::admin::serve(
+        &config.admin.listen_address,
+        tls,
+        Arc::new(crate::participation::NodeParticipation::new(
+            registry.clone(),
+        )),
+        (&config.channel_participation).into(),
         shutdown.clone(),
     )
     .await?;
-    // The Admin listener serves only the participation API: without it, no listener.
-    let admin_addr = if config.channel_participation.enabled {
-        let tls = crate::admin::load_tls(&config.admin)?;
-        Some(
-            crate::admin::serve(
-                &config.admin.listen_address,
-                tls,
-                Arc::new(crate::participation::NodeParticipation::new(
-                    registry.clone(),
-                )),
-                (&config.channel_participation).into(),
-                shutdown.clone(),
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
-    info!(
-        address = %grpc_addr,
-        operations = %ops_addr,
-        admin = %admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
-        tls = grpc_tls.is_some(),
-        mutual_tls = grpc_tls.as_ref().is_some_and(|t| t.client_auth_required),
-        "orderer serving AtomicBroadcast"
-    );
-    Ok(RunningNode {
-        grpc_addr,
-        ops_addr,
-        admin_addr,
-        registry,
-        trigger,
-        server,
-    })
+    Ok(Some(addr))
 }
 
 /// The gRPC listener's connections, each with TCP_NODELAY. Nagle's algorithm holds

@@ -221,7 +221,7 @@ async fn put_logspec(state: &OpsState, req: Request<Incoming>) -> Reply {
                 .body(Full::new(Bytes::new()))
                 .unwrap_or_default()
         }
-        Err(e) => error_reply(StatusCode::BAD_REQUEST, e),
+        Err(e) => error_reply(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
 

@@ -21,14 +21,46 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{ParseError, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 use tracing_subscriber::{EnvFilter, Layer, reload};
 
 use crate::config::Tracing;
 
-type Reload = Arc<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+type Reload = Arc<dyn Fn(EnvFilter) -> Result<(), reload::Error> + Send + Sync>;
+
+/// Why logging or trace export could not be set up, or the log filter not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// `General.LogLevel` is not a valid filter ([`init`]).
+    #[error("General.LogLevel {spec:?}: {source}")]
+    LogLevel {
+        spec: String,
+        #[source]
+        source: ParseError,
+    },
+    /// A spec given at run time is not a valid filter ([`LogFilter::set`]).
+    #[error("invalid log spec {spec:?}: {source}")]
+    InvalidSpec {
+        spec: String,
+        #[source]
+        source: ParseError,
+    },
+    /// The subscriber holding the filter is gone.
+    #[error(transparent)]
+    Reload(#[from] reload::Error),
+    /// The OTLP exporter for `Tracing.Endpoint` could not be built.
+    #[error("Tracing.Endpoint {endpoint}: {source}")]
+    Exporter {
+        endpoint: String,
+        #[source]
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
+    /// A global subscriber was installed already.
+    #[error(transparent)]
+    Install(#[from] TryInitError),
+}
 
 /// Changes the log filter of a running node.
 #[derive(Clone)]
@@ -52,10 +84,14 @@ impl LogFilter {
     }
 
     /// Replaces the filter; an invalid spec is refused with the reason.
-    pub fn set(&self, spec: &str) -> Result<(), String> {
-        let filter = EnvFilter::builder()
-            .parse(spec)
-            .map_err(|e| format!("invalid log spec {spec:?}: {e}"))?;
+    pub fn set(&self, spec: &str) -> Result<(), TelemetryError> {
+        let filter =
+            EnvFilter::builder()
+                .parse(spec)
+                .map_err(|source| TelemetryError::InvalidSpec {
+                    spec: spec.to_owned(),
+                    source,
+                })?;
         (self.reload)(filter)?;
         if let Ok(mut s) = self.spec.lock() {
             *s = spec.to_owned();
@@ -107,12 +143,15 @@ fn endpoint(tracing: &Tracing) -> Option<String> {
 /// Installs logging and, if configured, trace export. Call inside the Tokio runtime
 /// (the OTLP exporter runs on it). `instance` names this node in the exported
 /// resource (`service.instance.id`).
-pub fn init(spec: &str, tracing: &Tracing, instance: &str) -> Result<Telemetry, String> {
+pub fn init(spec: &str, tracing: &Tracing, instance: &str) -> Result<Telemetry, TelemetryError> {
     let filter = EnvFilter::builder()
         .parse(spec)
-        .map_err(|e| format!("General.LogLevel {spec:?}: {e}"))?;
+        .map_err(|source| TelemetryError::LogLevel {
+            spec: spec.to_owned(),
+            source,
+        })?;
     let (filter, handle) = reload::Layer::new(filter);
-    let reload: Reload = Arc::new(move |f| handle.reload(f).map_err(|e| e.to_string()));
+    let reload: Reload = Arc::new(move |f| handle.reload(f));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -125,7 +164,10 @@ pub fn init(spec: &str, tracing: &Tracing, instance: &str) -> Result<Telemetry, 
                 .with_tonic()
                 .with_endpoint(&endpoint)
                 .build()
-                .map_err(|e| format!("Tracing.Endpoint {endpoint}: {e}"))?;
+                .map_err(|source| TelemetryError::Exporter {
+                    endpoint: endpoint.clone(),
+                    source,
+                })?;
             let provider = SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
                 .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
@@ -153,8 +195,7 @@ pub fn init(spec: &str, tracing: &Tracing, instance: &str) -> Result<Telemetry, 
     tracing_subscriber::registry()
         .with(fmt)
         .with(otel)
-        .try_init()
-        .map_err(|e| e.to_string())?;
+        .try_init()?;
     let log_filter = LogFilter {
         reload,
         spec: Arc::new(Mutex::new(spec.to_owned())),

@@ -420,23 +420,119 @@ fn osn_env(broker: &Broker, osn: &Osn) -> Vec<(String, String)> {
 
 /// Runs the chaos run and reports; `Err` when the setup itself fails (a process does
 /// not start), `Ok` with the findings otherwise. `progress` gets a line per step.
+///
+/// The phases: start the broker and the OSNs, start the clients, inject the faults
+/// under load (sampling the heights), wait for the clients, check the chains, stop
+/// the OSNs and read what they left.
 pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<ChaosReport, String> {
-    let temp;
-    let dir = match &config.dir {
+    // Kept until the end: dropping it removes the run's files.
+    let (_temp, dir) = run_dir(config)?;
+    let started = Instant::now();
+    let mut broker = Broker::start();
+    let mut osns = start_osns(config, &broker, &dir)?;
+    progress(&format!(
+        "three OSNs on the broker at {}: {}",
+        broker.bootstrap(),
+        osns.iter().map(Osn::addr).collect::<Vec<_>>().join(", ")
+    ));
+
+    let clients = start_clients(config, &osns, &dir)?;
+    progress(&format!(
+        "{} clients, {} envelopes of {} bytes at {:.0}/s in total",
+        config.clients, config.envelopes, config.size, clients.rate
+    ));
+
+    let load_start = Instant::now();
+    let sampler = Sampler::start(&osns, load_start);
+    let mut bad_exits = Vec::new();
+    let faults = inject_faults(
+        config,
+        &mut broker,
+        &mut osns,
+        load_start,
+        &mut bad_exits,
+        progress,
+    )?;
+
+    let outcome = wait_for_clients(clients.running)?;
+    progress("clients done");
+    // A little more load after the clients so that the last fault's recovery shows
+    // even if the clients ended with it.
+    std::thread::sleep(Duration::from_secs(2));
+    let samples = sampler.finish();
+
+    let chain_check = run_chain_check(config, &osns, &outcome.acked_files, &dir)?;
+    let dropped_by_window = dropped_by_window(&osns);
+    for o in &mut osns {
+        match o.stop("TERM") {
+            Some(s) if s.success() => {}
+            other => bad_exits.push(format!("{} after SIGTERM: {other:?}", o.name)),
+        }
+    }
+    let panics = panics(&osns);
+    let faults = faults
+        .into_iter()
+        .map(|(name, ended_at)| Fault {
+            recovery: recovery(&samples, ended_at, osns.len()),
+            name,
+            ended_at,
+        })
+        .collect();
+    drop(broker);
+    let counts = ChainCheckCounts::parse(&chain_check).map_err(|e| {
+        let kept = match &config.dir {
+            Some(d) => d.clone(),
+            None => keep_evidence(&dir),
+        };
+        format!("{e} (the run's files are in {})", kept.display())
+    })?;
+    let report = ChaosReport {
+        requested: clients.per_client * config.clients as u64,
+        envelopes: outcome.envelopes,
+        acked: counts.acked,
+        delivered: counts.delivered,
+        duplicates: counts.duplicates,
+        lost: counts.lost,
+        identical: counts.identical,
+        dropped_by_window,
+        chain_check,
+        faults,
+        panics,
+        bad_exits,
+        client_problems: outcome.client_problems,
+        seconds: started.elapsed().as_secs_f64(),
+        dir: dir.clone(),
+    };
+    if config.dir.is_none() && !report.ok() {
+        return Ok(ChaosReport {
+            dir: keep_evidence(&dir),
+            ..report
+        });
+    }
+    Ok(report)
+}
+
+/// The run's directory: the configured one (created if needed), else a temporary
+/// one, returned too so that it lives as long as the run.
+fn run_dir(config: &ChaosConfig) -> Result<(Option<tempfile::TempDir>, PathBuf), String> {
+    match &config.dir {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
-            d.clone()
+            Ok((None, d.clone()))
         }
         None => {
-            temp = tempfile::Builder::new()
+            let temp = tempfile::Builder::new()
                 .prefix("chaos")
                 .tempdir()
                 .map_err(|e| format!("temp dir: {e}"))?;
-            temp.path().to_path_buf()
+            let dir = temp.path().to_path_buf();
+            Ok((Some(temp), dir))
         }
-    };
-    let started = Instant::now();
-    let mut broker = Broker::start();
+    }
+}
+
+/// Starts the three OSNs on `broker` and waits until each has started its chain.
+fn start_osns(config: &ChaosConfig, broker: &Broker, dir: &Path) -> Result<Vec<Osn>, String> {
     let mut osns: Vec<Osn> = (0..3)
         .map(|i| Osn {
             name: format!("osn{i}"),
@@ -451,23 +547,32 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         .collect();
     for o in &mut osns {
         std::fs::create_dir_all(&o.dir).map_err(|e| format!("{}: {e}", o.dir.display()))?;
-        o.env = osn_env(&broker, o);
+        o.env = osn_env(broker, o);
         o.spawn()?;
     }
     for o in &mut osns {
         o.wait_started(1)?;
     }
-    progress(&format!(
-        "three OSNs on the broker at {}: {}",
-        broker.bootstrap(),
-        osns.iter().map(Osn::addr).collect::<Vec<_>>().join(", ")
-    ));
+    Ok(osns)
+}
 
-    // The clients: each sends its share paced over the fault schedule, to every OSN.
+/// The client processes and the load they were given.
+struct Clients {
+    /// Each client's process, its acked-ids file and its output file.
+    running: Vec<(Child, PathBuf, PathBuf)>,
+    /// Envelopes each client sends.
+    per_client: u64,
+    /// Envelopes per second, all clients together.
+    rate: f64,
+}
+
+/// Starts the clients: each sends its share paced over the fault schedule, to every
+/// OSN.
+fn start_clients(config: &ChaosConfig, osns: &[Osn], dir: &Path) -> Result<Clients, String> {
     let per_client = config.envelopes.div_ceil(config.clients as u64);
     let rate = config.envelopes as f64 / config.schedule().as_secs_f64();
     let deadline = config.schedule() + Duration::from_secs(180);
-    let mut clients = Vec::new();
+    let mut running = Vec::new();
     for k in 0..config.clients {
         let acked = dir.join(format!("acked-{k}.txt"));
         let out = dir.join(format!("client-{k}.out"));
@@ -495,26 +600,65 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         let child = cmd
             .spawn()
             .map_err(|e| format!("starting {}: {e}", config.cli_bin.display()))?;
-        clients.push((child, acked, out));
+        running.push((child, acked, out));
     }
-    progress(&format!(
-        "{} clients, {} envelopes of {} bytes at {rate:.0}/s in total",
-        config.clients, config.envelopes, config.size
-    ));
+    Ok(Clients {
+        running,
+        per_client,
+        rate,
+    })
+}
 
-    let load_start = Instant::now();
-    let samples: Samples = Arc::default();
-    let stop_sampling = Arc::new(AtomicBool::new(false));
-    let sampler = {
+/// The thread sampling the OSNs' heights while the load runs.
+struct Sampler {
+    samples: Samples,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Sampler {
+    /// Samples `osns` from now on, timed from `load_start`.
+    fn start(osns: &[Osn], load_start: Instant) -> Sampler {
+        let samples: Samples = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
         let ops = osns
             .iter()
             .map(|o| format!("127.0.0.1:{}", o.ops_port))
             .collect();
-        let (samples, stop) = (Arc::clone(&samples), Arc::clone(&stop_sampling));
-        std::thread::spawn(move || sample_heights(ops, load_start, samples, stop))
-    };
+        let thread = {
+            let (samples, stop) = (Arc::clone(&samples), Arc::clone(&stop));
+            std::thread::spawn(move || sample_heights(ops, load_start, samples, stop))
+        };
+        Sampler {
+            samples,
+            stop,
+            thread,
+        }
+    }
+
+    /// Stops sampling and returns the samples.
+    fn finish(self) -> Vec<(Duration, Vec<Option<u64>>)> {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// The faults, one after another with load between them: the broker SIGKILLed, each
+/// OSN SIGKILLed in turn, the last OSN cut off the broker. Returns each fault's name
+/// and when it ended (since `load_start`); unexpected exits go to `bad_exits`.
+fn inject_faults(
+    config: &ChaosConfig,
+    broker: &mut Broker,
+    osns: &mut [Osn],
+    load_start: Instant,
+    bad_exits: &mut Vec<String>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, Duration)>, String> {
     let mut faults: Vec<(String, Duration)> = Vec::new();
-    let mut bad_exits = Vec::new();
 
     std::thread::sleep(config.pause + Duration::from_secs(2));
     progress("SIGKILL the broker");
@@ -524,7 +668,7 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
     faults.push(("broker SIGKILL".into(), load_start.elapsed()));
     progress("broker restarted");
 
-    for o in &mut osns {
+    for o in osns.iter_mut() {
         std::thread::sleep(config.pause);
         progress(&format!("SIGKILL {}", o.name));
         match o.stop("KILL") {
@@ -553,8 +697,20 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
     broker.heal_client(&cut.client_id);
     faults.push((format!("{} partition", cut.name), load_start.elapsed()));
     progress("partition healed");
+    Ok(faults)
+}
 
-    // The clients end when every envelope is acknowledged (or at their deadline).
+/// What the clients reported.
+struct ClientsOutcome {
+    /// First sends, summed over the clients' JSON reports.
+    envelopes: u64,
+    acked_files: Vec<PathBuf>,
+    client_problems: Vec<String>,
+}
+
+/// Waits for the clients: they end when every envelope is acknowledged (or at their
+/// deadline).
+fn wait_for_clients(clients: Vec<(Child, PathBuf, PathBuf)>) -> Result<ClientsOutcome, String> {
     let mut envelopes = 0;
     let mut acked_files = Vec::new();
     let mut client_problems = Vec::new();
@@ -580,13 +736,21 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         }
         acked_files.push(acked);
     }
-    progress("clients done");
-    // A little more load after the clients so that the last fault's recovery shows
-    // even if the clients ended with it.
-    std::thread::sleep(Duration::from_secs(2));
-    stop_sampling.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
+    Ok(ClientsOutcome {
+        envelopes,
+        acked_files,
+        client_problems,
+    })
+}
 
+/// Runs `orderer-cli chain-check` over the OSNs and the clients' acked ids, keeps its
+/// output in `dir`, and returns its JSON.
+fn run_chain_check(
+    config: &ChaosConfig,
+    osns: &[Osn],
+    acked_files: &[PathBuf],
+    dir: &Path,
+) -> Result<Value, String> {
     let mut check = Command::new(&config.cli_bin);
     check.args([
         "chain-check",
@@ -596,10 +760,10 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         "--wait",
         "120",
     ]);
-    for o in &osns {
+    for o in osns {
         check.args(["--server", &o.addr()]);
     }
-    for a in &acked_files {
+    for a in acked_files {
         check.arg("--acked").arg(a);
     }
     let out = check
@@ -607,8 +771,7 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
         .map_err(|e| format!("running chain-check: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     std::fs::write(dir.join("chain-check.out"), &text).map_err(|e| format!("{e}"))?;
-    let chain_check: Value = text
-        .lines()
+    text.lines()
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
         .ok_or_else(|| {
@@ -616,10 +779,13 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
                 "chain-check printed no JSON: {text}{}",
                 String::from_utf8_lossy(&out.stderr)
             )
-        })?;
+        })
+}
 
-    let dropped_by_window = osns
-        .iter()
+/// Per OSN, `consensus_kafka_duplicates_dropped_total` now (`None` when it does not
+/// answer).
+fn dropped_by_window(osns: &[Osn]) -> Vec<Option<u64>> {
+    osns.iter()
         .map(|o| {
             let text = scrape(&format!("127.0.0.1:{}", o.ops_port))?;
             metric(
@@ -629,15 +795,13 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
             )
             .map(|d| d as u64)
         })
-        .collect();
-    for o in &mut osns {
-        match o.stop("TERM") {
-            Some(s) if s.success() => {}
-            other => bad_exits.push(format!("{} after SIGTERM: {other:?}", o.name)),
-        }
-    }
-    let panics = osns
-        .iter()
+        .collect()
+}
+
+/// The lines of the OSNs' logs that say a thread panicked, each prefixed with the
+/// OSN's name.
+fn panics(osns: &[Osn]) -> Vec<String> {
+    osns.iter()
         .flat_map(|o| {
             o.log()
                 .lines()
@@ -645,48 +809,7 @@ pub fn run(config: &ChaosConfig, progress: &mut dyn FnMut(&str)) -> Result<Chaos
                 .map(|l| format!("{}: {l}", o.name))
                 .collect::<Vec<_>>()
         })
-        .collect();
-    let samples = samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let faults = faults
-        .into_iter()
-        .map(|(name, ended_at)| Fault {
-            recovery: recovery(&samples, ended_at, osns.len()),
-            name,
-            ended_at,
-        })
-        .collect();
-    drop(broker);
-    let counts = ChainCheckCounts::parse(&chain_check).map_err(|e| {
-        let kept = match &config.dir {
-            Some(d) => d.clone(),
-            None => keep_evidence(&dir),
-        };
-        format!("{e} (the run's files are in {})", kept.display())
-    })?;
-    let report = ChaosReport {
-        requested: per_client * config.clients as u64,
-        envelopes,
-        acked: counts.acked,
-        delivered: counts.delivered,
-        duplicates: counts.duplicates,
-        lost: counts.lost,
-        identical: counts.identical,
-        dropped_by_window,
-        chain_check,
-        faults,
-        panics,
-        bad_exits,
-        client_problems,
-        seconds: started.elapsed().as_secs_f64(),
-        dir: dir.clone(),
-    };
-    if config.dir.is_none() && !report.ok() {
-        return Ok(ChaosReport {
-            dir: keep_evidence(&dir),
-            ..report
-        });
-    }
-    Ok(report)
+        .collect()
 }
 
 /// Copies a failed run's temporary directory where it outlives the run.

@@ -5,6 +5,10 @@
 //! one-node form. `./scripts/test` installs the jars; `KAFKA_LIBS` may point at another
 //! directory of them.
 
+// Unit tests (cfg(test)) are exempt from the length limit; production code is not:
+// the non-test build of this crate is linted too.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 

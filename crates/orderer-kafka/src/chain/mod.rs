@@ -51,6 +51,7 @@ pub use self::resume::Resume;
 use crate::clients::Clients;
 use crate::cluster::{AbortOnDrop, ChannelCheck};
 use crate::errors::Fault;
+use crate::options::RetrySchedule;
 use crate::retry::{GaveUp, retry};
 
 /// How long ingress waits for a resubmitted config update to be reordered.
@@ -227,16 +228,7 @@ impl Startup {
         };
         let schedule = self.shared.clients.options.retry_schedule();
         let channel = self.shared.channel_id.as_str();
-        // A transport failure of a request is often an authentication or TLS
-        // failure of the connection underneath: name that cause too.
-        let report = |m: String| {
-            self.shared
-                .health
-                .starting(match self.shared.clients.connection_failure() {
-                    Some(cause) => format!("{m}; broker connection: {cause}"),
-                    None => m,
-                })
-        };
+        let report = |m: String| self.report_starting(m);
         self.shared
             .health
             .starting("setting up the channel's topic".into());
@@ -249,64 +241,10 @@ impl Startup {
             || self.shared.clients.ensure_topic(channel),
         )
         .await?;
-        // The topic exists now: check it and the brokers against seed 003's rules.
-        // With Kafka.Strict a start step, retried like the others until the
-        // cluster is fixed; else beside the start, never delaying it.
-        let absolute_max_bytes = u64::from(
-            self.shared
-                .support
-                .shared_config()
-                .batch_size
-                .absolute_max_bytes,
-        );
-        let _lenient_check = if self.shared.clients.options.config.strict {
-            self.shared
-                .health
-                .starting("checking the Kafka cluster's settings (Kafka.Strict)".into());
-            retry(
-                &schedule,
-                "checking the Kafka cluster",
-                channel,
-                &mut halt,
-                report,
-                || {
-                    self.shared
-                        .check
-                        .run(&self.shared.clients, absolute_max_bytes)
-                },
-            )
+        // Held until processing ends: dropping it aborts a lenient check.
+        let _lenient_check = self.check_cluster(&schedule, &mut halt).await?;
+        self.post_connect(&schedule, &mut halt, genesis.as_ref())
             .await?;
-            None
-        } else {
-            Some(AbortOnDrop(tokio::spawn(
-                Arc::clone(&self.shared.check)
-                    .run_until_complete(Arc::clone(&self.shared.clients), absolute_max_bytes),
-            )))
-        };
-        self.shared.health.starting("posting CONNECT".into());
-        // This node's block 0, when the channel may be new: if this CONNECT is the
-        // partition's first, every later OSN of ours checks its block 0 against it.
-        // Fabric's OSNs post an empty payload and ignore any (`processConnect`), so a
-        // Fabric OSN sharing the topic reads ours unharmed.
-        let payload = genesis
-            .as_ref()
-            .map(OwnGenesis::connect_payload)
-            .unwrap_or_default();
-        retry(
-            &schedule,
-            "posting CONNECT",
-            channel,
-            &mut halt,
-            report,
-            || {
-                self.shared
-                    .producer
-                    .post(kafka_message::Type::Connect(KafkaMessageConnect {
-                        payload: payload.clone(),
-                    }))
-            },
-        )
-        .await?;
         let checking = genesis.is_some();
         let mut processor = self.processor(genesis);
         processor
@@ -349,6 +287,92 @@ impl Startup {
         monitor.abort();
         self.shared.clients.unassign(channel);
         result.map_err(GaveUp::Failed)
+    }
+}
+
+impl Startup {
+    /// Reports a start step as the chain's state. A transport failure of a request
+    /// is often an authentication or TLS failure of the connection underneath:
+    /// name that cause too.
+    fn report_starting(&self, m: String) {
+        self.shared
+            .health
+            .starting(match self.shared.clients.connection_failure() {
+                Some(cause) => format!("{m}; broker connection: {cause}"),
+                None => m,
+            });
+    }
+
+    /// The topic exists now: check it and the brokers against seed 003's rules.
+    /// With Kafka.Strict a start step, retried like the others until the cluster is
+    /// fixed (`None`); else beside the start, never delaying it (the check's task,
+    /// aborted when dropped).
+    async fn check_cluster(
+        &self,
+        schedule: &RetrySchedule,
+        halt: &mut watch::Receiver<bool>,
+    ) -> Result<Option<AbortOnDrop>, GaveUp> {
+        let absolute_max_bytes = u64::from(
+            self.shared
+                .support
+                .shared_config()
+                .batch_size
+                .absolute_max_bytes,
+        );
+        if !self.shared.clients.options.config.strict {
+            return Ok(Some(AbortOnDrop(tokio::spawn(
+                Arc::clone(&self.shared.check)
+                    .run_until_complete(Arc::clone(&self.shared.clients), absolute_max_bytes),
+            ))));
+        }
+        self.shared
+            .health
+            .starting("checking the Kafka cluster's settings (Kafka.Strict)".into());
+        retry(
+            schedule,
+            "checking the Kafka cluster",
+            &self.shared.channel_id,
+            halt,
+            |m| self.report_starting(m),
+            || {
+                self.shared
+                    .check
+                    .run(&self.shared.clients, absolute_max_bytes)
+            },
+        )
+        .await?;
+        Ok(None)
+    }
+
+    /// Posts this node's CONNECT record. It carries this node's block 0 (`genesis`)
+    /// when the channel may be new: if this CONNECT is the partition's first, every
+    /// later OSN of ours checks its block 0 against it. Fabric's OSNs post an empty
+    /// payload and ignore any (`processConnect`), so a Fabric OSN sharing the topic
+    /// reads ours unharmed.
+    async fn post_connect(
+        &self,
+        schedule: &RetrySchedule,
+        halt: &mut watch::Receiver<bool>,
+        genesis: Option<&OwnGenesis>,
+    ) -> Result<(), GaveUp> {
+        self.shared.health.starting("posting CONNECT".into());
+        let payload = genesis.map(OwnGenesis::connect_payload).unwrap_or_default();
+        retry(
+            schedule,
+            "posting CONNECT",
+            &self.shared.channel_id,
+            halt,
+            |m| self.report_starting(m),
+            || {
+                self.shared
+                    .producer
+                    .post(kafka_message::Type::Connect(KafkaMessageConnect {
+                        payload: payload.clone(),
+                    }))
+            },
+        )
+        .await?;
+        Ok(())
     }
 }
 

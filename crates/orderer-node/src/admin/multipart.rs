@@ -7,6 +7,45 @@
 
 use bytes::Bytes;
 
+/// Why a media type (`Content-Type`, `Content-Disposition`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum MediaTypeError {
+    #[error("no media type in {value:?}")]
+    NoMediaType { value: String },
+    #[error("invalid media parameter {rest:?}")]
+    InvalidParameter { rest: String },
+    #[error("invalid media parameter name {name:?}")]
+    InvalidParameterName { name: String },
+    #[error("unterminated quoted value of {name:?}")]
+    UnterminatedQuote { name: String },
+    #[error("invalid value {value:?} of media parameter {name:?}")]
+    InvalidValue { value: String, name: String },
+    /// `name` lowercased: parameter names are case-insensitive.
+    #[error("duplicate media parameter {name:?}")]
+    DuplicateParameter { name: String },
+}
+
+/// Why a `multipart/form-data` body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FormError {
+    #[error("the boundary {boundary:?} must be 1 to 70 characters")]
+    Boundary { boundary: String },
+    #[error("no multipart delimiter in the body: expected --BOUNDARY")]
+    NoDelimiter,
+    #[error("a multipart delimiter is not followed by a line break")]
+    NoLineBreak,
+    #[error("unexpected end of the body: the last part has no closing delimiter")]
+    NoClosingDelimiter,
+    #[error("a part's headers do not end with an empty line")]
+    HeadersNotEnded,
+    #[error("a part header is not UTF-8")]
+    HeaderNotUtf8,
+    #[error("malformed part header {line:?}")]
+    MalformedHeader { line: String },
+    #[error("Content-Disposition of a part: {0}")]
+    Disposition(#[source] MediaTypeError),
+}
+
 /// A media type (lowercased) and its parameters (names lowercased, values unquoted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MediaType {
@@ -30,7 +69,7 @@ fn is_token(s: &str) -> bool {
 }
 
 /// Parses `type/subtype; name=value; name="quoted value"`.
-pub(crate) fn parse_media_type(value: &str) -> Result<MediaType, String> {
+pub(crate) fn parse_media_type(value: &str) -> Result<MediaType, MediaTypeError> {
     let (essence, mut rest) = match value.split_once(';') {
         Some((e, r)) => (e.trim(), r),
         None => (value.trim(), ""),
@@ -40,7 +79,9 @@ pub(crate) fn parse_media_type(value: &str) -> Result<MediaType, String> {
         None => is_token(essence),
     };
     if !valid_essence {
-        return Err(format!("no media type in {value:?}"));
+        return Err(MediaTypeError::NoMediaType {
+            value: value.to_owned(),
+        });
     }
     let mut params = Vec::new();
     loop {
@@ -49,25 +90,34 @@ pub(crate) fn parse_media_type(value: &str) -> Result<MediaType, String> {
             break;
         }
         let Some((name, after)) = rest.split_once('=') else {
-            return Err(format!("invalid media parameter {rest:?}"));
+            return Err(MediaTypeError::InvalidParameter {
+                rest: rest.to_owned(),
+            });
         };
         let name = name.trim();
         if !is_token(name) {
-            return Err(format!("invalid media parameter name {name:?}"));
+            return Err(MediaTypeError::InvalidParameterName {
+                name: name.to_owned(),
+            });
         }
         let (val, after) = if let Some(quoted) = after.strip_prefix('"') {
-            unquote(quoted).ok_or_else(|| format!("unterminated quoted value of {name:?}"))?
+            unquote(quoted).ok_or_else(|| MediaTypeError::UnterminatedQuote {
+                name: name.to_owned(),
+            })?
         } else {
             let end = after.find(';').unwrap_or(after.len());
             let v = after[..end].trim();
             if !is_token(v) {
-                return Err(format!("invalid value {v:?} of media parameter {name:?}"));
+                return Err(MediaTypeError::InvalidValue {
+                    value: v.to_owned(),
+                    name: name.to_owned(),
+                });
             }
             (v.to_owned(), &after[end..])
         };
         let name = name.to_ascii_lowercase();
         if params.iter().any(|(n, _)| *n == name) {
-            return Err(format!("duplicate media parameter {name:?}"));
+            return Err(MediaTypeError::DuplicateParameter { name });
         }
         params.push((name, val));
         rest = after;
@@ -104,17 +154,17 @@ pub(crate) struct Part {
 
 /// The parts of a `multipart/form-data` body with `boundary`, in order. Parts that
 /// are not `form-data` or have no name are skipped, as Go's `ReadForm` does.
-pub(crate) fn parse_form(body: &Bytes, boundary: &str) -> Result<Vec<Part>, String> {
+pub(crate) fn parse_form(body: &Bytes, boundary: &str) -> Result<Vec<Part>, FormError> {
     if boundary.is_empty() || boundary.len() > 70 {
-        return Err(format!(
-            "the boundary {boundary:?} must be 1 to 70 characters"
-        ));
+        return Err(FormError::Boundary {
+            boundary: boundary.to_owned(),
+        });
     }
     let delimiter = format!("--{boundary}");
     let delimiter = delimiter.as_bytes();
     // The first delimiter may start the body or follow a preamble line.
     let mut at = find_delimiter(body, delimiter, 0, true)
-        .ok_or("no multipart delimiter in the body: expected --BOUNDARY")?
+        .ok_or(FormError::NoDelimiter)?
         .1;
     let mut parts = Vec::new();
     loop {
@@ -126,10 +176,9 @@ pub(crate) fn parse_form(body: &Bytes, boundary: &str) -> Result<Vec<Part>, Stri
         while matches!(body.get(cursor), Some(b' ' | b'\t')) {
             cursor += 1;
         }
-        cursor += line_end(&body[cursor..])
-            .ok_or("a multipart delimiter is not followed by a line break")?;
-        let (content_end, next) = find_delimiter(body, delimiter, cursor, false)
-            .ok_or("unexpected end of the body: the last part has no closing delimiter")?;
+        cursor += line_end(&body[cursor..]).ok_or(FormError::NoLineBreak)?;
+        let (content_end, next) =
+            find_delimiter(body, delimiter, cursor, false).ok_or(FormError::NoClosingDelimiter)?;
         if let Some(part) = read_part(body.slice(cursor..content_end))? {
             parts.push(part);
         }
@@ -181,29 +230,28 @@ fn find_delimiter(
 }
 
 /// A part's headers and content; `None` for a part a form does not keep.
-fn read_part(raw: Bytes) -> Result<Option<Part>, String> {
+fn read_part(raw: Bytes) -> Result<Option<Part>, FormError> {
     let mut pos = 0;
     let mut disposition = None;
     loop {
         let line_len = raw[pos..]
             .iter()
             .position(|&b| b == b'\n')
-            .ok_or("a part's headers do not end with an empty line")?;
+            .ok_or(FormError::HeadersNotEnded)?;
         let line = &raw[pos..pos + line_len];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         pos += line_len + 1;
         if line.is_empty() {
             break;
         }
-        let line = std::str::from_utf8(line).map_err(|_| "a part header is not UTF-8")?;
+        let line = std::str::from_utf8(line).map_err(|_| FormError::HeaderNotUtf8)?;
         let (name, value) = line
             .split_once(':')
-            .ok_or_else(|| format!("malformed part header {line:?}"))?;
+            .ok_or_else(|| FormError::MalformedHeader {
+                line: line.to_owned(),
+            })?;
         if name.trim().eq_ignore_ascii_case("content-disposition") {
-            disposition = Some(
-                parse_media_type(value.trim())
-                    .map_err(|e| format!("Content-Disposition of a part: {e}"))?,
-            );
+            disposition = Some(parse_media_type(value.trim()).map_err(FormError::Disposition)?);
         }
     }
     let Some(disposition) = disposition else {
@@ -316,11 +364,12 @@ mod tests {
         ];
         for (text, why) in cases {
             let e = parse_form(&body(text), "b").unwrap_err();
-            assert!(e.contains(why), "{text:?}: {e}");
+            assert!(e.to_string().contains(why), "{text:?}: {e}");
         }
         assert!(
             parse_form(&body("--\n"), "")
                 .unwrap_err()
+                .to_string()
                 .contains("boundary")
         );
     }

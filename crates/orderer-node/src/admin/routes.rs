@@ -221,7 +221,7 @@ where
     };
     let parts = match parse_form(&body, &boundary) {
         Ok(p) => p,
-        Err(e) => return bad_form(&e),
+        Err(e) => return bad_form(&e.to_string()),
     };
     let mut files = parts.iter().filter(|p| p.filename.is_some());
     let Some(block_part) = files.clone().find(|p| p.name == CONFIG_BLOCK_PART) else {
