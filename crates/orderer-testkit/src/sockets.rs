@@ -21,19 +21,24 @@ fn proc_addr(addr: SocketAddr) -> Option<String> {
     }
 }
 
-/// The inode of the socket whose `column` (1: local address, 2: remote address)
-/// matches `want` in this network namespace's TCP tables.
-fn socket_inode(column: usize, want: impl Fn(&str) -> bool) -> Option<String> {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .find_map(|table| {
-            let text = std::fs::read_to_string(table).ok()?;
-            text.lines().skip(1).find_map(|line| {
-                let cols: Vec<&str> = line.split_whitespace().collect();
-                // The inode is column 9.
-                (cols.len() > 9 && want(cols[column])).then(|| cols[9].to_owned())
-            })
-        })
+/// The inodes of the sockets whose `column` (1: local address, 2: remote address)
+/// matches `want` in this network namespace's TCP tables. A closed connection
+/// lingering in TIME_WAIT may match too; it has no inode (0) and is left out.
+fn socket_inodes(column: usize, want: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // The inode is column 9.
+            if cols.len() > 9 && cols[9] != "0" && want(cols[column]) {
+                inodes.push(cols[9].to_owned());
+            }
+        }
+    }
+    inodes
 }
 
 /// The file descriptor of process `pid` that is socket `inode`.
@@ -54,10 +59,12 @@ fn fd_of(pid: u32, inode: &str) -> Option<RawFd> {
 /// `peer`'s port: the other end of a connection accepted from `peer`.
 pub(crate) fn socket_owner(peer: SocketAddr, running: &[(u32, u32)]) -> Option<u32> {
     let port = format!(":{:04X}", peer.port());
-    let inode = socket_inode(1, |local| local.ends_with(&port))?;
-    running
-        .iter()
-        .find_map(|(id, pid)| fd_of(*pid, &inode).map(|_| *id))
+    let inodes = socket_inodes(1, |local| local.ends_with(&port));
+    inodes.iter().find_map(|inode| {
+        running
+            .iter()
+            .find_map(|(id, pid)| fd_of(*pid, inode).map(|_| *id))
+    })
 }
 
 /// A duplicate of the socket process `pid` holds for its end of the connection from
@@ -68,10 +75,8 @@ fn accepted_socket(pid: u32, peer: SocketAddr) -> std::io::Result<Option<OwnedFd
             "{peer}: not an IPv4 address"
         )));
     };
-    let Some(inode) = socket_inode(2, |remote| remote == want) else {
-        return Ok(None);
-    };
-    let Some(fd) = fd_of(pid, &inode) else {
+    let inodes = socket_inodes(2, |remote| remote == want);
+    let Some(fd) = inodes.iter().find_map(|inode| fd_of(pid, inode)) else {
         return Ok(None);
     };
     let pid = i32::try_from(pid)
