@@ -178,8 +178,8 @@ fn the_node_reads_the_generated_block() {
     };
     p.orderer.batch_timeout = Duration::from_millis(250);
     let g = p.generate().unwrap();
-    let committed = CommittedConfig::from_block(&g.block).unwrap();
-    assert_eq!(committed.channel, p.channel_config());
-    assert_eq!(committed.channel.consensus_type, ConsenterKind::Kafka);
-    assert_eq!(committed, g.committed());
+    let values = crate::channelconfig::ChannelValues::from_block(&g.block).unwrap();
+    assert_eq!(values.channel_config(), p.channel_config());
+    assert_eq!(values.channel_config().consensus_type, ConsenterKind::Kafka);
+    assert_eq!(values.config(), &g.config);
 }
