@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use orderer_api::block::{block_header_hash, consenter_metadata, orderer_metadata};
-use orderer_api::channel::CommittedConfig;
+use orderer_api::channelconfig::ChannelValues;
 use orderer_api::envelope::{header_type_name, parse_payload};
 use orderer_api::proto::common::{
     Block, BlockMetadataIndex, Envelope, HeaderType, LastConfig, Metadata,
@@ -67,17 +67,20 @@ fn envelope_json(raw: &Bytes) -> Value {
             });
             out["data_size"] = json!(p.data.len());
             if p.header_type() == Some(HeaderType::Config) {
-                out["config"] = match CommittedConfig::from_envelope(&env) {
-                    Ok(c) => json!({
-                        "sequence": c.sequence,
-                        "orderer_type": c.channel.consensus_type.to_string(),
-                        "batch_timeout": orderer_api::duration::format(c.channel.batch_timeout),
-                        "batch_size": {
-                            "max_message_count": c.channel.batch_size.max_message_count,
-                            "absolute_max_bytes": c.channel.batch_size.absolute_max_bytes,
-                            "preferred_max_bytes": c.channel.batch_size.preferred_max_bytes,
-                        },
-                    }),
+                out["config"] = match ChannelValues::from_envelope(&env) {
+                    Ok(values) => {
+                        let c = values.channel_config();
+                        json!({
+                            "sequence": values.sequence(),
+                            "orderer_type": c.consensus_type.to_string(),
+                            "batch_timeout": orderer_api::duration::format(c.batch_timeout),
+                            "batch_size": {
+                                "max_message_count": c.batch_size.max_message_count,
+                                "absolute_max_bytes": c.batch_size.absolute_max_bytes,
+                                "preferred_max_bytes": c.batch_size.preferred_max_bytes,
+                            },
+                        })
+                    }
                     Err(e) => json!({ "error": e.to_string() }),
                 };
             }
@@ -140,12 +143,13 @@ mod tests {
 
     #[test]
     fn genesis_block_shows_its_config() {
-        let block = CommittedConfig::genesis_block(ChannelConfig {
+        let block = orderer_api::testing::config::genesis(&ChannelConfig {
             channel_id: "mychannel".into(),
             consensus_type: ConsenterKind::Solo,
             batch_size: BatchSize::default(),
             batch_timeout: Duration::from_secs(2),
-        });
+        })
+        .block;
         let v = block_json(&block);
         assert_eq!(v["header"]["number"], 0);
         assert_eq!(v["data"][0]["channel_header"]["type"], "CONFIG");

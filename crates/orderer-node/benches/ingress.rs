@@ -28,11 +28,7 @@ fn security(skip_signature_checks: bool) -> (Security, Bundle) {
     let plan = orderer_node::bootstrap::plans(&loaded.config)
         .expect("sample channel")
         .remove(0);
-    let genesis = orderer_api::channel::CommittedConfig::from_block(
-        &Block::decode(plan.genesis).expect("block 0"),
-    )
-    .expect("config block");
-    let bundle = Bundle::new(&plan.id, &genesis).expect("bundle");
+    let bundle = Bundle::new(plan.values).expect("bundle");
     (Security::load(&loaded.config).expect("sample MSP"), bundle)
 }
 

@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use orderer_api::channel::CommittedConfig;
-use orderer_api::channelconfig::ChannelValues;
+use orderer_api::channelconfig::{CHANNEL_GROUP, ChannelValues};
 use orderer_api::policies::{PolicyManager, SignedData};
-use orderer_api::proto::common::Config;
 use orderer_msp::MspManager;
 
 /// Fabric's policy paths the orderer evaluates.
@@ -33,23 +31,19 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Builds the bundle of `config` (a committed config of channel `channel_id`);
-    /// the error says which part of the configuration is unusable.
-    pub fn new(channel_id: &str, config: &CommittedConfig) -> Result<Bundle, String> {
-        let values = ChannelValues::new(
-            channel_id,
-            Config {
-                sequence: config.sequence,
-                channel_group: Some(config.channel_group.clone()),
-            },
-        )
-        .map_err(|e| e.to_string())?;
+    /// Builds the bundle of a committed configuration; the error says which part of
+    /// the configuration is unusable.
+    pub fn new(values: ChannelValues) -> Result<Bundle, String> {
         let msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))
             .map_err(|e| e.to_string())?;
         let config_msps = MspManager::from_msp_configs(values.msps().values().map(|m| m.config()))
             .map_err(|e| e.to_string())?
             .check_validity_period(false);
-        let policies = PolicyManager::from_config_group("Channel", &config.channel_group)
+        // ChannelValues refuses a config without a channel group; checked anyway.
+        let channel_group = values
+            .channel_group()
+            .ok_or("the configuration has no channel group")?;
+        let policies = PolicyManager::from_config_group(CHANNEL_GROUP, channel_group)
             .map_err(|e| e.to_string())?;
         Ok(Bundle {
             values,

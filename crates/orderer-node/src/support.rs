@@ -8,7 +8,7 @@ use orderer_api::block::{
     add_signature, consenter_metadata, orderer_metadata, set_orderer_metadata, signature_message,
     signatures_metadata,
 };
-use orderer_api::channel::CommittedConfig;
+use orderer_api::channelconfig::{ChannelValues, read_config_block};
 use orderer_api::envelope::parse_payload;
 use orderer_api::proto::common::{
     Block, BlockHeader, ConfigEnvelope, Envelope, HeaderType, MetadataSignature, SignatureHeader,
@@ -50,7 +50,7 @@ pub struct ChannelSupport {
     /// The configuration in force: its MSPs and policies. Swapped whole, before
     /// `config` announces the change.
     bundle: RwLock<Arc<Bundle>>,
-    config: watch::Sender<Arc<CommittedConfig>>,
+    config: watch::Sender<Arc<ChannelValues>>,
     last_consenter_metadata: Bytes,
     /// Whether block 0 was generated from orderer.yaml or given (see
     /// [`ConsenterSupport::genesis_origin`]).
@@ -101,36 +101,38 @@ impl ChannelSupport {
             .map_err(|e| bad(last_number, format!("unreadable orderer metadata: {e}")))?;
         let last_config = meta.last_config.map(|c| c.index).unwrap_or(0);
         let config_block = ledger.block(last_config).await?;
-        let config = CommittedConfig::from_block(&config_block)
+        let tx = read_config_block(&config_block)
             .map_err(|e| bad(last_config, format!("not a readable config block: {e}")))?;
-        if config.channel.channel_id != channel {
+        if tx.channel_header.channel_id != channel {
             return Err(bad(
                 last_config,
                 format!(
                     "config block is for channel {:?}",
-                    config.channel.channel_id
+                    tx.channel_header.channel_id
                 ),
             ));
         }
-        let bundle = Bundle::new(&channel, &config).map_err(|e| {
-            // Earlier versions of this orderer wrote a genesis config of only the
-            // Channel and Orderer groups, without organizations.
-            let hint = if config.channel_group.groups.contains_key("Application")
-                || config.channel_group.groups.contains_key("Consortiums")
-            {
-                ""
-            } else {
-                "; this ledger was written by an earlier version of this orderer (its configuration has no organizations): move it aside to start the channel afresh"
-            };
+        let sequence = tx.config.sequence;
+        // Earlier versions of this orderer wrote a genesis config of only the
+        // Channel and Orderer groups, without organizations.
+        let has_orgs = tx.config.channel_group.as_ref().is_some_and(|g| {
+            g.groups.contains_key("Application") || g.groups.contains_key("Consortiums")
+        });
+        let hint = if has_orgs {
+            ""
+        } else {
+            "; this ledger was written by an earlier version of this orderer (its configuration has no organizations): move it aside to start the channel afresh"
+        };
+        let unusable = |e: String| {
             bad(
                 last_config,
-                format!(
-                    "the configuration (sequence {}) cannot be used: {e}{hint}",
-                    config.sequence
-                ),
+                format!("the configuration (sequence {sequence}) cannot be used: {e}{hint}"),
             )
-        })?;
-        let (config, _) = watch::channel(Arc::new(config));
+        };
+        let values =
+            ChannelValues::new(&channel, tx.config).map_err(|e| unusable(e.to_string()))?;
+        let bundle = Bundle::new(values.clone()).map_err(unusable)?;
+        let (config, _) = watch::channel(Arc::new(values));
         Ok(ChannelSupport {
             channel_id: channel,
             state: Mutex::new(State {
@@ -169,7 +171,7 @@ impl ChannelSupport {
         &self,
         block: &Block,
         number: u64,
-    ) -> Result<Option<(CommittedConfig, Bundle)>, SupportError> {
+    ) -> Result<Option<(ChannelValues, Bundle)>, SupportError> {
         let bad = |reason: String| SupportError::BadConfig { number, reason };
         let data = block
             .data
@@ -191,9 +193,10 @@ impl ChannelSupport {
                 let current = self.bundle();
                 crate::msgprocessor::check_config_envelope(&current, &config_env)
                     .map_err(|e| bad(e.to_string()))?;
-                let committed =
-                    CommittedConfig::from_block(block).map_err(|e| bad(e.to_string()))?;
-                let next = Bundle::new(&self.channel_id, &committed).map_err(bad)?;
+                let tx = read_config_block(block).map_err(|e| bad(e.to_string()))?;
+                let committed = ChannelValues::new(&self.channel_id, tx.config)
+                    .map_err(|e| bad(e.to_string()))?;
+                let next = Bundle::new(committed.clone()).map_err(bad)?;
                 current
                     .values
                     .check_successor(&next.values)
@@ -229,12 +232,12 @@ impl ChannelSupport {
     }
 
     /// The committed configuration in force, and every change.
-    pub fn config(&self) -> watch::Receiver<Arc<CommittedConfig>> {
+    pub fn config(&self) -> watch::Receiver<Arc<ChannelValues>> {
         self.config.subscribe()
     }
 
     /// The committed configuration in force.
-    pub fn committed_config(&self) -> Arc<CommittedConfig> {
+    pub fn committed_config(&self) -> Arc<ChannelValues> {
         self.config.borrow().clone()
     }
 
@@ -329,11 +332,11 @@ impl ConsenterSupport for ChannelSupport {
     }
 
     fn shared_config(&self) -> ChannelConfig {
-        self.config.borrow().channel.clone()
+        self.config.borrow().channel_config()
     }
 
     fn sequence(&self) -> u64 {
-        self.config.borrow().sequence
+        self.config.borrow().sequence()
     }
 
     fn height(&self) -> u64 {
