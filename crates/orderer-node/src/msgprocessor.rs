@@ -93,7 +93,7 @@ pub fn process_config_update(
     let bundle = support.bundle();
     let channel = support.channel_id();
     filters(support, &bundle, env.encoded_len(), env, payload)?;
-    let config_env = configtx::Validator::new(channel, bundle.values.config(), &bundle.policies)
+    let config_env = configtx::Validator::new(&bundle.values, &bundle.policies)
         .and_then(|v| v.propose_config_update(env, bundle.config_msps.as_ref()))
         .map_err(update_error)?;
     let (raw, config) = signed_envelope(
@@ -218,8 +218,7 @@ pub fn check_config_envelope(
     current: &Bundle,
     config_env: &ConfigEnvelope,
 ) -> Result<(), UpdateError> {
-    let channel = current.values.channel_id();
-    configtx::Validator::new(channel, current.values.config(), &current.policies)?
+    configtx::Validator::new(&current.values, &current.policies)?
         .validate(config_env, current.config_msps.as_ref())
 }
 

@@ -67,7 +67,12 @@ pub fn new_channel_config(
     let template_group = template.channel_group.clone().unwrap_or_default();
     let policies = PolicyManager::from_config_group(CHANNEL_GROUP, &template_group)
         .map_err(|e| UpdateError::bad_request(format!("initializing channelconfig failed: {e}")))?;
-    let validator = Validator::new(&channel_id, &template, &policies)?;
+    let template = ChannelValues::new(&channel_id, template).map_err(|e| {
+        UpdateError::bad_request(format!(
+            "the current config of channel '{channel_id}' is invalid: {e}"
+        ))
+    })?;
+    let validator = Validator::new(&template, &policies)?;
     let template_msps = TemplateMsps {
         inner: identities,
         channel_id: &channel_id,
