@@ -2,7 +2,7 @@
 //! a test names only the ordering parameters ([`ChannelConfig`]) and gets a whole
 //! Fabric configuration around them.
 //!
-//! * [`profile`] / [`genesis`]: block 0 of a test channel: one organization
+//! * [`profile`] / [`genesis()`]: block 0 of a test channel: one organization
 //!   (`SampleOrg`, orderer and application at once, as the node's bootstrap makes
 //!   it), the sample profiles' policies and capabilities.
 //! * [`next_config`] / [`next_config_envelope`]: the configuration that follows
