@@ -181,12 +181,9 @@ pub fn is_config_envelope(env: &Envelope) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
-    use crate::genesis::{Consensus, Organization, Profile, config_envelope};
-    use crate::proto::common::Config;
-    use crate::proto::msp::FabricMspConfig;
+    use crate::genesis::config_envelope;
+    use crate::genesis::tests::{kafka_profile, profile};
 
     fn config() -> ChannelConfig {
         ChannelConfig {
@@ -197,33 +194,14 @@ mod tests {
         }
     }
 
-    /// A whole configuration of `ch`, from the one encoder.
-    fn generated(ch: &ChannelConfig) -> Config {
-        let msp = FabricMspConfig {
-            name: "SampleOrg".into(),
-            root_certs: vec![Bytes::from_static(b"root of SampleOrg")],
-            ..Default::default()
-        };
-        let org = Organization::new("SampleOrg", "SampleOrg", msp.into());
-        let consensus = match ch.consensus_type {
-            ConsenterKind::Solo => Consensus::Solo,
-            ConsenterKind::Kafka => Consensus::Kafka {
-                brokers: vec!["127.0.0.1:9092".into()],
-            },
-        };
-        let mut p = Profile::new(&ch.channel_id, consensus, vec![org.clone()], vec![org]);
-        p.orderer.batch_size = ch.batch_size;
-        p.orderer.batch_timeout = ch.batch_timeout;
-        p.config().unwrap()
-    }
-
     #[test]
     fn reads_the_ordering_parameters_of_a_config_envelope() {
-        let mut cfg = config();
-        cfg.consensus_type = ConsenterKind::Kafka;
-        cfg.batch_size.max_message_count = 10;
-        let env = config_envelope(&cfg.channel_id, &generated(&cfg));
-        assert_eq!(ChannelConfig::from_envelope(&env).unwrap(), cfg);
+        let mut p = kafka_profile();
+        p.orderer.batch_size.max_message_count = 10;
+        let env = config_envelope(&p.channel_id, &p.config().unwrap());
+        let read = ChannelConfig::from_envelope(&env).unwrap();
+        assert_eq!(read, p.channel_config());
+        assert_eq!(read.consensus_type, ConsenterKind::Kafka);
         assert!(is_config_envelope(&env));
     }
 
@@ -258,7 +236,7 @@ mod tests {
 
     #[test]
     fn from_envelope_names_the_missing_orderer_value() {
-        let mut config = generated(&config());
+        let mut config = profile().config().unwrap();
         if let Some(orderer) = config
             .channel_group
             .as_mut()

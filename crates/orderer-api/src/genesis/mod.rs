@@ -33,8 +33,9 @@ mod policy;
 mod profile;
 mod validate;
 
+/// Its profiles serve other modules' tests too.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use bytes::Bytes;
 use prost::Message;

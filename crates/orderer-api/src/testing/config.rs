@@ -115,19 +115,13 @@ pub fn reconfigure(ch: &ChannelConfig, next: &ChannelConfig) -> Envelope {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::BatchSize;
     use crate::channel::is_config_envelope;
+    use crate::genesis::tests::profile as sample_profile;
 
+    /// The ordering parameters of the genesis tests' sample channel.
     fn config() -> ChannelConfig {
-        ChannelConfig {
-            channel_id: "mychannel".into(),
-            consensus_type: ConsenterKind::Solo,
-            batch_size: BatchSize::default(),
-            batch_timeout: Duration::from_secs(2),
-        }
+        sample_profile().channel_config()
     }
 
     #[test]
@@ -135,10 +129,11 @@ mod tests {
         let mut ch = config();
         ch.consensus_type = ConsenterKind::Kafka;
         ch.batch_size.max_message_count = 10;
-        let values = ChannelValues::from_block(&genesis(&ch).block).unwrap();
+        let block = genesis(&ch).block;
+        let values = ChannelValues::from_block(&block).unwrap();
         assert_eq!(values.channel_config(), ch);
         assert_eq!(values.sequence(), 0);
-        crate::block::verify_block(&genesis(&ch).block, None).unwrap();
+        crate::block::verify_block(&block, None).unwrap();
     }
 
     #[test]
