@@ -1,18 +1,31 @@
-//! The domain of the ordering service, free of I/O.
+//! The domain of the ordering service, free of I/O. Its modules are of four kinds:
 //!
-//! * [`proto`]: Hyperledger Fabric's wire types (`common`, `orderer`, `msp`, `peer`).
-//! * [`consensus`]: the plugin boundary: [`Consenter`], [`Chain`], [`ConsenterSupport`].
-//! * [`blockcutter`]: Fabric's block cutting rules, pure and synchronous.
-//! * [`block`]: block assembly and Fabric's data and header hashes.
-//! * [`channel`]: a channel's ordering parameters and its deterministic config blocks.
-//! * [`channelconfig`]: a channel configuration (`Config` tree) read, typed and validated by Fabric's rules.
-//! * [`genesis`]: a complete Fabric channel config and genesis block, as configtxgen makes them.
-//! * [`config`]: what every crate's `orderer.yaml` section is made of.
-//! * [`configtx`]: config updates (CONFIG_UPDATE) validated and applied as Fabric's
-//!   `configtx` does, and channel creation through a system channel.
-//! * [`envelope`]: envelopes as raw bytes plus the header parsing Broadcast needs.
-//! * [`policies`]: Fabric's policy engine: signature and implicit meta policies
-//!   by path, evaluated over signed data through the channel's MSPs.
+//! **The plugin boundary.** [`consensus`]: [`Consenter`], [`Chain`] and
+//! [`ConsenterSupport`], the contract between the node and a consenter crate, with
+//! the errors that cross it ([`error`]) and the parameters a consenter reads
+//! ([`channel`]: [`ChannelConfig`]).
+//!
+//! **Fabric's domain model**, as Fabric defines it:
+//! * [`proto`]: Fabric's wire types (`common`, `orderer`, `msp`, `peer`).
+//! * [`block`], [`envelope`], [`blockcutter`], [`seek`]: blocks and their hashes,
+//!   envelopes as raw bytes plus the header parsing Broadcast needs, Fabric's
+//!   cutting rules, Deliver's seek positions.
+//! * [`channelconfig`]: [`ChannelValues`](channelconfig::ChannelValues), the one
+//!   committed channel configuration, read, typed and validated by Fabric's rules.
+//! * [`genesis`]: the one encoder of configurations and genesis blocks, as
+//!   configtxgen makes them.
+//! * [`configtx`]: config updates validated and applied as Fabric's `configtx` does,
+//!   and channel creation through a system channel.
+//! * [`policies`]: signature and implicit meta policies by path, evaluated over
+//!   signed data through the channel's MSPs.
+//! * [`metrics`]: the domain's metrics, named as Fabric names them.
+//!
+//! **The orderer.yaml framework.** [`config`]: what every crate's `orderer.yaml`
+//! section is made of; [`duration`]: Go's duration notation, which config values
+//! use too.
+//!
+//! **The test kit** (`testing`, feature `test-util`): a fake support, test
+//! configurations built by [`genesis`], and the conformance suite every consenter runs.
 //!
 //! Nothing here opens a socket or a file; consenters and the node build on it.
 

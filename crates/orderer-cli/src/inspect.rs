@@ -1,8 +1,9 @@
 //! A block as JSON, every field decoded as far as this orderer understands it.
 
 use bytes::Bytes;
+use orderer_api::ChannelConfig;
 use orderer_api::block::{block_header_hash, consenter_metadata, orderer_metadata};
-use orderer_api::channel::CommittedConfig;
+use orderer_api::channelconfig::ChannelValues;
 use orderer_api::envelope::{header_type_name, parse_payload};
 use orderer_api::proto::common::{
     Block, BlockMetadataIndex, Envelope, HeaderType, LastConfig, Metadata,
@@ -67,19 +68,7 @@ fn envelope_json(raw: &Bytes) -> Value {
             });
             out["data_size"] = json!(p.data.len());
             if p.header_type() == Some(HeaderType::Config) {
-                out["config"] = match CommittedConfig::from_envelope(&env) {
-                    Ok(c) => json!({
-                        "sequence": c.sequence,
-                        "orderer_type": c.channel.consensus_type.to_string(),
-                        "batch_timeout": orderer_api::duration::format(c.channel.batch_timeout),
-                        "batch_size": {
-                            "max_message_count": c.channel.batch_size.max_message_count,
-                            "absolute_max_bytes": c.channel.batch_size.absolute_max_bytes,
-                            "preferred_max_bytes": c.channel.batch_size.preferred_max_bytes,
-                        },
-                    }),
-                    Err(e) => json!({ "error": e.to_string() }),
-                };
+                out["config"] = config_json(&env);
             }
         }
         Err(e) => out["payload_error"] = json!(e.to_string()),
@@ -132,6 +121,35 @@ fn metadata_json(block: &Block) -> Value {
     })
 }
 
+/// A CONFIG envelope's ordering parameters. A configuration this orderer would not
+/// serve (one written by an earlier version, without organizations) still shows
+/// its parameters, with the reason it is refused.
+fn config_json(env: &Envelope) -> Value {
+    let (sequence, refused, params) = match ChannelValues::from_envelope(env) {
+        Ok(values) => (Some(values.sequence()), None, values.channel_config()),
+        Err(e) => match ChannelConfig::from_envelope(env) {
+            Ok(params) => (None, Some(e.to_string()), params),
+            Err(_) => return json!({ "error": e.to_string() }),
+        },
+    };
+    let mut out = json!({
+        "orderer_type": params.consensus_type.to_string(),
+        "batch_timeout": orderer_api::duration::format(params.batch_timeout),
+        "batch_size": {
+            "max_message_count": params.batch_size.max_message_count,
+            "absolute_max_bytes": params.batch_size.absolute_max_bytes,
+            "preferred_max_bytes": params.batch_size.preferred_max_bytes,
+        },
+    });
+    if let Some(sequence) = sequence {
+        out["sequence"] = json!(sequence);
+    }
+    if let Some(reason) = refused {
+        out["error"] = json!(reason);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,12 +158,13 @@ mod tests {
 
     #[test]
     fn genesis_block_shows_its_config() {
-        let block = CommittedConfig::genesis_block(ChannelConfig {
+        let block = orderer_api::testing::config::genesis(&ChannelConfig {
             channel_id: "mychannel".into(),
             consensus_type: ConsenterKind::Solo,
             batch_size: BatchSize::default(),
             batch_timeout: Duration::from_secs(2),
-        });
+        })
+        .block;
         let v = block_json(&block);
         assert_eq!(v["header"]["number"], 0);
         assert_eq!(v["data"][0]["channel_header"]["type"], "CONFIG");

@@ -545,9 +545,7 @@ fn config_envelope(ch: &ChannelConfig, count: u32) -> orderer_api::RawEnvelope {
     use prost::Message;
     let mut next = ch.clone();
     next.batch_size.max_message_count = count;
-    let env = orderer_api::channel::CommittedConfig::genesis(ch.clone())
-        .update(next)
-        .envelope();
+    let env = orderer_api::testing::config::reconfigure(ch, &next);
     orderer_api::RawEnvelope::parse(env.encode_to_vec().into())
         .unwrap()
         .0

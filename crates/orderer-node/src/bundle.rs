@@ -81,12 +81,8 @@ impl Bundle {
     /// (Fabric's `Validate`): that configuration must be exactly what its update
     /// yields when applied to this one, and a valid successor of it.
     pub fn next(&self, config_env: ConfigEnvelope) -> Result<Bundle, NextConfigError> {
-        configtx::Validator::new(
-            self.values.channel_id(),
-            self.values.config(),
-            &self.policies,
-        )?
-        .validate(&config_env, self.config_msps.as_ref())?;
+        configtx::Validator::new(&self.values, &self.policies)?
+            .validate(&config_env, self.config_msps.as_ref())?;
         let config = config_env.config.ok_or(NextConfigError::NoConfig)?;
         let values =
             ChannelValues::new(self.values.channel_id(), config).map_err(BundleError::from)?;

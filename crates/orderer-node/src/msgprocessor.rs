@@ -89,7 +89,7 @@ pub fn process_config_update(
 ) -> Result<(RawEnvelope, u64), IngressError> {
     let channel = bundle.values.channel_id();
     filters(bundle, security, env.encoded_len(), env, payload)?;
-    let config_env = configtx::Validator::new(channel, bundle.values.config(), &bundle.policies)
+    let config_env = configtx::Validator::new(&bundle.values, &bundle.policies)
         .and_then(|v| v.propose_config_update(env, bundle.config_msps.as_ref()))
         .map_err(update_error)?;
     let (raw, config) = signed_envelope(

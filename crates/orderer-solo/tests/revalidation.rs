@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Solo;
-use orderer_api::channel::CommittedConfig;
 use orderer_api::testing::conformance::{Harness, start_chain};
 use orderer_api::testing::{EVENT_TIMEOUT, FakeSupport, WrittenBlock, test_envelope};
 use orderer_api::{BatchSize, ChannelConfig, ConsenterSupport, RawEnvelope};
@@ -21,7 +20,7 @@ use tokio::sync::mpsc;
 fn config_envelope(ch: &ChannelConfig, count: u32) -> RawEnvelope {
     let mut next = ch.clone();
     next.batch_size.max_message_count = count;
-    let env = CommittedConfig::genesis(ch.clone()).update(next).envelope();
+    let env = orderer_api::testing::config::reconfigure(ch, &next);
     RawEnvelope::parse(env.encode_to_vec().into()).unwrap().0
 }
 

@@ -67,7 +67,12 @@ pub fn new_channel_config(
     let template_group = template.channel_group.clone().unwrap_or_default();
     let policies = PolicyManager::from_config_group(CHANNEL_GROUP, &template_group)
         .map_err(|e| UpdateError::bad_request(format!("initializing channelconfig failed: {e}")))?;
-    let validator = Validator::new(&channel_id, &template, &policies)?;
+    let template = ChannelValues::new(&channel_id, template).map_err(|e| {
+        UpdateError::bad_request(format!(
+            "the current config of channel '{channel_id}' is invalid: {e}"
+        ))
+    })?;
+    let validator = Validator::new(&template, &policies)?;
     let template_msps = TemplateMsps {
         inner: identities,
         channel_id: &channel_id,
@@ -163,58 +168,16 @@ pub fn channel_template(
     })?;
 
     let orderer_capabilities = system.orderer().capabilities();
-    let mut policy_key = keys::CHANNEL_CREATION_POLICY;
-    if orderer_capabilities.use_channel_creation_policy_as_admins()
-        && !requested_app.policies.is_empty()
-    {
-        // An Admins policy the request changes must exist in the template.
-        let changes_admins = requested_app
-            .policies
-            .get(ADMINS)
-            .is_none_or(|admins| admins.version != 0);
-        if changes_admins {
-            policy_key = ADMINS;
-        }
-    }
-    let mut application = ConfigGroup {
-        mod_policy: policy_key.to_owned(),
-        ..Default::default()
-    };
-    application.policies.insert(
-        policy_key.to_owned(),
-        ConfigPolicy {
-            version: 0,
-            policy: consortium.channel_creation_policy().cloned(),
-            mod_policy: policy_key.to_owned(),
-        },
-    );
-
     let system_group = system.channel_group().ok_or_else(|| {
         UpdateError::bad_request("the system channel config has no channel group")
     })?;
-    let members = system_group
-        .groups
-        .get(CONSORTIUMS_GROUP)
-        .and_then(|c| c.groups.get(&consortium_name))
-        .map(|c| &c.groups)
-        .ok_or_else(|| {
-            UpdateError::bad_request(format!("Unknown consortium name: {consortium_name}"))
-        })?;
-    if !members.is_empty() {
-        if requested_app.groups.is_empty() {
-            return Err(UpdateError::bad_request(
-                "Proposed configuration has no application group members, but consortium contains members",
-            ));
-        }
-        for org_name in requested_app.groups.keys() {
-            let member = members.get(org_name).ok_or_else(|| {
-                UpdateError::bad_request(format!(
-                    "Attempted to include member {org_name} which is not in the consortium"
-                ))
-            })?;
-            application.groups.insert(org_name.clone(), member.clone());
-        }
-    }
+    let application = application_template(
+        system_group,
+        &consortium_name,
+        consortium.channel_creation_policy().cloned(),
+        requested_app,
+        orderer_capabilities.use_channel_creation_policy_as_admins(),
+    )?;
 
     let orderer = system_group
         .groups
@@ -257,6 +220,66 @@ pub fn channel_template(
             channel_group: Some(channel),
         },
     ))
+}
+
+/// The new channel's `Application` group: the creation policy (named as
+/// [`channel_template`] says) and the requested members' groups as the consortium
+/// `consortium_name` of the system channel defines them.
+fn application_template(
+    system_group: &ConfigGroup,
+    consortium_name: &str,
+    creation_policy: Option<crate::proto::common::Policy>,
+    requested_app: &ConfigGroup,
+    creation_policy_as_admins: bool,
+) -> Result<ConfigGroup, UpdateError> {
+    let mut policy_key = keys::CHANNEL_CREATION_POLICY;
+    if creation_policy_as_admins && !requested_app.policies.is_empty() {
+        // An Admins policy the request changes must exist in the template.
+        let changes_admins = requested_app
+            .policies
+            .get(ADMINS)
+            .is_none_or(|admins| admins.version != 0);
+        if changes_admins {
+            policy_key = ADMINS;
+        }
+    }
+    let mut application = ConfigGroup {
+        mod_policy: policy_key.to_owned(),
+        ..Default::default()
+    };
+    application.policies.insert(
+        policy_key.to_owned(),
+        ConfigPolicy {
+            version: 0,
+            policy: creation_policy,
+            mod_policy: policy_key.to_owned(),
+        },
+    );
+
+    let members = system_group
+        .groups
+        .get(CONSORTIUMS_GROUP)
+        .and_then(|c| c.groups.get(consortium_name))
+        .map(|c| &c.groups)
+        .ok_or_else(|| {
+            UpdateError::bad_request(format!("Unknown consortium name: {consortium_name}"))
+        })?;
+    if !members.is_empty() {
+        if requested_app.groups.is_empty() {
+            return Err(UpdateError::bad_request(
+                "Proposed configuration has no application group members, but consortium contains members",
+            ));
+        }
+        for org_name in requested_app.groups.keys() {
+            let member = members.get(org_name).ok_or_else(|| {
+                UpdateError::bad_request(format!(
+                    "Attempted to include member {org_name} which is not in the consortium"
+                ))
+            })?;
+            application.groups.insert(org_name.clone(), member.clone());
+        }
+    }
+    Ok(application)
 }
 
 /// Every version in the tree to 0.

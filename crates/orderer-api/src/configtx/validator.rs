@@ -1,6 +1,8 @@
 //! Fabric's config update validation (`common/configtx`): read set, delta set,
 //! versions and mod_policies, over one channel's current config.
 
+use std::borrow::Cow;
+
 use prost::{DecodeError, Message};
 
 use super::configmap::{self, ConfigMap, Element};
@@ -89,59 +91,48 @@ pub fn config_update_channel_id(env: &Envelope) -> Result<String, UpdateError> {
 /// Pure and deterministic: where Fabric iterates maps in random order, this checks
 /// elements in key order, so the error reported for an update with several
 /// problems is always the same one.
-#[derive(Debug, Clone)]
-pub struct Validator {
-    channel_id: String,
-    config: Config,
-    values: ChannelValues,
-    policies: PolicyManager,
+///
+/// It borrows the configuration in force and its policies (a channel's bundle
+/// holds both), so validating an update copies neither.
+#[derive(Debug, Clone, Copy)]
+pub struct Validator<'a> {
+    values: &'a ChannelValues,
+    policies: &'a PolicyManager,
 }
 
-impl Validator {
-    /// The validator of `config`, the current configuration of `channel_id`, whose
-    /// policies are `policies` (the manager of `config`'s `/Channel` group, at the
-    /// root).
+impl<'a> Validator<'a> {
+    /// The validator of `values`, a channel's current configuration, whose policies
+    /// are `policies` (the manager of its `/Channel` group, at the root).
     ///
-    /// The config must be a valid channel configuration with keys Fabric accepts.
+    /// The config's keys must be ones Fabric accepts.
     pub fn new(
-        channel_id: &str,
-        config: &Config,
-        policies: &PolicyManager,
-    ) -> Result<Validator, UpdateError> {
-        let values = ChannelValues::new(channel_id, config.clone()).map_err(|e| {
-            UpdateError::bad_request(format!(
-                "the current config of channel '{channel_id}' is invalid: {e}"
-            ))
-        })?;
-        configmap::map_config(config.channel_group.as_ref(), CHANNEL_GROUP).map_err(|e| {
+        values: &'a ChannelValues,
+        policies: &'a PolicyManager,
+    ) -> Result<Validator<'a>, UpdateError> {
+        configmap::map_config(values.channel_group(), CHANNEL_GROUP).map_err(|e| {
             UpdateError::bad_request(format!("error converting config to map: {e}"))
         })?;
-        Ok(Validator {
-            channel_id: channel_id.to_owned(),
-            config: config.clone(),
-            values,
-            policies: policies.clone(),
-        })
+        Ok(Validator { values, policies })
     }
 
     /// The channel's ID.
-    pub fn channel_id(&self) -> &str {
-        &self.channel_id
+    pub fn channel_id(&self) -> &'a str {
+        self.values.channel_id()
     }
 
     /// The current config's sequence.
     pub fn sequence(&self) -> u64 {
-        self.config.sequence
+        self.values.sequence()
     }
 
     /// The current config.
-    pub fn config(&self) -> &Config {
-        &self.config
+    pub fn config(&self) -> &'a Config {
+        self.values.config()
     }
 
     /// The current config, typed.
-    pub fn values(&self) -> &ChannelValues {
-        &self.values
+    pub fn values(&self) -> &'a ChannelValues {
+        self.values
     }
 
     /// Validates the CONFIG_UPDATE envelope `update_env` (as `peer channel update`
@@ -160,7 +151,7 @@ impl Validator {
         let channel_context = || {
             format!(
                 "error applying config update to existing channel '{}'",
-                self.channel_id
+                self.channel_id()
             )
         };
         let (config_env, update) = self
@@ -169,7 +160,7 @@ impl Validator {
         let next = self
             .check_next(config_env.config.as_ref())
             .map_err(|e| e.context(channel_context()))?;
-        check_maintenance(&self.values, &next, &update).map_err(|e| {
+        check_maintenance(self.values, &next, &update).map_err(|e| {
             e.context("config update for existing channel did not pass maintenance checks")
         })?;
         Ok(config_env)
@@ -217,10 +208,11 @@ impl Validator {
         let decoded = decode_config_update(update_env).map_err(|e| {
             UpdateError::bad_request(format!("error converting envelope to config update: {e}"))
         })?;
-        if decoded.header_channel_id != self.channel_id {
+        if decoded.header_channel_id != self.channel_id() {
             return Err(UpdateError::bad_request(format!(
                 "error converting envelope to config update: envelope for channel '{}' sent to channel '{}'",
-                decoded.header_channel_id, self.channel_id
+                decoded.header_channel_id,
+                self.channel_id()
             )));
         }
         let channel_group = self
@@ -243,7 +235,7 @@ impl Validator {
     /// current one.
     pub(crate) fn check_next(&self, config: Option<&Config>) -> Result<ChannelValues, UpdateError> {
         let config = config.cloned().unwrap_or_default();
-        let next = ChannelValues::new(&self.channel_id, config).map_err(|e| {
+        let next = ChannelValues::new(self.channel_id(), config).map_err(|e| {
             UpdateError::bad_request(format!("the updated config is not valid: {e}"))
         })?;
         self.values.check_successor(&next).map_err(|e| {
@@ -261,13 +253,14 @@ impl Validator {
         identities: &dyn IdentityDeserializer,
     ) -> Result<ConfigGroup, UpdateError> {
         let update = &decoded.update;
-        if update.channel_id != self.channel_id {
+        if update.channel_id != self.channel_id() {
             return Err(UpdateError::bad_request(format!(
                 "ConfigUpdate for channel '{}' but envelope for channel '{}'",
-                update.channel_id, self.channel_id
+                update.channel_id,
+                self.channel_id()
             )));
         }
-        let current = configmap::map_config(self.config.channel_group.as_ref(), CHANNEL_GROUP)
+        let current = configmap::map_config(self.values.channel_group(), CHANNEL_GROUP)
             .map_err(|e| UpdateError::bad_request(format!("error mapping current config: {e}")))?;
 
         let read_set = configmap::map_config(update.read_set.as_ref(), CHANNEL_GROUP)
@@ -362,16 +355,16 @@ impl Validator {
     /// Fabric's `policyForItem`: where the element's mod_policy is looked up. An
     /// absolute mod_policy, or the root group's, from the root; a relative one
     /// from the element's group, or from the group itself for a group.
-    fn manager_for_item(&self, item: &Element<'_>) -> Option<PolicyManager> {
+    fn manager_for_item(&self, item: &Element<'_>) -> Option<Cow<'a, PolicyManager>> {
         let mod_policy = item.mod_policy();
         if mod_policy.starts_with('/') || item.parent.is_empty() {
-            return Some(self.policies.clone());
+            return Some(Cow::Borrowed(self.policies));
         }
         let mut path: Vec<&str> = item.parent[1..].to_vec();
         if item.is_group() {
             path.push(item.key);
         }
-        self.policies.sub_manager(&path)
+        self.policies.sub_manager(&path).map(Cow::Owned)
     }
 }
 

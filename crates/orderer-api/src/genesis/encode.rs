@@ -2,9 +2,12 @@
 //! values exist, their keys, their `mod_policy`, all versions 0.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use prost::Message;
 
+use crate::blockcutter::BatchSize;
+use crate::consensus::ConsenterKind;
 use crate::duration;
 use crate::policies::dsl::{accept_all, signature_policy};
 use crate::proto::common::{
@@ -168,26 +171,10 @@ fn orderer_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
     let o = &p.orderer;
     let mut g = group();
     add_policies(&mut g, &o.policies);
-    g.values.insert(
-        "BatchSize".into(),
-        value(
-            &ord::BatchSize {
-                max_message_count: o.batch_size.max_message_count,
-                absolute_max_bytes: o.batch_size.absolute_max_bytes,
-                preferred_max_bytes: o.batch_size.preferred_max_bytes,
-            },
-            ADMINS,
-        ),
-    );
-    g.values.insert(
-        "BatchTimeout".into(),
-        value(
-            &ord::BatchTimeout {
-                timeout: duration::format(o.batch_timeout),
-            },
-            ADMINS,
-        ),
-    );
+    g.values
+        .insert("BatchSize".into(), batch_size_value(&o.batch_size));
+    g.values
+        .insert("BatchTimeout".into(), batch_timeout_value(o.batch_timeout));
     g.values.insert(
         "ChannelRestrictions".into(),
         value(
@@ -212,13 +199,7 @@ fn orderer_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
     }
     g.values.insert(
         "ConsensusType".into(),
-        value(
-            &ord::ConsensusType {
-                r#type: o.consensus.kind().as_str().into(),
-                ..Default::default()
-            },
-            ADMINS,
-        ),
+        consensus_type_value(o.consensus.kind()),
     );
     for org in orgs {
         let mut og = org_group(org);
@@ -236,6 +217,40 @@ fn orderer_group(p: &Profile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {
         g.groups.insert(org.org.name.clone(), og);
     }
     g
+}
+
+/// `Orderer/BatchSize`, as a profile writes it (version 0).
+pub(crate) fn batch_size_value(batch_size: &BatchSize) -> ConfigValue {
+    value(
+        &ord::BatchSize {
+            max_message_count: batch_size.max_message_count,
+            absolute_max_bytes: batch_size.absolute_max_bytes,
+            preferred_max_bytes: batch_size.preferred_max_bytes,
+        },
+        ADMINS,
+    )
+}
+
+/// `Orderer/BatchTimeout`, as a profile writes it (version 0).
+pub(crate) fn batch_timeout_value(timeout: Duration) -> ConfigValue {
+    value(
+        &ord::BatchTimeout {
+            timeout: duration::format(timeout),
+        },
+        ADMINS,
+    )
+}
+
+/// `Orderer/ConsensusType`, as a profile writes it (version 0): solo and Kafka
+/// have no consensus metadata, and a new channel is not in maintenance.
+pub(crate) fn consensus_type_value(kind: ConsenterKind) -> ConfigValue {
+    value(
+        &ord::ConsensusType {
+            r#type: kind.as_str().into(),
+            ..Default::default()
+        },
+        ADMINS,
+    )
 }
 
 fn application_group(a: &ApplicationProfile, orgs: &[CheckedOrg<'_>]) -> ConfigGroup {

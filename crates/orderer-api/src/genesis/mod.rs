@@ -28,20 +28,21 @@
 //! No I/O: the caller reads MSP directories and passes their [`OrgMsp`].
 
 mod creation;
-mod encode;
+pub(crate) mod encode;
 mod policy;
 mod profile;
 mod validate;
 
+/// Its profiles serve other modules' tests too.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use bytes::Bytes;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::block::{new_block, set_orderer_metadata};
-use crate::channel::{ChannelConfig, CommittedConfig};
+use crate::channel::ChannelConfig;
 use crate::proto::common::{
     Block, ChannelHeader, Config, ConfigEnvelope, ConfigGroup, Envelope, Header, HeaderType,
     Payload, SignatureHeader,
@@ -72,17 +73,6 @@ pub struct Genesis {
     pub config: Config,
     /// Block 0, carrying `config` in its CONFIG envelope.
     pub block: Block,
-}
-
-impl Genesis {
-    /// The configuration as the node commits it.
-    pub fn committed(&self) -> CommittedConfig {
-        CommittedConfig {
-            channel: self.channel.clone(),
-            sequence: self.config.sequence,
-            channel_group: self.config.channel_group.clone().unwrap_or_default(),
-        }
-    }
 }
 
 impl Profile {
@@ -128,6 +118,15 @@ fn tx_id(nonce: &[u8], creator: &[u8]) -> String {
 
 /// Block 0 carrying `config`, in Fabric's genesis layout minus timestamp and nonce.
 pub fn genesis_block(channel_id: &str, config: &Config) -> Block {
+    let envelope = config_envelope(channel_id, config);
+    let mut block = new_block(0, Bytes::new(), vec![envelope.encode_to_vec().into()]);
+    set_orderer_metadata(&mut block, 0, Bytes::new());
+    block
+}
+
+/// The unsigned CONFIG envelope carrying `config`, as block 0 holds it: the
+/// ordering service's signature goes on the block (metadata), not on the envelope.
+pub fn config_envelope(channel_id: &str, config: &Config) -> Envelope {
     let signature_header = SignatureHeader::default();
     let channel_header = ChannelHeader {
         r#type: HeaderType::Config as i32,
@@ -152,11 +151,8 @@ pub fn genesis_block(channel_id: &str, config: &Config) -> Block {
         .encode_to_vec()
         .into(),
     };
-    let envelope = Envelope {
+    Envelope {
         payload: payload.encode_to_vec().into(),
         signature: Bytes::new(),
-    };
-    let mut block = new_block(0, Bytes::new(), vec![envelope.encode_to_vec().into()]);
-    set_orderer_metadata(&mut block, 0, Bytes::new());
-    block
+    }
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::{EVENT_TIMEOUT, FakeSupport, WrittenBlock, test_envelope};
 use crate::blockcutter::BatchSize;
-use crate::channel::{ChannelConfig, CommittedConfig};
+use crate::channel::ChannelConfig;
 use crate::consensus::{Chain, ChainState, Consenter};
 use crate::envelope::RawEnvelope;
 use crate::error::ChainError;
@@ -302,9 +302,9 @@ pub async fn configure_isolates_config(h: &dyn Harness) {
 
     let mut next = ch.clone();
     next.batch_size.max_message_count = 2;
-    let update = CommittedConfig::genesis(ch.clone()).update(next);
+    let update = super::config::reconfigure(&ch, &next);
     let receipt = chain
-        .configure(RawEnvelope::from_envelope(&update.envelope()), 0)
+        .configure(RawEnvelope::from_envelope(&update), 0)
         .await
         .unwrap_or_else(|e| panic!("configure failed: {e}"));
     receipt

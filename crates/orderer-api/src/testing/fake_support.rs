@@ -7,7 +7,8 @@ use prost::Message;
 use tokio::sync::mpsc;
 
 use crate::block::{BlockAssembler, consenter_metadata, orderer_metadata, set_orderer_metadata};
-use crate::channel::{ChannelConfig, CommittedConfig, ReadConfigError};
+use crate::channel::ChannelConfig;
+use crate::channelconfig::{ChannelValues, ConfigBlockError};
 use crate::consensus::{ConsenterSupport, GenesisOrigin};
 use crate::envelope::RawEnvelope;
 use crate::error::{Refused, SupportError};
@@ -47,7 +48,7 @@ impl WrittenBlock {
 #[derive(Debug)]
 struct State {
     assembler: BlockAssembler,
-    config: CommittedConfig,
+    config: ChannelValues,
     last_config: u64,
     blocks: Vec<Block>,
     metadata: Vec<Bytes>,
@@ -73,13 +74,14 @@ pub struct FakeSupport {
 }
 
 impl FakeSupport {
-    /// A channel holding only its genesis block (made from `config` alone, and
-    /// counted as given to the node: [`GenesisOrigin::Given`]), and the receiver of
-    /// every block written from now on.
+    /// A channel holding only its genesis block (a whole configuration around
+    /// `config`'s ordering parameters, see [`super::config::genesis`], counted as
+    /// given to the node: [`GenesisOrigin::Given`]), and the receiver of every block
+    /// written from now on.
     pub fn new(config: ChannelConfig) -> (Self, mpsc::UnboundedReceiver<WrittenBlock>) {
-        let genesis = CommittedConfig::genesis_block(config.clone());
-        let committed = CommittedConfig::genesis(config);
-        Self::holding(genesis, committed, GenesisOrigin::Given)
+        let genesis = super::config::genesis(&config).block;
+        let values = super::config::genesis_values(&config);
+        Self::holding(genesis, values, GenesisOrigin::Given)
     }
 
     /// A channel holding only `genesis` (any config block 0, e.g. a full Fabric
@@ -87,21 +89,21 @@ impl FakeSupport {
     pub fn with_genesis(
         genesis: Block,
         origin: GenesisOrigin,
-    ) -> Result<(Self, mpsc::UnboundedReceiver<WrittenBlock>), ReadConfigError> {
-        let committed = CommittedConfig::from_block(&genesis)?;
-        Ok(Self::holding(genesis, committed, origin))
+    ) -> Result<(Self, mpsc::UnboundedReceiver<WrittenBlock>), ConfigBlockError> {
+        let values = ChannelValues::from_block(&genesis)?;
+        Ok(Self::holding(genesis, values, origin))
     }
 
     fn holding(
         genesis: Block,
-        config: CommittedConfig,
+        config: ChannelValues,
         genesis_origin: GenesisOrigin,
     ) -> (Self, mpsc::UnboundedReceiver<WrittenBlock>) {
         let mut assembler = BlockAssembler::empty();
         if let Some(h) = genesis.header.as_ref() {
             assembler.advance(h);
         }
-        let channel_id = config.channel.channel_id.clone();
+        let channel_id = config.channel_id().to_owned();
         let state = State {
             assembler,
             config,
@@ -229,7 +231,7 @@ impl FakeSupport {
         state.assembler.check_next(&header)?;
         if is_config {
             let config =
-                CommittedConfig::from_block(&block).map_err(|reason| SupportError::BadConfig {
+                ChannelValues::from_block(&block).map_err(|reason| SupportError::BadConfig {
                     number: header.number,
                     reason: reason.to_string(),
                 })?;
@@ -260,11 +262,11 @@ impl ConsenterSupport for FakeSupport {
     }
 
     fn shared_config(&self) -> ChannelConfig {
-        self.lock().config.channel.clone()
+        self.lock().config.channel_config()
     }
 
     fn sequence(&self) -> u64 {
-        self.lock().config.sequence
+        self.lock().config.sequence()
     }
 
     fn height(&self) -> u64 {
@@ -285,11 +287,12 @@ impl ConsenterSupport for FakeSupport {
                 "envelope {id} is refused by the new configuration"
             )));
         }
-        Ok(state.config.sequence)
+        Ok(state.config.sequence())
     }
 
-    /// Re-applies a config envelope as the fake's "update": its parameters, at the
-    /// sequence after the current one.
+    /// Re-applies a config envelope as the fake's "update": its ordering parameters
+    /// (read leniently, whatever else the envelope holds) applied to the current
+    /// configuration, at the sequence after it ([`super::config::next_config`]).
     fn revalidate_config(&self, env: &RawEnvelope) -> Result<(RawEnvelope, u64), Refused> {
         let state = self.lock();
         let id = super::tx_id(env.bytes());
@@ -300,11 +303,11 @@ impl ConsenterSupport for FakeSupport {
         }
         let proposed = crate::proto::common::Envelope::decode(env.bytes().clone())
             .map_err(Refused::new)
-            .and_then(|e| CommittedConfig::from_envelope(&e).map_err(Refused::new))?;
-        let next = state.config.update(proposed.channel);
-        let bytes = Bytes::from(next.envelope().encode_to_vec());
+            .and_then(|e| ChannelConfig::from_envelope(&e).map_err(Refused::new))?;
+        let next = super::config::next_config_envelope(&state.config, &proposed);
+        let bytes = Bytes::from(next.encode_to_vec());
         let (raw, _) = RawEnvelope::parse(bytes).map_err(Refused::new)?;
-        Ok((raw, state.config.sequence))
+        Ok((raw, state.config.sequence()))
     }
 
     async fn block(&self, number: u64) -> Result<Block, SupportError> {

@@ -5,7 +5,10 @@
 //!   a channel so tests wait for events instead of sleeping.
 //! * [`conformance`]: properties every consenter must have, one `pub async fn` each,
 //!   written once and run by every implementation through [`conformance_tests!`].
+//! * [`config`]: whole channel configurations around a test's ordering parameters,
+//!   built by [`crate::genesis`], and the configuration that follows one.
 
+pub mod config;
 pub mod conformance;
 mod fake_support;
 

@@ -23,8 +23,7 @@
 
 use bytes::Bytes;
 use orderer_api::block::{block_data_hash, block_header_hash};
-use orderer_api::channel::CommittedConfig;
-use orderer_api::channelconfig::{diff_configs, read_config_block};
+use orderer_api::channelconfig::{ChannelValues, diff_configs, read_config_block};
 use orderer_api::proto::common::{Block, Envelope};
 use orderer_api::{ChannelConfig, GenesisOrigin};
 use prost::Message;
@@ -38,8 +37,10 @@ pub(super) enum ConnectPayload {
     Empty,
     /// The creating OSN's block 0.
     Block(Box<Block>),
-    /// The genesis configuration, as earlier versions of this orderer posted it.
-    LegacyConfig(Box<CommittedConfig>),
+    /// The genesis configuration's ordering parameters, as earlier versions of this
+    /// orderer posted them (a config of only the Channel and Orderer groups, which
+    /// is not a whole configuration: only its parameters are read).
+    LegacyConfig(Box<ChannelConfig>),
 }
 
 impl ConnectPayload {
@@ -59,7 +60,7 @@ impl ConnectPayload {
         let env = Envelope::decode(payload.clone()).map_err(|e| {
             Fault::GenesisUnreadable(format!("neither a block 0 nor an envelope: {e}"))
         })?;
-        let config = CommittedConfig::from_envelope(&env).map_err(|e| {
+        let config = ChannelConfig::from_envelope(&env).map_err(|e| {
             Fault::GenesisUnreadable(format!("not a block 0, nor a CONFIG envelope: {e}"))
         })?;
         Ok(ConnectPayload::LegacyConfig(Box::new(config)))
@@ -129,9 +130,10 @@ impl OwnGenesis {
             ConnectPayload::Empty => unchecked(EMPTY_CONNECT),
             ConnectPayload::Block(theirs) => self.compare_blocks(channel, &theirs),
             ConnectPayload::LegacyConfig(theirs) => {
-                let ours = CommittedConfig::from_block(&self.block)
-                    .map_err(|e| Fault::OwnGenesisUnreadable(e.to_string()))?;
-                let differences = batch_differences(&ours.channel, &theirs.channel);
+                let ours = ChannelValues::from_block(&self.block)
+                    .map_err(|e| Fault::OwnGenesisUnreadable(e.to_string()))?
+                    .channel_config();
+                let differences = batch_differences(&ours, &theirs);
                 if differences.is_empty() {
                     Ok(Agreement::SameBatchParameters)
                 } else {

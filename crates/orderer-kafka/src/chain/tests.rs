@@ -7,15 +7,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use orderer_api::block::{block_data_hash, block_header_hash};
-use orderer_api::channel::CommittedConfig;
-use orderer_api::genesis::{Consensus, Organization, Profile};
+use orderer_api::genesis::{Consensus, Organization, Profile, config_envelope};
 use orderer_api::proto::common::{Block, ChannelHeader, Envelope, Payload};
 use orderer_api::proto::msp::FabricMspConfig;
 use orderer_api::proto::orderer::{
     KafkaMessage, KafkaMessageConnect, KafkaMessageRegular, KafkaMessageTimeToCut, KafkaMetadata,
     kafka_message, kafka_message_regular,
 };
-use orderer_api::testing::{FakeSupport, WrittenBlock, test_envelope};
+use orderer_api::testing::{self, FakeSupport, WrittenBlock, test_envelope};
 use orderer_api::{BatchSize, Chain, ChainState, ChannelConfig, ConsenterKind, GenesisOrigin};
 use prost::Message;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -394,7 +393,13 @@ async fn an_earlier_versions_connect_is_still_checked_for_its_batch_parameters()
             max_message_count: count,
             ..orderer_api::BatchSize::default()
         };
-        let env = CommittedConfig::genesis(ch).envelope();
+        // Those versions' config held the Channel group with only its Orderer
+        // group: the generated config, cut down to that.
+        let mut config = testing::config::genesis(&ch).config;
+        if let Some(root) = config.channel_group.as_mut() {
+            root.groups.retain(|name, _| name == "Orderer");
+        }
+        let env = config_envelope(&ch.channel_id, &config);
         connect(Bytes::from(env.encode_to_vec()))
     };
     let (chain, mut p, _rx) = checking(genesis.clone(), GenesisOrigin::Generated).await;

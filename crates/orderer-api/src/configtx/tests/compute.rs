@@ -14,7 +14,8 @@ fn applied(config: &Config, update: &ConfigUpdate) -> Config {
         "Org2MSP:admin:b",
         "Org3MSP:admin:c",
     ];
-    validator_of(config)
+    current_of(config)
+        .validator()
         .propose_config_update(&envelope(update, &signers), &FakeMsps)
         .unwrap_or_else(|e| panic!("the computed update does not apply: {e}"))
         .config

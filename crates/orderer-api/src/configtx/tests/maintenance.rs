@@ -31,7 +31,8 @@ fn to_maintenance(config: &Config) -> ConfigUpdate {
 }
 
 fn propose_on(config: &Config, update: &ConfigUpdate) -> Result<Config, UpdateError> {
-    validator_of(config)
+    current_of(config)
+        .validator()
         .propose_config_update(&envelope(update, &[ORDERER_ADMIN]), &FakeMsps)
         .map(|env| env.config.unwrap())
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use prost::Message;
 
+use crate::channelconfig::ChannelValues;
 use crate::genesis::{AnchorPeer, Consensus, Organization, Profile};
 use crate::policies::{Identity, IdentityDeserializer, MspRefusal, PolicyManager};
 use crate::proto::common::msp_principal::Classification;
@@ -131,14 +132,28 @@ fn config() -> Config {
     profile().config().unwrap()
 }
 
-fn validator_of(config: &Config) -> Validator {
-    let group = config.channel_group.clone().unwrap();
-    let policies = PolicyManager::from_config_group("Channel", &group).unwrap();
-    Validator::new(CHANNEL, config, &policies).unwrap()
+/// A configuration in force and its policies: what a [`Validator`] borrows.
+struct Current {
+    values: ChannelValues,
+    policies: PolicyManager,
 }
 
-fn validator() -> Validator {
-    validator_of(&config())
+impl Current {
+    fn validator(&self) -> Validator<'_> {
+        Validator::new(&self.values, &self.policies).unwrap()
+    }
+}
+
+fn current_of(config: &Config) -> Current {
+    let group = config.channel_group.clone().unwrap();
+    Current {
+        values: ChannelValues::new(CHANNEL, config.clone()).unwrap(),
+        policies: PolicyManager::from_config_group("Channel", &group).unwrap(),
+    }
+}
+
+fn current() -> Current {
+    current_of(&config())
 }
 
 /// The group at `path` below `/Channel`.

@@ -12,7 +12,9 @@ use crate::proto::peer::{AnchorPeer as AnchorPeerProto, AnchorPeers};
 use UpdateErrorClass::{BadRequest, Forbidden};
 
 fn propose(update: &ConfigUpdate, signers: &[&str]) -> Result<ConfigEnvelope, UpdateError> {
-    validator().propose_config_update(&envelope(update, signers), &FakeMsps)
+    current()
+        .validator()
+        .propose_config_update(&envelope(update, signers), &FakeMsps)
 }
 
 fn next_root(env: &ConfigEnvelope) -> &ConfigGroup {
@@ -24,7 +26,8 @@ fn orderer_admins_change_batch_size() {
     let config = config();
     let update = value_update(&config, &["Orderer"], "BatchSize", batch_size(42));
     let env = envelope(&update, &[ORDERER_ADMIN]);
-    let proposed = validator_of(&config)
+    let proposed = current_of(&config)
+        .validator()
         .propose_config_update(&env, &FakeMsps)
         .unwrap();
 
@@ -68,7 +71,8 @@ fn a_change_without_the_mod_policy_signatures_is_forbidden_naming_element_and_po
     cue.signatures[0].signature = Bytes::from_static(b"bad");
     payload.data = cue.encode_to_vec().into();
     env.payload = payload.encode_to_vec().into();
-    let err = validator()
+    let err = current()
+        .validator()
         .propose_config_update(&env, &FakeMsps)
         .unwrap_err();
     assert_refused(err, Forbidden, &["invalid signature"]);
@@ -396,7 +400,8 @@ fn an_update_for_another_channel_is_refused() {
 
     update.channel_id = CHANNEL.into();
     let env = envelope_for("other", &update, &[ORDERER_ADMIN]);
-    let err = validator()
+    let err = current()
+        .validator()
         .propose_config_update(&env, &FakeMsps)
         .unwrap_err();
     assert_refused(
@@ -418,7 +423,8 @@ fn an_envelope_that_is_not_a_config_update_is_refused() {
     header.channel_header = ch.encode_to_vec().into();
     payload.header = Some(header);
     env.payload = payload.encode_to_vec().into();
-    let err = validator()
+    let err = current()
+        .validator()
         .propose_config_update(&env, &FakeMsps)
         .unwrap_err();
     assert_refused(
@@ -431,7 +437,8 @@ fn an_envelope_that_is_not_a_config_update_is_refused() {
         payload: Bytes::from_static(&[0x0a, 0x05, 0x01]),
         signature: Bytes::new(),
     };
-    let err = validator()
+    let err = current()
+        .validator()
         .propose_config_update(&garbage, &FakeMsps)
         .unwrap_err();
     assert_refused(
@@ -529,7 +536,8 @@ fn an_update_leading_to_an_invalid_config_is_a_bad_request() {
 #[test]
 fn validate_accepts_the_proposal_and_refuses_anything_else() {
     let config = config();
-    let v = validator_of(&config);
+    let current = current_of(&config);
+    let v = current.validator();
     let update = value_update(&config, &["Orderer"], "BatchSize", batch_size(42));
     let proposed = v
         .propose_config_update(&envelope(&update, &[ORDERER_ADMIN]), &FakeMsps)
@@ -577,7 +585,8 @@ fn validate_accepts_the_proposal_and_refuses_anything_else() {
 
     // The next validator, over the proposed config, takes the next update.
     let next = proposed.config.unwrap();
-    let v2 = validator_of(&next);
+    let next_current = current_of(&next);
+    let v2 = next_current.validator();
     let update2 = value_update(&next, &["Orderer"], "BatchSize", batch_size(7));
     let proposed2 = v2
         .propose_config_update(&envelope(&update2, &[ORDERER_ADMIN]), &FakeMsps)
@@ -610,7 +619,8 @@ fn empty_mod_policies_are_upgraded_to_admins_once_the_orderer_has_capabilities()
         .mod_policy
         .clear();
     let update = value_update(&config, &["Orderer"], "BatchSize", batch_size(42));
-    let proposed = validator_of(&config)
+    let proposed = current_of(&config)
+        .validator()
         .propose_config_update(&envelope(&update, &[ORDERER_ADMIN]), &FakeMsps)
         .unwrap();
     let org2 = at(next_root(&proposed), &["Application", "Org2"]);

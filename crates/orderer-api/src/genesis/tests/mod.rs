@@ -36,7 +36,7 @@ fn org(name: &str, msp_id: &str) -> Organization {
     Organization::new(name, msp_id, fabric_msp(msp_id).into())
 }
 
-fn profile() -> Profile {
+pub(crate) fn profile() -> Profile {
     let mut orderer = org("OrdererOrg", "OrdererMSP");
     orderer.orderer_endpoints = vec!["orderer0:7050".into()];
     let mut org1 = org("Org1", "Org1MSP");
@@ -54,7 +54,7 @@ fn profile() -> Profile {
     p
 }
 
-fn kafka_profile() -> Profile {
+pub(crate) fn kafka_profile() -> Profile {
     let mut p = profile();
     p.orderer.consensus = Consensus::Kafka {
         brokers: vec!["kafka0:9092".into(), "10.0.0.2:9092".into()],
@@ -178,8 +178,8 @@ fn the_node_reads_the_generated_block() {
     };
     p.orderer.batch_timeout = Duration::from_millis(250);
     let g = p.generate().unwrap();
-    let committed = CommittedConfig::from_block(&g.block).unwrap();
-    assert_eq!(committed.channel, p.channel_config());
-    assert_eq!(committed.channel.consensus_type, ConsenterKind::Kafka);
-    assert_eq!(committed, g.committed());
+    let values = crate::channelconfig::ChannelValues::from_block(&g.block).unwrap();
+    assert_eq!(values.channel_config(), p.channel_config());
+    assert_eq!(values.channel_config().consensus_type, ConsenterKind::Kafka);
+    assert_eq!(values.config(), &g.config);
 }
