@@ -19,8 +19,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::fabric::{
-    Fabric, KAFKA_ENV, KafkaConfigtx, Msp, Peer, boot_from_file, broadcast_ok, fabric, msp,
-    new_org, run, wait_for,
+    Configtx, Fabric, KAFKA_ENV, Msp, Peer, boot_from_file, broadcast_ok, fabric, msp, new_org,
+    run, wait_for,
 };
 use common::{Orderer, envelopes_in, exactly_envelopes, free_port, wait_for_identical_chains};
 use orderer_testkit::Broker;
@@ -68,7 +68,7 @@ impl Network {
         std::fs::create_dir_all(&cfg).unwrap();
         // The batch timeout is long enough that envelopes broadcast at once share a
         // block, so that a MaxMessageCount change shows.
-        let configtx = KafkaConfigtx {
+        let configtx = Configtx {
             orderer_org: &orderer_org.join("msp"),
             orgs: &[("Org1", &org1.join("msp")), ("Org2", &org2.join("msp"))],
             addresses: &addresses,

@@ -15,8 +15,8 @@ use std::path::Path;
 use bytes::Bytes;
 use common::Orderer;
 use common::fabric::{
-    Fabric, Peer, boot_from_file, broadcast_forbidden, broadcast_ok, config_copy, fabric, msp,
-    new_org, sample_msp, wait_for_envelopes,
+    Configtx, Fabric, Peer, boot_from_file, broadcast_forbidden, broadcast_ok, config_copy, fabric,
+    msp, new_org, sample_msp, wait_for_envelopes,
 };
 use orderer_api::proto::common::{Envelope, Payload, Status};
 use orderer_cli::envelopes::Signer;
@@ -173,76 +173,29 @@ fn the_orderer_boots_from_configtxgen_blocks_and_serves_block_0_byte_for_byte() 
     serves_and_enforces_sample_dev_mode(&fabric, &o, &genesis);
 }
 
-/// Two organizations; the channel's Writers policy requires an Org1 admin.
-const ADMIN_WRITERS_CONFIGTX: &str = r#"
-Organizations:
-  - &Org1
-    Name: Org1
-    ID: Org1MSP
-    MSPDir: ORG1_MSP
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('Org1MSP.member')" }
-      Writers: { Type: Signature, Rule: "OR('Org1MSP.member')" }
-      Admins: { Type: Signature, Rule: "OR('Org1MSP.admin')" }
-      Endorsement: { Type: Signature, Rule: "OR('Org1MSP.member')" }
-    OrdererEndpoints: [ "127.0.0.1:7050" ]
-  - &Org2
-    Name: Org2
-    ID: Org2MSP
-    MSPDir: ORG2_MSP
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('Org2MSP.member')" }
-      Writers: { Type: Signature, Rule: "OR('Org2MSP.member')" }
-      Admins: { Type: Signature, Rule: "OR('Org2MSP.admin')" }
-      Endorsement: { Type: Signature, Rule: "OR('Org2MSP.member')" }
-
-Profiles:
-  AdminWriters:
-    Policies:
-      Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-      Writers: { Type: Signature, Rule: "OR('Org1MSP.admin')" }
-      Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-    Capabilities: { V2_0: true }
-    Orderer:
-      OrdererType: solo
-      BatchTimeout: 500ms
-      BatchSize: { MaxMessageCount: 10, AbsoluteMaxBytes: 10 MB, PreferredMaxBytes: 2 MB }
-      Organizations: [ *Org1 ]
-      Policies:
-        Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-        Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-        Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-        BlockValidation: { Type: ImplicitMeta, Rule: "ANY Writers" }
-      Capabilities: { V2_0: true }
-    Application:
-      Organizations: [ *Org1, *Org2 ]
-      Policies:
-        Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-        Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-        Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-        LifecycleEndorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-        Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-      Capabilities: { V2_0: true }
-"#;
-
 #[test]
 fn a_signature_policy_requiring_an_admin_is_honoured_and_other_orgs_are_forbidden() {
     let Some(fabric) = fabric() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let org1 = new_org(dir, "org1", "Org1MSP", "orderer,admin,client");
+    let orderer_org = new_org(dir, "orderer-org", "OrdererMSP", "orderer");
+    let org1 = new_org(dir, "org1", "Org1MSP", "admin,client");
     let org2 = new_org(dir, "org2", "Org2MSP", "client");
     let cfg = dir.join("configtx");
     std::fs::create_dir_all(&cfg).unwrap();
-    let configtx = ADMIN_WRITERS_CONFIGTX
-        .replace("ORG1_MSP", org1.join("msp").to_str().unwrap())
-        .replace("ORG2_MSP", org2.join("msp").to_str().unwrap());
-    std::fs::write(cfg.join("configtx.yaml"), configtx).unwrap();
+    let configtx = Configtx {
+        orderer_org: &orderer_org.join("msp"),
+        orgs: &[("Org1", &org1.join("msp")), ("Org2", &org2.join("msp"))],
+        addresses: &["127.0.0.1:7050".to_owned()],
+        brokers: &[],
+        batch_timeout: "500ms",
+    };
+    std::fs::write(cfg.join("configtx.yaml"), configtx.yaml()).unwrap();
     let genesis = dir.join("genesis.block");
     fabric.configtxgen(&cfg, "AdminWriters", "adminchan", &genesis);
 
-    let orderer_msp = org1.join("orderer/msp");
-    let o = boot_from_file(dir, &genesis, msp(&orderer_msp, "Org1MSP"), &[]);
+    let orderer_msp = orderer_org.join("orderer/msp");
+    let o = boot_from_file(dir, &genesis, msp(&orderer_msp, "OrdererMSP"), &[]);
     let (admin, client1, client2) = (
         org1.join("admin/msp"),
         org1.join("client/msp"),

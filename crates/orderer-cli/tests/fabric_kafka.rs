@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fabric::{Fabric, KAFKA_ENV, KafkaConfigtx, Msp, boot_from_file, fabric, msp, new_org};
+use common::fabric::{Configtx, Fabric, KAFKA_ENV, Msp, boot_from_file, fabric, msp, new_org};
 use common::{
     EVENT_TIMEOUT, envelopes_in, exactly_envelopes, free_port, ok, wait_for_identical_chains_at,
 };
@@ -232,7 +232,7 @@ fn a_fabric_kafka_osn_and_ours_cut_identical_chains_and_ours_takes_over() {
     std::fs::create_dir_all(&cfg).unwrap();
     // The batch timeout is short so that time-to-cut blocks come quickly;
     // MaxMessageCount 10 so that count-cut blocks come too.
-    let configtx = KafkaConfigtx {
+    let configtx = Configtx {
         orderer_org: &orderer_org.join("msp"),
         orgs: &[("Org1", &org1.join("msp"))],
         addresses: &[

@@ -482,9 +482,9 @@ pub const KAFKA_ENV: [(&str, &str); 3] = [
     ("ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_READTIMEOUT", "2s"),
 ];
 
-/// What differs between the Fabric tests' Kafka networks: the rest of their
-/// configtx.yaml (policies, V2_0 capabilities, batch sizes) is one template.
-pub struct KafkaConfigtx<'a> {
+/// What differs between the Fabric tests' networks: the rest of their configtx.yaml
+/// (policies, V2_0 capabilities, batch sizes) is one template.
+pub struct Configtx<'a> {
     /// The ordering organization's MSP directory (`OrdererOrg`, `OrdererMSP`).
     pub orderer_org: &'a Path,
     /// Member organizations, `(name, MSP directory)`; MSP ID `{name}MSP`. They form
@@ -492,14 +492,17 @@ pub struct KafkaConfigtx<'a> {
     pub orgs: &'a [(&'a str, &'a Path)],
     /// The OSNs' addresses (`Orderer.Addresses`).
     pub addresses: &'a [String],
+    /// `Orderer.Kafka.Brokers` of the Kafka profile (unused by the solo one).
     pub brokers: &'a [String],
     /// `Orderer.BatchTimeout`, e.g. `2s`.
     pub batch_timeout: &'a str,
 }
 
-impl KafkaConfigtx<'_> {
-    /// configtx.yaml with two profiles: `SystemChannel` (Kafka, MaxMessageCount 10,
-    /// consortium `SampleConsortium` of every org) and `AppChannel` (every org).
+impl Configtx<'_> {
+    /// configtx.yaml with three profiles: `SystemChannel` (Kafka, MaxMessageCount
+    /// 10, consortium `SampleConsortium` of every org), `AppChannel` (every org), and
+    /// `AdminWriters` (solo, every org, the channel's Writers an admin of the first
+    /// org: a signature policy where the others are implicit).
     pub fn yaml(&self) -> String {
         let path = |p: &Path| p.to_str().unwrap().to_owned();
         let mut orgs = format!(
@@ -545,7 +548,7 @@ Channel: &ChannelDefaults
 Profiles:
   SystemChannel:
     <<: *ChannelDefaults
-    Orderer:
+    Orderer: &OrdererDefaults
       OrdererType: kafka
       Addresses: [ {addresses} ]
       BatchTimeout: {timeout}
@@ -565,7 +568,7 @@ Profiles:
   AppChannel:
     <<: *ChannelDefaults
     Consortium: SampleConsortium
-    Application:
+    Application: &ApplicationDefaults
       Organizations: [ {members} ]
       Policies:
         Readers: {{ Type: ImplicitMeta, Rule: "ANY Readers" }}
@@ -574,7 +577,19 @@ Profiles:
         LifecycleEndorsement: {{ Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }}
         Endorsement: {{ Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }}
       Capabilities: {{ V2_0: true }}
+  AdminWriters:
+    <<: *ChannelDefaults
+    Policies:
+      Readers: {{ Type: ImplicitMeta, Rule: "ANY Readers" }}
+      Writers: {{ Type: Signature, Rule: "OR('{first}MSP.admin')" }}
+      Admins: {{ Type: ImplicitMeta, Rule: "MAJORITY Admins" }}
+    Orderer:
+      <<: *OrdererDefaults
+      OrdererType: solo
+    Application:
+      <<: *ApplicationDefaults
 "#,
+            first = self.orgs.first().map_or("", |(name, _)| *name),
             addresses = self.addresses.join(", "),
             timeout = self.batch_timeout,
             brokers = self.brokers.join(", "),
