@@ -2,7 +2,10 @@
 //! signature, only the one at most half the curve order is accepted, so that a
 //! signature cannot be altered into another valid one.
 
+use ring::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA256_ASN1, UnparsedPublicKey};
+
 use crate::der::{self, DerError};
+use crate::p256_table::KeyTable;
 
 /// The curves whose keys an identity may have (Fabric's default BCCSP also knows
 /// P-521, which ring cannot verify).
@@ -220,6 +223,55 @@ pub fn flip_s_on(curve: EcCurve, der: &[u8]) -> Result<Vec<u8>, SignatureFormatE
     let mut sig = parse_exact(der)?;
     sig.s = curve.negate(&sig.s)?;
     Ok(encode(&sig))
+}
+
+/// Why [`check`] refuses a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// S above half the order: valid ECDSA, refused by Fabric's rule.
+    HighS,
+    DoesNotVerify,
+}
+
+/// The one ECDSA signature check: Fabric's low-S rule, then `sig` over SHA-256 of
+/// `message` with the key `point` (SEC1) on `curve`, through the key's precomputed
+/// `table` when it has one (P-256), else through ring. (For P-384 this is "P-384
+/// with SHA-256", as Fabric verifies: a digest shorter than the order.)
+pub(crate) fn check(
+    curve: EcCurve,
+    point: &[u8],
+    table: Option<&KeyTable>,
+    message: &[u8],
+    sig: &RawSignature,
+) -> Result<(), Refusal> {
+    if !curve.is_low_s(&sig.s) {
+        return Err(Refusal::HighS);
+    }
+    let valid = match (curve, table) {
+        (EcCurve::P256, Some(table)) => table.verify(message, &sig.r, &sig.s),
+        _ => verify_with_ring(curve, point, message, sig),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(Refusal::DoesNotVerify)
+    }
+}
+
+/// ring's verification of `sig` (any S) over SHA-256 of `message`.
+pub(crate) fn verify_with_ring(
+    curve: EcCurve,
+    point: &[u8],
+    message: &[u8],
+    sig: &RawSignature,
+) -> bool {
+    let alg = match curve {
+        EcCurve::P256 => &ECDSA_P256_SHA256_ASN1,
+        EcCurve::P384 => &ECDSA_P384_SHA256_ASN1,
+    };
+    UnparsedPublicKey::new(alg, point)
+        .verify(message, &encode(sig))
+        .is_ok()
 }
 
 #[cfg(test)]

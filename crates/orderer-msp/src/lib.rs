@@ -26,7 +26,10 @@ mod fabric;
 #[cfg(feature = "generate")]
 pub mod generate;
 mod msp;
+mod p256_table;
 mod sanitize;
+#[cfg(test)]
+mod signature_tests;
 mod signer;
 mod verifier;
 

@@ -8,7 +8,6 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use orderer_api::proto::msp::SerializedIdentity;
 use prost::Message;
-use ring::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 
 use crate::cert::pem_certs;
 use crate::msp::{Msp, Validated};
@@ -50,12 +49,17 @@ impl Creator {
             return Err(SignatureError::Missing);
         }
         let sig = ecdsa::parse_exact(signature).map_err(SignatureError::Malformed)?;
-        if !ecdsa::EcCurve::P256.is_low_s(&sig.s) {
-            return Err(SignatureError::HighS);
-        }
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.validated.public_key)
-            .verify(message, signature)
-            .map_err(|_| SignatureError::Invalid)
+        ecdsa::check(
+            ecdsa::EcCurve::P256,
+            &self.validated.public_key,
+            None,
+            message,
+            &sig,
+        )
+        .map_err(|e| match e {
+            ecdsa::Refusal::HighS => SignatureError::HighS,
+            ecdsa::Refusal::DoesNotVerify => SignatureError::Invalid,
+        })
     }
 }
 

@@ -1,17 +1,22 @@
 //! A validated identity of a [`FabricMsp`]: its principals and its signatures.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use orderer_api::policies::{Identity, MspRefusal};
 use orderer_api::proto::common::MspPrincipal;
 use ring::digest;
-use ring::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA256_ASN1, UnparsedPublicKey};
 
 use super::error::ValidityPeriodError;
 use super::msp::{FabricMsp, Validated};
 use super::ous::OuIdentifier;
 use crate::cert::Cert;
-use crate::ecdsa::{self, EcCurve, SignatureFormatError};
+use crate::ecdsa::{self, EcCurve, Refusal, SignatureFormatError};
+use crate::p256_table::KeyTable;
+
+/// Verifications by one identity after which its key gets a table
+/// ([`KeyTable`]): a creator that signs this often likely signs thousands more.
+const TABLE_AFTER: u32 = 32;
 
 /// Why a signature of a [`FabricIdentity`] is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +42,8 @@ pub struct FabricIdentity {
     cert: Cert,
     ous: Vec<OuIdentifier>,
     unique_id: Vec<u8>,
+    verifications: AtomicU32,
+    table: OnceLock<Option<KeyTable>>,
 }
 
 impl std::fmt::Debug for FabricIdentity {
@@ -61,6 +68,8 @@ impl FabricIdentity {
             cert: validated.cert,
             ous: validated.ous,
             unique_id,
+            verifications: AtomicU32::new(0),
+            table: OnceLock::new(),
         }
     }
 
@@ -150,20 +159,33 @@ impl FabricIdentity {
         }
         // Like Go's asn1.Unmarshal, bytes after the two integers are ignored.
         let (sig, _) = ecdsa::parse_prefix(signature).map_err(VerifyError::Malformed)?;
-        if !curve.is_low_s(&sig.s) {
-            return Err(VerifyError::HighS);
-        }
-        // ring hashes with SHA-256 itself; for P-384 this is the "P-384 with SHA-256"
-        // verification, which is what Fabric does (digest shorter than the order).
-        let alg = match curve {
-            EcCurve::P256 => &ECDSA_P256_SHA256_ASN1,
-            EcCurve::P384 => &ECDSA_P384_SHA256_ASN1,
-        };
-        UnparsedPublicKey::new(alg, point)
-            .verify(data, &ecdsa::encode(&sig))
-            .map_err(|_| VerifyError::DoesNotVerify {
+        ecdsa::check(curve, point, self.table(curve, point), data, &sig).map_err(|e| match e {
+            Refusal::HighS => VerifyError::HighS,
+            Refusal::DoesNotVerify => VerifyError::DoesNotVerify {
                 subject: self.cert.subject_text.clone(),
                 msp: self.msp.id().to_owned(),
-            })
+            },
+        })
+    }
+
+    /// Whether the key has its table (tests).
+    #[cfg(test)]
+    pub(crate) fn has_table(&self) -> bool {
+        self.table.get().is_some_and(Option::is_some)
+    }
+
+    /// The key's table of multiples, once the identity has signed often enough to
+    /// repay building it (a few milliseconds, 300 KB); `None` before, and for keys
+    /// that are not P-256.
+    fn table(&self, curve: EcCurve, point: &[u8]) -> Option<&KeyTable> {
+        if let Some(table) = self.table.get() {
+            return table.as_ref();
+        }
+        if curve != EcCurve::P256
+            || self.verifications.fetch_add(1, Ordering::Relaxed) < TABLE_AFTER
+        {
+            return None;
+        }
+        self.table.get_or_init(|| KeyTable::new(point)).as_ref()
     }
 }

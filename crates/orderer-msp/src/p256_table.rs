@@ -1,0 +1,240 @@
+//! P-256 ECDSA verification with precomputed multiples of the public key.
+//!
+//! A verification computes `u1·G + u2·Q` and compares its x coordinate with `r`.
+//! Libraries keep a table of multiples of the generator `G`, but compute `u2·Q`
+//! from scratch each time (about 256 doublings). The orderer sees the same few
+//! creators sign thousands of envelopes, so for a creator seen often it keeps a
+//! table of `d·2^(W·i)·Q` as well (signed W-bit digits, `d` in 1..=2^(W-1)): the
+//! sum is then about 66 additions and no doubling.
+//!
+//! Safe Rust on RustCrypto's `p256` arithmetic (complete addition formulas, so
+//! adding equal points or the identity needs no special case). Variable time is
+//! fine: everything here is public (key, message, signature). Tested against ring
+//! and Wycheproof's vectors (tests below and `tests/ecdsa_vectors.rs`).
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use p256::elliptic_curve::group::Group;
+use p256::elliptic_curve::ops::Reduce;
+use p256::elliptic_curve::point::AffineCoordinates;
+use p256::elliptic_curve::{BatchNormalize, PrimeField};
+use p256::{AffinePoint, FieldBytes, ProjectivePoint, PublicKey, Scalar};
+
+/// Window width: 8 bits measured fastest (see bench/README.md), at 304 KB a table.
+const W: usize = 8;
+const HALF: usize = 1 << (W - 1);
+/// Windows over a 256-bit scalar, plus the carry of the last signed digit.
+const WINDOWS: usize = 257usize.div_ceil(W);
+
+/// Key tables alive at most (about 300 KB each); past this, keys verify without one.
+pub(crate) const MAX_TABLES: usize = 16;
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+/// `d·2^(W·i)·P` for every window `i` and `d` in 1..=HALF, affine.
+struct FixedBase {
+    points: Vec<AffinePoint>,
+}
+
+impl FixedBase {
+    fn new(p: ProjectivePoint) -> Self {
+        let mut multiples = Vec::with_capacity(WINDOWS * HALF);
+        let mut base = p;
+        for _ in 0..WINDOWS {
+            let mut acc = base;
+            for _ in 0..HALF {
+                multiples.push(acc);
+                acc += &base;
+            }
+            for _ in 0..W {
+                base = base.double();
+            }
+        }
+        // One field inversion for the whole table instead of one per point.
+        let points = <ProjectivePoint as BatchNormalize<[ProjectivePoint]>>::batch_normalize(
+            multiples.as_slice(),
+        );
+        FixedBase {
+            points: points.into_iter().collect(),
+        }
+    }
+
+    /// `acc + k·P`.
+    fn mul_add(&self, acc: &mut ProjectivePoint, k: &Scalar) {
+        for (i, d) in signed_digits(k).into_iter().enumerate() {
+            let row = &self.points[i * HALF..(i + 1) * HALF];
+            match d {
+                0 => {}
+                d if d > 0 => *acc += &row[d.unsigned_abs() as usize - 1],
+                d => *acc += &(-row[d.unsigned_abs() as usize - 1]),
+            }
+        }
+    }
+}
+
+/// `k` as WINDOWS signed digits in -HALF..=HALF, least significant first:
+/// `k = Σ dᵢ·2^(W·i)`.
+fn signed_digits(k: &Scalar) -> [i32; WINDOWS] {
+    let be = k.to_repr();
+    // Five limbs: the fifth (zero) is read by the last window.
+    let mut limbs = [0u64; 5];
+    for (limb, chunk) in limbs.iter_mut().zip(be.rchunks(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        *limb = u64::from_be_bytes(word);
+    }
+    let mask = (1u64 << W) - 1;
+    let mut digits = [0i32; WINDOWS];
+    let mut carry = 0i32;
+    for (i, digit) in digits.iter_mut().enumerate() {
+        let (limb, offset) = (i * W / 64, i * W % 64);
+        let mut bits = limbs[limb] >> offset;
+        if offset + W > 64 && limb + 1 < limbs.len() {
+            bits |= limbs[limb + 1] << (64 - offset);
+        }
+        let mut d = (bits & mask) as i32 + carry;
+        carry = 0;
+        if d > HALF as i32 {
+            d -= 1 << W;
+            carry = 1;
+        }
+        *digit = d;
+    }
+    digits
+}
+
+fn generator() -> &'static FixedBase {
+    static G: OnceLock<FixedBase> = OnceLock::new();
+    G.get_or_init(|| FixedBase::new(ProjectivePoint::GENERATOR))
+}
+
+/// A P-256 public key with its table of multiples.
+pub(crate) struct KeyTable {
+    q: FixedBase,
+    /// Whether it counts against [`MAX_TABLES`].
+    counted: bool,
+}
+
+impl std::fmt::Debug for KeyTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyTable")
+    }
+}
+
+impl KeyTable {
+    /// The table of `point` (SEC1, as in a certificate); `None` if it is not a
+    /// P-256 point, or [`MAX_TABLES`] tables built this way exist already.
+    pub(crate) fn new(point: &[u8]) -> Option<Self> {
+        let key = PublicKey::from_sec1_bytes(point).ok()?;
+        if TABLES.fetch_add(1, Ordering::Relaxed) >= MAX_TABLES {
+            TABLES.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(KeyTable {
+            q: FixedBase::new(key.to_projective()),
+            counted: true,
+        })
+    }
+
+    /// A table outside the count (tests, which build many).
+    #[cfg(test)]
+    pub(crate) fn uncounted(point: &[u8]) -> Option<Self> {
+        let key = PublicKey::from_sec1_bytes(point).ok()?;
+        Some(KeyTable {
+            q: FixedBase::new(key.to_projective()),
+            counted: false,
+        })
+    }
+
+    /// Whether `(r, s)` (unsigned big-endian integers) is a signature by this key
+    /// over SHA-256 of `message`. Any S below the order is accepted here; the low-S
+    /// rule is the caller's.
+    pub(crate) fn verify(&self, message: &[u8], r: &[u8], s: &[u8]) -> bool {
+        let (Some(r), Some(s)) = (scalar(r), scalar(s)) else {
+            return false;
+        };
+        let Some(s_inv) = Option::<Scalar>::from(s.invert_vartime()) else {
+            return false;
+        };
+        let digest = ring::digest::digest(&ring::digest::SHA256, message);
+        let mut z = FieldBytes::default();
+        z.copy_from_slice(digest.as_ref());
+        let z = <Scalar as Reduce<FieldBytes>>::reduce(&z);
+        let mut sum = ProjectivePoint::IDENTITY;
+        generator().mul_add(&mut sum, &(z * s_inv));
+        self.q.mul_add(&mut sum, &(r * s_inv));
+        // The identity's x reads as zero, which is never a valid r.
+        let x = sum.to_affine().x();
+        <Scalar as Reduce<FieldBytes>>::reduce(&x) == r
+    }
+}
+
+impl Drop for KeyTable {
+    fn drop(&mut self) {
+        if self.counted {
+            TABLES.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A signature integer as a scalar in 1..n; `None` for 0, for n and above.
+fn scalar(value: &[u8]) -> Option<Scalar> {
+    let skip = value.iter().take_while(|b| **b == 0).count();
+    let value = &value[skip..];
+    if value.is_empty() || value.len() > 32 {
+        return None;
+    }
+    let mut repr = FieldBytes::default();
+    repr[32 - value.len()..].copy_from_slice(value);
+    Option::from(Scalar::from_repr(repr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_digits_sum_to_the_scalar() {
+        let two_w = Scalar::from(1u64 << W);
+        for k in [
+            Scalar::ZERO,
+            Scalar::ONE,
+            -Scalar::ONE,
+            Scalar::from(u64::MAX),
+            Scalar::from(0x80u64),
+            Scalar::from(0x81u64),
+        ] {
+            let digits = signed_digits(&k);
+            let mut sum = Scalar::ZERO;
+            for d in digits.iter().rev() {
+                sum *= two_w;
+                let m = Scalar::from(u64::from(d.unsigned_abs()));
+                sum += if *d < 0 { -m } else { m };
+            }
+            assert_eq!(sum, k);
+            assert!(digits.iter().all(|d| d.unsigned_abs() as usize <= HALF));
+        }
+    }
+
+    #[test]
+    fn signature_integers_outside_one_to_n_are_refused() {
+        assert!(scalar(&[]).is_none());
+        assert!(scalar(&[0, 0]).is_none());
+        assert!(scalar(&[1]).is_some());
+        assert!(scalar(&[0xff; 33]).is_none());
+        // n itself.
+        let n = hex32("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        assert!(scalar(&n).is_none());
+        let mut below = n;
+        below[31] -= 1;
+        assert!(scalar(&below).is_some());
+    }
+
+    fn hex32(s: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
+    }
+}
