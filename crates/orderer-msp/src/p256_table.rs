@@ -21,28 +21,32 @@ use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::{BatchNormalize, PrimeField};
 use p256::{AffinePoint, FieldBytes, ProjectivePoint, PublicKey, Scalar};
 
-/// Window width: 8 bits measured fastest (see bench/README.md), at 304 KB a table.
-const W: usize = 8;
-const HALF: usize = 1 << (W - 1);
-/// Windows over a 256-bit scalar, plus the carry of the last signed digit.
-const WINDOWS: usize = 257usize.div_ceil(W);
+/// Window widths, chosen by measurement (bench/README.md): a key's table of W bits
+/// holds 2^(W-1)·⌈257/W⌉ points of 72 bytes (W 8: 304 KB); the generator's, built
+/// once per process, is wider.
+const KEY_W: usize = 8;
+const GENERATOR_W: usize = 12;
 
 /// Key tables alive at most (about 300 KB each); past this, keys verify without one.
 pub(crate) const MAX_TABLES: usize = 16;
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
-/// `d·2^(W·i)·P` for every window `i` and `d` in 1..=HALF, affine.
-struct FixedBase {
+/// `d·2^(W·i)·P` for every window `i` and `d` in 1..=2^(W-1), affine.
+struct FixedBase<const W: usize> {
     points: Vec<AffinePoint>,
 }
 
-impl FixedBase {
+impl<const W: usize> FixedBase<W> {
+    const HALF: usize = 1 << (W - 1);
+    /// Windows over a 256-bit scalar, plus the carry of the last signed digit.
+    const WINDOWS: usize = 257usize.div_ceil(W);
+
     fn new(p: ProjectivePoint) -> Self {
-        let mut multiples = Vec::with_capacity(WINDOWS * HALF);
+        let mut multiples = Vec::with_capacity(Self::WINDOWS * Self::HALF);
         let mut base = p;
-        for _ in 0..WINDOWS {
+        for _ in 0..Self::WINDOWS {
             let mut acc = base;
-            for _ in 0..HALF {
+            for _ in 0..Self::HALF {
                 multiples.push(acc);
                 acc += &base;
             }
@@ -61,8 +65,8 @@ impl FixedBase {
 
     /// `acc + k·P`.
     fn mul_add(&self, acc: &mut ProjectivePoint, k: &Scalar) {
-        for (i, d) in signed_digits(k).into_iter().enumerate() {
-            let row = &self.points[i * HALF..(i + 1) * HALF];
+        for (i, d) in signed_digits::<W>(k).into_iter().enumerate() {
+            let row = &self.points[i * Self::HALF..(i + 1) * Self::HALF];
             match d {
                 0 => {}
                 d if d > 0 => *acc += &row[d.unsigned_abs() as usize - 1],
@@ -72,9 +76,10 @@ impl FixedBase {
     }
 }
 
-/// `k` as WINDOWS signed digits in -HALF..=HALF, least significant first:
+/// `k` as ⌈257/W⌉ signed digits in -2^(W-1)..=2^(W-1), least significant first:
 /// `k = Σ dᵢ·2^(W·i)`.
-fn signed_digits(k: &Scalar) -> [i32; WINDOWS] {
+fn signed_digits<const W: usize>(k: &Scalar) -> Vec<i32> {
+    let half = 1i32 << (W - 1);
     let be = k.to_repr();
     // Five limbs: the fifth (zero) is read by the last window.
     let mut limbs = [0u64; 5];
@@ -84,7 +89,7 @@ fn signed_digits(k: &Scalar) -> [i32; WINDOWS] {
         *limb = u64::from_be_bytes(word);
     }
     let mask = (1u64 << W) - 1;
-    let mut digits = [0i32; WINDOWS];
+    let mut digits = vec![0i32; 257usize.div_ceil(W)];
     let mut carry = 0i32;
     for (i, digit) in digits.iter_mut().enumerate() {
         let (limb, offset) = (i * W / 64, i * W % 64);
@@ -94,7 +99,7 @@ fn signed_digits(k: &Scalar) -> [i32; WINDOWS] {
         }
         let mut d = (bits & mask) as i32 + carry;
         carry = 0;
-        if d > HALF as i32 {
+        if d > half {
             d -= 1 << W;
             carry = 1;
         }
@@ -103,14 +108,14 @@ fn signed_digits(k: &Scalar) -> [i32; WINDOWS] {
     digits
 }
 
-fn generator() -> &'static FixedBase {
-    static G: OnceLock<FixedBase> = OnceLock::new();
+fn generator() -> &'static FixedBase<GENERATOR_W> {
+    static G: OnceLock<FixedBase<GENERATOR_W>> = OnceLock::new();
     G.get_or_init(|| FixedBase::new(ProjectivePoint::GENERATOR))
 }
 
 /// A P-256 public key with its table of multiples.
 pub(crate) struct KeyTable {
-    q: FixedBase,
+    q: FixedBase<KEY_W>,
     /// Whether it counts against [`MAX_TABLES`].
     counted: bool,
 }
@@ -195,6 +200,12 @@ mod tests {
 
     #[test]
     fn signed_digits_sum_to_the_scalar() {
+        check_digits::<8>();
+        check_digits::<10>();
+        check_digits::<12>();
+    }
+
+    fn check_digits<const W: usize>() {
         let two_w = Scalar::from(1u64 << W);
         for k in [
             Scalar::ZERO,
@@ -204,7 +215,7 @@ mod tests {
             Scalar::from(0x80u64),
             Scalar::from(0x81u64),
         ] {
-            let digits = signed_digits(&k);
+            let digits = signed_digits::<W>(&k);
             let mut sum = Scalar::ZERO;
             for d in digits.iter().rev() {
                 sum *= two_w;
@@ -212,7 +223,7 @@ mod tests {
                 sum += if *d < 0 { -m } else { m };
             }
             assert_eq!(sum, k);
-            assert!(digits.iter().all(|d| d.unsigned_abs() as usize <= HALF));
+            assert!(digits.iter().all(|d| d.unsigned_abs() <= 1 << (W - 1)));
         }
     }
 
