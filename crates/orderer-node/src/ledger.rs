@@ -15,7 +15,6 @@
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -381,11 +380,12 @@ fn read_records(
         region_end = region_start;
         count = 0;
     }
-    let mut buf = vec![0u8; (region_end - region_start) as usize];
-    inner
-        .reader
-        .read_exact_at(&mut buf, region_start)
-        .map_err(io_err(&inner.path, "read"))?;
+    let buf = read_exact_at(
+        &inner.reader,
+        (region_end - region_start) as usize,
+        region_start,
+    )
+    .map_err(io_err(&inner.path, "read"))?;
     let buf = Bytes::from(buf);
     let mut out = Vec::with_capacity(count as usize);
     let mut pos = 0usize;
@@ -414,6 +414,22 @@ fn read_records(
         pos = body_start + len;
     }
     Ok(out)
+}
+
+/// `len` bytes of `file` at `offset`, read into fresh memory that is not zeroed
+/// first: zeroing up to READ_CHUNK bytes before each read cost 8% of the orderer's
+/// CPU in a replay.
+fn read_exact_at(file: &File, len: usize, offset: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let at = offset + buf.len() as u64;
+        if rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    // The allocation may be larger than asked for, and pread fills all of it.
+    buf.truncate(len);
+    Ok(buf)
 }
 
 type Recovered = (File, File, Index, Recent, Recovery, PathBuf);
@@ -683,6 +699,7 @@ mod tests {
     use super::*;
     use orderer_api::BlockAssembler;
     use orderer_api::testing::test_envelope;
+    use std::os::unix::fs::FileExt;
 
     /// `n` chained blocks of two envelopes each, marshalled.
     fn chain(n: u64) -> Vec<Bytes> {
