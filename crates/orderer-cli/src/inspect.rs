@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use orderer_api::ChannelConfig;
 use orderer_api::block::{block_header_hash, consenter_metadata, orderer_metadata};
-use orderer_api::channelconfig::ChannelValues;
+use orderer_api::channelconfig::{ChannelValues, read_config_envelope};
 use orderer_api::envelope::{header_type_name, parse_payload};
 use orderer_api::proto::common::{
     Block, BlockMetadataIndex, Envelope, HeaderType, LastConfig, Metadata,
@@ -121,14 +121,18 @@ fn metadata_json(block: &Block) -> Value {
     })
 }
 
-/// A CONFIG envelope's ordering parameters. A configuration this orderer would not
-/// serve (one written by an earlier version, without organizations) still shows
-/// its parameters, with the reason it is refused.
+/// A CONFIG envelope's sequence and ordering parameters. A configuration this
+/// orderer would not serve (one written by an earlier version, without
+/// organizations) still shows them, with the reason it is refused (`refused`);
+/// `error` means nothing could be read.
 fn config_json(env: &Envelope) -> Value {
     let (sequence, refused, params) = match ChannelValues::from_envelope(env) {
         Ok(values) => (Some(values.sequence()), None, values.channel_config()),
         Err(e) => match ChannelConfig::from_envelope(env) {
-            Ok(params) => (None, Some(e.to_string()), params),
+            Ok(params) => {
+                let sequence = read_config_envelope(env).ok().map(|tx| tx.config.sequence);
+                (sequence, Some(e.to_string()), params)
+            }
             Err(_) => return json!({ "error": e.to_string() }),
         },
     };
@@ -145,7 +149,7 @@ fn config_json(env: &Envelope) -> Value {
         out["sequence"] = json!(sequence);
     }
     if let Some(reason) = refused {
-        out["error"] = json!(reason);
+        out["refused"] = json!(reason);
     }
     out
 }
@@ -176,5 +180,34 @@ mod tests {
         assert_eq!(v["data"][0]["config"]["batch_timeout"], "2s");
         assert_eq!(v["metadata"]["signatures"]["last_config"], 0);
         assert_eq!(v["metadata"]["slots"], 5);
+    }
+
+    #[test]
+    fn a_refused_config_still_shows_its_parameters_and_why_it_is_refused() {
+        use orderer_api::proto::common::HashingAlgorithm;
+        let genesis = orderer_api::testing::config::genesis(&ChannelConfig {
+            channel_id: "old".into(),
+            consensus_type: ConsenterKind::Solo,
+            batch_size: BatchSize::default(),
+            batch_timeout: Duration::from_secs(3),
+        })
+        .block;
+        let mut config = ChannelValues::from_block(&genesis)
+            .unwrap()
+            .config()
+            .clone();
+        let group = config.channel_group.as_mut().unwrap();
+        let algorithm = group.values.get_mut("HashingAlgorithm").unwrap();
+        algorithm.value = HashingAlgorithm {
+            name: "SHA3_256".into(),
+        }
+        .encode_to_vec()
+        .into();
+        let block = orderer_api::genesis::genesis_block("old", &config);
+        let v = &block_json(&block)["data"][0]["config"];
+        assert_eq!(v["batch_timeout"], "3s", "{v}");
+        assert_eq!(v["sequence"], 0, "{v}");
+        assert!(v["refused"].as_str().unwrap().contains("SHA3_256"), "{v}");
+        assert!(v.get("error").is_none(), "{v}");
     }
 }

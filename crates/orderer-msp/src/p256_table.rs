@@ -10,7 +10,7 @@
 //! Safe Rust on RustCrypto's `p256` arithmetic (complete addition formulas, so
 //! adding equal points or the identity needs no special case). Variable time is
 //! fine: everything here is public (key, message, signature). Tested against ring
-//! and Wycheproof's vectors (tests below and `tests/ecdsa_vectors.rs`).
+//! and Wycheproof's vectors (tests below and `signature_tests.rs`).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -127,10 +127,11 @@ impl std::fmt::Debug for KeyTable {
 }
 
 impl KeyTable {
-    /// The table of `point` (SEC1, as in a certificate); `None` if it is not a
-    /// P-256 point, or [`MAX_TABLES`] tables built this way exist already.
+    /// The table of `point` (SEC1, as in a certificate); `None` if it is not an
+    /// uncompressed P-256 point, or [`MAX_TABLES`] tables built this way exist
+    /// already.
     pub(crate) fn new(point: &[u8]) -> Option<Self> {
-        let key = PublicKey::from_sec1_bytes(point).ok()?;
+        let key = uncompressed_key(point)?;
         if TABLES.fetch_add(1, Ordering::Relaxed) >= MAX_TABLES {
             TABLES.fetch_sub(1, Ordering::Relaxed);
             return None;
@@ -144,7 +145,7 @@ impl KeyTable {
     /// A table outside the count (tests, which build many).
     #[cfg(test)]
     pub(crate) fn uncounted(point: &[u8]) -> Option<Self> {
-        let key = PublicKey::from_sec1_bytes(point).ok()?;
+        let key = uncompressed_key(point)?;
         Some(KeyTable {
             q: FixedBase::new(key.to_projective()),
             counted: false,
@@ -182,6 +183,15 @@ impl Drop for KeyTable {
     }
 }
 
+/// The key of an uncompressed SEC1 point, the only form ring (and Go's x509)
+/// accept: a table must never verify what ring refuses.
+fn uncompressed_key(point: &[u8]) -> Option<PublicKey> {
+    if point.len() != 65 || point[0] != 0x04 {
+        return None;
+    }
+    PublicKey::from_sec1_bytes(point).ok()
+}
+
 /// A signature integer as a scalar in 1..n; `None` for 0, for n and above.
 fn scalar(value: &[u8]) -> Option<Scalar> {
     let skip = value.iter().take_while(|b| **b == 0).count();
@@ -196,6 +206,8 @@ fn scalar(value: &[u8]) -> Option<Scalar> {
 
 #[cfg(test)]
 mod tests {
+    use p256::elliptic_curve::sec1::ToSec1Point;
+
     use super::*;
 
     #[test]
@@ -239,6 +251,53 @@ mod tests {
         let mut below = n;
         below[31] -= 1;
         assert!(scalar(&below).is_some());
+    }
+
+    #[test]
+    fn at_most_max_tables_are_counted_and_a_dropped_one_frees_its_place() {
+        let key = ProjectivePoint::GENERATOR * Scalar::from(7u64);
+        let point = PublicKey::from_affine(key.to_affine())
+            .expect("a point")
+            .to_sec1_point(false);
+        let point = point.as_bytes();
+        // Other tests in this process may hold counted tables too.
+        let mut tables = Vec::new();
+        while let Some(table) = KeyTable::new(point) {
+            tables.push(table);
+            assert!(tables.len() <= MAX_TABLES, "more than MAX_TABLES tables");
+        }
+        assert!(!tables.is_empty());
+        assert_eq!(TABLES.load(Ordering::Relaxed), MAX_TABLES);
+        assert!(
+            KeyTable::uncounted(point).is_some(),
+            "tests' tables do not count"
+        );
+        tables.pop();
+        assert!(
+            KeyTable::new(point).is_some(),
+            "a dropped table frees its place"
+        );
+    }
+
+    #[test]
+    fn only_uncompressed_points_get_a_table() {
+        let key = ProjectivePoint::GENERATOR * Scalar::from(11u64);
+        let key = PublicKey::from_affine(key.to_affine()).expect("a point");
+        let uncompressed = key.to_sec1_point(false);
+        let compressed = key.to_sec1_point(true);
+        assert!(KeyTable::uncounted(uncompressed.as_bytes()).is_some());
+        assert!(KeyTable::uncounted(compressed.as_bytes()).is_none());
+        // ring refuses the compressed form too: both paths answer alike.
+        let sig = crate::ecdsa::RawSignature {
+            r: vec![1],
+            s: vec![1],
+        };
+        assert!(!crate::ecdsa::verify_with_ring(
+            crate::ecdsa::EcCurve::P256,
+            compressed.as_bytes(),
+            b"m",
+            &sig
+        ));
     }
 
     fn hex32(s: &str) -> [u8; 32] {

@@ -42,6 +42,9 @@ pub enum BundleError {
     Msp(#[from] SetupError),
     #[error(transparent)]
     Policies(#[from] PolicyError),
+    /// Not reachable through ChannelValues, which requires the group.
+    #[error("the configuration has no /Channel group")]
+    NoChannelGroup,
 }
 
 /// Why a config block may not follow the configuration in force.
@@ -65,10 +68,8 @@ impl Bundle {
         let msp_configs = || values.msps().values().map(|m| m.config());
         let msps = MspManager::from_msp_configs(msp_configs())?;
         let config_msps = MspManager::from_msp_configs(msp_configs())?.check_validity_period(false);
-        let policies = PolicyManager::from_config_group(
-            "Channel",
-            values.channel_group().unwrap_or(&Default::default()),
-        )?;
+        let group = values.channel_group().ok_or(BundleError::NoChannelGroup)?;
+        let policies = PolicyManager::from_config_group("Channel", group)?;
         Ok(Bundle {
             values,
             policies,

@@ -32,7 +32,18 @@ fn a_circle_is_found_and_named() {
     let dir = std::env::temp_dir().join(format!("module-graph-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("b")).unwrap();
-    std::fs::write(dir.join("lib.rs"), "pub mod a; pub mod b; pub mod c;").unwrap();
+    std::fs::write(
+        dir.join("lib.rs"),
+        "pub mod a; pub mod b; pub mod c; pub mod d;\npub use a::{run, Thing as Other};",
+    )
+    .unwrap();
+    // d names a only through the root's re-export, and b only inside a string
+    // after a "//" that is not a comment.
+    std::fs::write(
+        dir.join("d.rs"),
+        "fn f() { crate::run(); let u = \"http://x\"; crate::b::g(); }",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("a.rs"),
         "// crate::c in a comment is not a dependency\nuse crate::b::Thing;",
@@ -56,6 +67,11 @@ fn a_circle_is_found_and_named() {
         graph["a"].keys().eq(["b"]),
         "a's comment is not a dependency"
     );
+    assert_eq!(
+        graph["d"].keys().collect::<Vec<_>>(),
+        ["a", "b"],
+        "a through the re-export, b after a string's //"
+    );
     // a, b and c form one component: one circle is named for it.
     assert_eq!(
         circles(&graph),
@@ -74,6 +90,7 @@ fn module_graph(src: &Path) -> Graph {
         (name != "lib" && name != "main").then(|| name.to_owned())
     };
     let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(f)).collect();
+    let reexports = root_reexports(src);
     let mut graph: Graph = modules
         .iter()
         .map(|m| (m.clone(), BTreeMap::new()))
@@ -86,7 +103,8 @@ fn module_graph(src: &Path) -> Graph {
         // `super::` in src/a.rs or src/a/mod.rs is the crate root.
         let rel = file.strip_prefix(src).expect("a file under src");
         let super_is_root = rel.components().count() == 1 || rel.ends_with("mod.rs");
-        for (line, target) in named_modules(&strip_comments(&text), super_is_root) {
+        for (line, name) in named_modules(&strip_comments(&text), super_is_root) {
+            let target = reexports.get(&name).cloned().unwrap_or(name);
             if target != module && modules.contains(&target) {
                 graph
                     .entry(module.clone())
@@ -114,12 +132,50 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The text without `//` comments (doc comments included), lines kept.
+/// The text without `//` comments (doc comments included), lines kept. A `//` after
+/// an odd number of quotes on its line is inside a string (`"http://..."`) and kept.
 fn strip_comments(text: &str) -> String {
     text.lines()
-        .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+        .map(|line| {
+            let mut from = 0;
+            while let Some(i) = line[from..].find("//") {
+                let at = from + i;
+                let quotes = line[..at].matches('"').count() - line[..at].matches("\\\"").count();
+                if quotes % 2 == 0 {
+                    return &line[..at];
+                }
+                from = at + 2;
+            }
+            line
+        })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// What the crate root re-exports (`pub use node::{run, start};`): name to module.
+fn root_reexports(src: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for root in ["lib.rs", "main.rs"] {
+        let Ok(text) = std::fs::read_to_string(src.join(root)) else {
+            continue;
+        };
+        for statement in strip_comments(&text).split(';') {
+            let Some(path) = statement.trim().strip_prefix("pub use ") else {
+                continue;
+            };
+            let Some((module, names)) = path.split_once("::") else {
+                continue;
+            };
+            let names = names.trim_start_matches('{').trim_end_matches('}');
+            for name in names.split(',') {
+                let name = name.trim().rsplit(' ').next().unwrap_or_default();
+                if !name.is_empty() {
+                    out.insert(name.to_owned(), module.trim().to_owned());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The top-level modules a file names, with the line of each: `crate::a`, each

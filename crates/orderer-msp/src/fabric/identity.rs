@@ -42,8 +42,9 @@ pub struct FabricIdentity {
     cert: Cert,
     ous: Vec<OuIdentifier>,
     unique_id: Vec<u8>,
+    /// Signatures verified without a table since the last attempt to build one.
     verifications: AtomicU32,
-    table: OnceLock<Option<KeyTable>>,
+    table: OnceLock<KeyTable>,
 }
 
 impl std::fmt::Debug for FabricIdentity {
@@ -159,19 +160,25 @@ impl FabricIdentity {
         }
         // Like Go's asn1.Unmarshal, bytes after the two integers are ignored.
         let (sig, _) = ecdsa::parse_prefix(signature).map_err(VerifyError::Malformed)?;
-        ecdsa::check(curve, point, self.table(curve, point), data, &sig).map_err(|e| match e {
+        let table = self.table(curve, point);
+        ecdsa::check(curve, point, table, data, &sig).map_err(|e| match e {
             Refusal::HighS => VerifyError::HighS,
             Refusal::DoesNotVerify => VerifyError::DoesNotVerify {
                 subject: self.cert.subject_text.clone(),
                 msp: self.msp.id().to_owned(),
             },
-        })
+        })?;
+        if table.is_none() && curve == EcCurve::P256 {
+            // Only valid signatures count: garbage does not earn a table.
+            self.verifications.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Whether the key has its table (tests).
     #[cfg(test)]
     pub(crate) fn has_table(&self) -> bool {
-        self.table.get().is_some_and(Option::is_some)
+        self.table.get().is_some()
     }
 
     /// The key's table of multiples, once the identity has signed often enough to
@@ -179,13 +186,18 @@ impl FabricIdentity {
     /// that are not P-256.
     fn table(&self, curve: EcCurve, point: &[u8]) -> Option<&KeyTable> {
         if let Some(table) = self.table.get() {
-            return table.as_ref();
+            return Some(table);
         }
-        if curve != EcCurve::P256
-            || self.verifications.fetch_add(1, Ordering::Relaxed) < TABLE_AFTER
-        {
+        if curve != EcCurve::P256 || self.verifications.load(Ordering::Relaxed) < TABLE_AFTER {
             return None;
         }
-        self.table.get_or_init(|| KeyTable::new(point)).as_ref()
+        // Another TABLE_AFTER valid signatures before the next attempt, if this one
+        // finds every table place taken.
+        self.verifications.store(0, Ordering::Relaxed);
+        if let Some(table) = KeyTable::new(point) {
+            // Two threads may both build one; the loser's is dropped.
+            let _ = self.table.set(table);
+        }
+        self.table.get()
     }
 }
