@@ -65,7 +65,11 @@ impl<const W: usize> FixedBase<W> {
 
     /// `acc + k·P`.
     fn mul_add(&self, acc: &mut ProjectivePoint, k: &Scalar) {
-        for (i, d) in signed_digits::<W>(k).into_iter().enumerate() {
+        for (i, d) in signed_digits::<W>(k)
+            .into_iter()
+            .take(Self::WINDOWS)
+            .enumerate()
+        {
             let row = &self.points[i * Self::HALF..(i + 1) * Self::HALF];
             match d {
                 0 => {}
@@ -76,9 +80,14 @@ impl<const W: usize> FixedBase<W> {
     }
 }
 
+/// Digits of the narrowest window used (8 bits); wider windows use fewer.
+const MAX_WINDOWS: usize = 257usize.div_ceil(8);
+
 /// `k` as ⌈257/W⌉ signed digits in -2^(W-1)..=2^(W-1), least significant first:
-/// `k = Σ dᵢ·2^(W·i)`.
-fn signed_digits<const W: usize>(k: &Scalar) -> Vec<i32> {
+/// `k = Σ dᵢ·2^(W·i)`; the rest of the array is zero. On the stack: this runs
+/// twice per verification.
+fn signed_digits<const W: usize>(k: &Scalar) -> [i32; MAX_WINDOWS] {
+    const { assert!(W >= 8, "at most MAX_WINDOWS digits") };
     let half = 1i32 << (W - 1);
     let be = k.to_repr();
     // Five limbs: the fifth (zero) is read by the last window.
@@ -89,9 +98,9 @@ fn signed_digits<const W: usize>(k: &Scalar) -> Vec<i32> {
         *limb = u64::from_be_bytes(word);
     }
     let mask = (1u64 << W) - 1;
-    let mut digits = vec![0i32; 257usize.div_ceil(W)];
+    let mut digits = [0i32; MAX_WINDOWS];
     let mut carry = 0i32;
-    for (i, digit) in digits.iter_mut().enumerate() {
+    for (i, digit) in digits.iter_mut().take(257usize.div_ceil(W)).enumerate() {
         let (limb, offset) = (i * W / 64, i * W % 64);
         let mut bits = limbs[limb] >> offset;
         if offset + W > 64 && limb + 1 < limbs.len() {

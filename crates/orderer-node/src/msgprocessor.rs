@@ -109,13 +109,12 @@ pub fn process_config_update(
 /// Fabric's system channel `ProcessConfigUpdateMsg` for a channel that does not
 /// exist: the ORDERER_TRANSACTION to order on the system channel.
 pub fn process_channel_creation(
-    system: &Bundle,
+    bundle: &Bundle,
     security: &Security,
     env: &Envelope,
     payload: &ParsedPayload,
     existing_channels: usize,
 ) -> Result<(RawEnvelope, u64), IngressError> {
-    let bundle = system;
     let system_channel = bundle.values.channel_id();
     let new_channel = payload.channel_header.channel_id.clone();
     // Only the size: the creator is an organization admin of the consortium, not a

@@ -425,10 +425,8 @@ impl ChannelHost for Registry {
         self.read().len()
     }
 
-    async fn create_channel(&self, config_envelope: Bytes) -> Result<(), String> {
-        self.create_from_transaction(config_envelope)
-            .await
-            .map_err(|e| e.to_string())
+    async fn create_channel(&self, config_envelope: Bytes) -> anyhow::Result<()> {
+        Ok(self.create_from_transaction(config_envelope).await?)
     }
 }
 

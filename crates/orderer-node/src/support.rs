@@ -31,7 +31,7 @@ pub trait ChannelHost: Send + Sync + std::fmt::Debug {
     fn channel_count(&self) -> usize;
     /// Creates the channel whose CONFIG envelope an ORDERER_TRANSACTION carries;
     /// an existing channel is kept as it is.
-    async fn create_channel(&self, config_envelope: Bytes) -> Result<(), String>;
+    async fn create_channel(&self, config_envelope: Bytes) -> anyhow::Result<()>;
 }
 
 #[derive(Debug)]
@@ -181,7 +181,7 @@ impl ChannelSupport {
                     .await
                     .map_err(|e| SupportError::BadConfig {
                         number,
-                        reason: format!("creating the channel: {e}"),
+                        reason: format!("creating the channel: {e:#}"),
                     })?;
                 Ok(None)
             }
