@@ -5,35 +5,39 @@
 //! from scratch each time (about 256 doublings). The orderer sees the same few
 //! creators sign thousands of envelopes, so for a creator seen often it keeps a
 //! table of `d·2^(W·i)·Q` as well (signed W-bit digits, `d` in 1..=2^(W-1)): the
-//! sum is then about 66 additions and no doubling.
+//! sum is then about 55 additions and no doubling, and x is compared without an
+//! inversion.
 //!
-//! Safe Rust on RustCrypto's `p256` arithmetic (complete addition formulas, so
-//! adding equal points or the identity needs no special case). Variable time is
-//! fine: everything here is public (key, message, signature). Tested against ring
-//! and Wycheproof's vectors (tests below and `signature_tests.rs`).
+//! Safe Rust: tables are built with RustCrypto's `p256`, the sum is taken with
+//! [`crate::p256_point`] (Jacobian coordinates on fiat-crypto's field). Variable
+//! time is fine: everything here is public (key, message, signature). Tested
+//! against ring and Wycheproof's vectors (tests below and `signature_tests.rs`).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use p256::elliptic_curve::group::Group;
 use p256::elliptic_curve::ops::Reduce;
-use p256::elliptic_curve::point::AffineCoordinates;
+use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::elliptic_curve::{BatchNormalize, PrimeField};
-use p256::{AffinePoint, FieldBytes, ProjectivePoint, PublicKey, Scalar};
+use p256::{FieldBytes, ProjectivePoint, PublicKey, Scalar};
 
-/// Window widths, chosen by measurement (bench/README.md): a key's table of W bits
-/// holds 2^(W-1)·⌈257/W⌉ points of 72 bytes (W 8: 304 KB); the generator's, built
-/// once per process, is wider.
-const KEY_W: usize = 8;
+use crate::p256_point::{Affine, Jacobian};
+
+/// Window widths (bench/README.md): a key's table of W bits holds
+/// 2^(W-1)·⌈257/W⌉ affine points of 64 bytes (W 10: 832 KiB, 26 additions; W 8
+/// would be 264 KiB and 33 additions); the generator's, built once per process,
+/// is 2.8 MiB.
+const KEY_W: usize = 10;
 const GENERATOR_W: usize = 12;
 
-/// Key tables alive at most (about 300 KB each); past this, keys verify without one.
+/// Key tables alive at most (13 MiB together); past this, keys verify without one.
 pub(crate) const MAX_TABLES: usize = 16;
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
 /// `d·2^(W·i)·P` for every window `i` and `d` in 1..=2^(W-1), affine.
 struct FixedBase<const W: usize> {
-    points: Vec<AffinePoint>,
+    points: Vec<Affine>,
 }
 
 impl<const W: usize> FixedBase<W> {
@@ -41,7 +45,9 @@ impl<const W: usize> FixedBase<W> {
     /// Windows over a 256-bit scalar, plus the carry of the last signed digit.
     const WINDOWS: usize = 257usize.div_ceil(W);
 
-    fn new(p: ProjectivePoint) -> Self {
+    /// `None` only if a multiple were the identity, which a point of prime order
+    /// n cannot give (every multiplier is below n times a power of two).
+    fn new(p: ProjectivePoint) -> Option<Self> {
         let mut multiples = Vec::with_capacity(Self::WINDOWS * Self::HALF);
         let mut base = p;
         for _ in 0..Self::WINDOWS {
@@ -55,16 +61,22 @@ impl<const W: usize> FixedBase<W> {
             }
         }
         // One field inversion for the whole table instead of one per point.
-        let points = <ProjectivePoint as BatchNormalize<[ProjectivePoint]>>::batch_normalize(
+        let affine = <ProjectivePoint as BatchNormalize<[ProjectivePoint]>>::batch_normalize(
             multiples.as_slice(),
         );
-        FixedBase {
-            points: points.into_iter().collect(),
-        }
+        let points = affine
+            .iter()
+            .map(|point| {
+                let encoded = point.to_sec1_point(false);
+                let (x, y) = encoded.as_bytes().get(1..)?.split_at_checked(32)?;
+                Affine::new(x.try_into().ok()?, y.try_into().ok()?)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(FixedBase { points })
     }
 
     /// `acc + k·P`.
-    fn mul_add(&self, acc: &mut ProjectivePoint, k: &Scalar) {
+    fn mul_add(&self, acc: &mut Jacobian, k: &Scalar) {
         for (i, d) in signed_digits::<W>(k)
             .into_iter()
             .take(Self::WINDOWS)
@@ -73,8 +85,8 @@ impl<const W: usize> FixedBase<W> {
             let row = &self.points[i * Self::HALF..(i + 1) * Self::HALF];
             match d {
                 0 => {}
-                d if d > 0 => *acc += &row[d.unsigned_abs() as usize - 1],
-                d => *acc += &(-row[d.unsigned_abs() as usize - 1]),
+                d if d > 0 => *acc = acc.add_affine(&row[d.unsigned_abs() as usize - 1]),
+                d => *acc = acc.add_affine(&row[d.unsigned_abs() as usize - 1].neg()),
             }
         }
     }
@@ -117,9 +129,10 @@ fn signed_digits<const W: usize>(k: &Scalar) -> [i32; MAX_WINDOWS] {
     digits
 }
 
-fn generator() -> &'static FixedBase<GENERATOR_W> {
-    static G: OnceLock<FixedBase<GENERATOR_W>> = OnceLock::new();
+fn generator() -> Option<&'static FixedBase<GENERATOR_W>> {
+    static G: OnceLock<Option<FixedBase<GENERATOR_W>>> = OnceLock::new();
     G.get_or_init(|| FixedBase::new(ProjectivePoint::GENERATOR))
+        .as_ref()
 }
 
 /// A P-256 public key with its table of multiples.
@@ -145,8 +158,12 @@ impl KeyTable {
             TABLES.fetch_sub(1, Ordering::Relaxed);
             return None;
         }
+        let q = FixedBase::new(key.to_projective());
+        if q.is_none() {
+            TABLES.fetch_sub(1, Ordering::Relaxed);
+        }
         Some(KeyTable {
-            q: FixedBase::new(key.to_projective()),
+            q: q?,
             counted: true,
         })
     }
@@ -156,7 +173,7 @@ impl KeyTable {
     pub(crate) fn uncounted(point: &[u8]) -> Option<Self> {
         let key = uncompressed_key(point)?;
         Some(KeyTable {
-            q: FixedBase::new(key.to_projective()),
+            q: FixedBase::new(key.to_projective())?,
             counted: false,
         })
     }
@@ -175,12 +192,13 @@ impl KeyTable {
         let mut z = FieldBytes::default();
         z.copy_from_slice(digest.as_ref());
         let z = <Scalar as Reduce<FieldBytes>>::reduce(&z);
-        let mut sum = ProjectivePoint::IDENTITY;
-        generator().mul_add(&mut sum, &(z * s_inv));
+        let Some(generator) = generator() else {
+            return false;
+        };
+        let mut sum = Jacobian::IDENTITY;
+        generator.mul_add(&mut sum, &(z * s_inv));
         self.q.mul_add(&mut sum, &(r * s_inv));
-        // The identity's x reads as zero, which is never a valid r.
-        let x = sum.to_affine().x();
-        <Scalar as Reduce<FieldBytes>>::reduce(&x) == r
+        sum.x_matches(&r.to_repr().into())
     }
 }
 
@@ -215,8 +233,6 @@ fn scalar(value: &[u8]) -> Option<Scalar> {
 
 #[cfg(test)]
 mod tests {
-    use p256::elliptic_curve::sec1::ToSec1Point;
-
     use super::*;
 
     #[test]
