@@ -29,6 +29,7 @@ mod msp;
 mod p256_point;
 mod p256_table;
 mod sanitize;
+mod scalar_inverse;
 #[cfg(test)]
 mod signature_tests;
 mod signer;

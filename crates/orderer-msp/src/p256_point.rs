@@ -144,8 +144,11 @@ fn below(a: &[u64; 4], b: &[u64; 4]) -> bool {
     false
 }
 
-/// A point in affine coordinates, never the identity (table entries).
+/// A point in affine coordinates, never the identity (table entries). Aligned so
+/// that a table entry is one cache line: a verification reads 55 entries at
+/// random from megabytes of tables.
 #[derive(Clone, Copy)]
+#[repr(C, align(64))]
 pub(crate) struct Affine {
     x: Fe,
     y: Fe,

@@ -75,8 +75,9 @@ impl<const W: usize> FixedBase<W> {
         Some(FixedBase { points })
     }
 
-    /// `acc + k·P`.
-    fn mul_add(&self, acc: &mut Jacobian, k: &Scalar) {
+    /// Appends the entries whose sum is `k·P` to `terms` (negated for negative
+    /// digits).
+    fn terms(&self, k: &Scalar, terms: &mut Vec<Affine>) {
         for (i, d) in signed_digits::<W>(k)
             .into_iter()
             .take(Self::WINDOWS)
@@ -85,8 +86,8 @@ impl<const W: usize> FixedBase<W> {
             let row = &self.points[i * Self::HALF..(i + 1) * Self::HALF];
             match d {
                 0 => {}
-                d if d > 0 => *acc = acc.add_affine(&row[d.unsigned_abs() as usize - 1]),
-                d => *acc = acc.add_affine(&row[d.unsigned_abs() as usize - 1].neg()),
+                d if d > 0 => terms.push(row[d.unsigned_abs() as usize - 1]),
+                d => terms.push(row[d.unsigned_abs() as usize - 1].neg()),
             }
         }
     }
@@ -185,7 +186,9 @@ impl KeyTable {
         let (Some(r), Some(s)) = (scalar(r), scalar(s)) else {
             return false;
         };
-        let Some(s_inv) = Option::<Scalar>::from(s.invert_vartime()) else {
+        let Some(s_inv) = crate::scalar_inverse::invert_mod_n(&s.to_repr().into())
+            .and_then(|inverse| Option::<Scalar>::from(Scalar::from_repr(inverse.into())))
+        else {
             return false;
         };
         let digest = ring::digest::digest(&ring::digest::SHA256, message);
@@ -195,9 +198,16 @@ impl KeyTable {
         let Some(generator) = generator() else {
             return false;
         };
-        let mut sum = Jacobian::IDENTITY;
-        generator.mul_add(&mut sum, &(z * s_inv));
-        self.q.mul_add(&mut sum, &(r * s_inv));
+        // Gathered first, then summed: the table reads (cache misses, mostly) do
+        // not depend on each other, so the processor overlaps them instead of
+        // waiting for each in turn between additions.
+        let mut terms =
+            Vec::with_capacity(FixedBase::<GENERATOR_W>::WINDOWS + FixedBase::<KEY_W>::WINDOWS);
+        generator.terms(&(z * s_inv), &mut terms);
+        self.q.terms(&(r * s_inv), &mut terms);
+        let sum = terms
+            .iter()
+            .fold(Jacobian::IDENTITY, |sum, term| sum.add_affine(term));
         sum.x_matches(&r.to_repr().into())
     }
 }
