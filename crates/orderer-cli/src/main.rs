@@ -51,10 +51,21 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One Deliver stream gains nothing from a second worker thread, and pays
+    // for it: its connection task and its reader then wake each other across
+    // threads (measured: a replay's client CPU halves on one thread, which the
+    // replay benchmark sees directly on two cores).
+    let one_stream = match &cli.command {
+        Command::Deliver(_) => true,
+        Command::Bench(args) => args.one_stream(),
+        _ => false,
+    };
+    let mut builder = if one_stream {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("orderer-cli: cannot start the async runtime: {e}");

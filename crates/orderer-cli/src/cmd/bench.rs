@@ -87,6 +87,13 @@ struct ResendArgs {
     acked_out: Option<PathBuf>,
 }
 
+impl BenchArgs {
+    /// Whether this is a replay: one Deliver stream.
+    pub(crate) fn one_stream(&self) -> bool {
+        matches!(&self.command, Some(BenchCommand::Deliver(args)) if args.one_stream())
+    }
+}
+
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         Some(BenchCommand::Deliver(args)) => deliver::run(args).await,

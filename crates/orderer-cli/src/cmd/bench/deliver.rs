@@ -34,6 +34,13 @@ pub(crate) struct DeliverArgs {
     json: bool,
 }
 
+impl DeliverArgs {
+    /// A replay (no --followers): one stream.
+    pub(crate) fn one_stream(&self) -> bool {
+        self.follow.followers.is_none()
+    }
+}
+
 /// `bench deliver --followers`: the fan-out benchmark's options.
 #[derive(Debug, Args)]
 struct FollowArgs {
