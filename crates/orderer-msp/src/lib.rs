@@ -26,6 +26,7 @@ mod fabric;
 #[cfg(feature = "generate")]
 pub mod generate;
 mod msp;
+mod p256_mont;
 mod p256_point;
 mod p256_table;
 mod sanitize;
