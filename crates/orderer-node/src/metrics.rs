@@ -3,10 +3,14 @@
 //! Recorded through the `metrics` facade; rendered in Prometheus' text format by the
 //! operations server when `Metrics.Provider` is `prometheus`.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Counter, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const BROADCAST_VALIDATE_DURATION: &str = "broadcast_validate_duration";
@@ -141,24 +145,86 @@ fn describe() {
     }
 }
 
+/// Metric handles looked up once per label set. The metrics that move with every
+/// envelope or block would otherwise allocate their labels and look themselves up
+/// in the registry (hashing name and labels) each time: over a microsecond per
+/// envelope. Handles stay valid: the recorder is installed once, before serving.
+struct HandleCache<K, V>(LazyLock<RwLock<HashMap<K, V>>>);
+
+impl<K: std::hash::Hash + Eq, V: Clone> HandleCache<K, V> {
+    const fn new() -> Self {
+        HandleCache(LazyLock::new(|| RwLock::new(HashMap::new())))
+    }
+
+    /// The handles under `key` (borrowed, as `&str` for a `String`), made by `make`
+    /// the first time.
+    fn get<Q>(&self, key: &Q, make: impl FnOnce() -> (K, V)) -> V
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        if let Some(v) = self.0.read().ok().and_then(|m| m.get(key).cloned()) {
+            return v;
+        }
+        let (k, v) = make();
+        if let Ok(mut m) = self.0.write() {
+            m.insert(k, v.clone());
+        }
+        v
+    }
+}
+
+/// A channel's Broadcast metrics for one envelope type and status.
+#[derive(Clone)]
+struct BroadcastHandles {
+    validate: Histogram,
+    /// Registered on the first enqueue only: a status never enqueued has no
+    /// enqueue series, as in Fabric.
+    enqueue: Arc<OnceLock<Histogram>>,
+    processed: Counter,
+    labels: Arc<[(&'static str, String); 3]>,
+}
+
+type BroadcastByKind = Arc<RwLock<HashMap<(&'static str, &'static str), BroadcastHandles>>>;
+static BROADCAST: HandleCache<String, BroadcastByKind> = HandleCache::new();
+
 /// One Broadcast envelope's outcome.
 pub fn broadcast_processed(
     channel: &str,
-    kind: &str,
-    status: &str,
+    kind: &'static str,
+    status: &'static str,
     validate: Duration,
     enqueue: Option<Duration>,
 ) {
-    let labels = [
-        ("channel", channel.to_owned()),
-        ("type", kind.to_owned()),
-        ("status", status.to_owned()),
-    ];
-    histogram!(BROADCAST_VALIDATE_DURATION, &labels).record(validate.as_secs_f64());
+    let by_kind = BROADCAST.get(channel, || (channel.to_owned(), BroadcastByKind::default()));
+    let cached = by_kind
+        .read()
+        .ok()
+        .and_then(|m| m.get(&(kind, status)).cloned());
+    let h = cached.unwrap_or_else(|| {
+        let labels = [
+            ("channel", channel.to_owned()),
+            ("type", kind.to_owned()),
+            ("status", status.to_owned()),
+        ];
+        let h = BroadcastHandles {
+            validate: histogram!(BROADCAST_VALIDATE_DURATION, &labels),
+            enqueue: Arc::default(),
+            processed: counter!(BROADCAST_PROCESSED_COUNT, &labels),
+            labels: Arc::new(labels),
+        };
+        if let Ok(mut m) = by_kind.write() {
+            m.insert((kind, status), h.clone());
+        }
+        h
+    });
+    h.validate.record(validate.as_secs_f64());
     if let Some(e) = enqueue {
-        histogram!(BROADCAST_ENQUEUE_DURATION, &labels).record(e.as_secs_f64());
+        h.enqueue
+            .get_or_init(|| histogram!(BROADCAST_ENQUEUE_DURATION, h.labels.as_slice()))
+            .record(e.as_secs_f64());
     }
-    counter!(BROADCAST_PROCESSED_COUNT, &labels).increment(1);
+    h.processed.increment(1);
 }
 
 pub fn deliver_stream_opened() {
@@ -187,8 +253,15 @@ pub fn deliver_request_completed(channel: &str, success: bool) {
     counter!(DELIVER_REQUESTS_COMPLETED, &labels).increment(1);
 }
 
+static BLOCKS_SENT: HandleCache<String, Counter> = HandleCache::new();
+
 pub fn deliver_block_sent(channel: &str) {
-    counter!(DELIVER_BLOCKS_SENT, &deliver_labels(channel)).increment(1);
+    BLOCKS_SENT
+        .get(channel, || {
+            let c = counter!(DELIVER_BLOCKS_SENT, &deliver_labels(channel));
+            (channel.to_owned(), c)
+        })
+        .increment(1);
 }
 
 pub fn ledger_height(channel: &str, height: u64) {
@@ -215,13 +288,26 @@ pub fn grpc_stream_completed(method: &'static str, code: tonic::Code, took: Dura
         .record(took.as_secs_f64());
 }
 
+static MESSAGES_RECEIVED: HandleCache<&'static str, Counter> = HandleCache::new();
+static MESSAGES_SENT: HandleCache<&'static str, Counter> = HandleCache::new();
+
 pub fn grpc_message_received(method: &'static str) {
-    counter!(GRPC_STREAM_MESSAGES_RECEIVED, "service" => GRPC_SERVICE, "method" => method)
+    MESSAGES_RECEIVED
+        .get(method, || {
+            let c = counter!(GRPC_STREAM_MESSAGES_RECEIVED, "service" => GRPC_SERVICE, "method" => method);
+            (method, c)
+        })
         .increment(1);
 }
 
 pub fn grpc_message_sent(method: &'static str) {
-    counter!(GRPC_STREAM_MESSAGES_SENT, "service" => GRPC_SERVICE, "method" => method).increment(1);
+    MESSAGES_SENT
+        .get(method, || {
+            let c =
+                counter!(GRPC_STREAM_MESSAGES_SENT, "service" => GRPC_SERVICE, "method" => method);
+            (method, c)
+        })
+        .increment(1);
 }
 
 /// gRPC's canonical code names, as Go's `codes.Code.String()` (and so Fabric) spells them.
