@@ -10,13 +10,7 @@
 //! faster squaring, which is most of a verification's time. The tests below hold
 //! both to fiat's results.
 
-/// p, little-endian limbs.
-const P: [u64; 4] = [
-    0xffff_ffff_ffff_ffff,
-    0x0000_0000_ffff_ffff,
-    0x0000_0000_0000_0000,
-    0xffff_ffff_0000_0001,
-];
+use crate::p256_point::P;
 
 /// `a + b + carry`, and the carry out.
 #[inline(always)]

@@ -98,22 +98,23 @@ impl Fe {
     }
 }
 
-/// p, little-endian limbs.
-const P: [u64; 4] = [
+/// p, little-endian limbs (also p256_mont's).
+pub(crate) const P: [u64; 4] = [
     0xffff_ffff_ffff_ffff,
     0x0000_0000_ffff_ffff,
     0x0000_0000_0000_0000,
     0xffff_ffff_0000_0001,
 ];
-/// n, the group order, little-endian limbs.
-const N: [u64; 4] = [
+/// n, the group order, little-endian limbs (also scalar_inverse's).
+pub(crate) const N: [u64; 4] = [
     0xf3b9_cac2_fc63_2551,
     0xbce6_faad_a717_9e84,
     0xffff_ffff_ffff_ffff,
     0xffff_ffff_0000_0000,
 ];
 
-fn be_limbs(be: &[u8; 32]) -> [u64; 4] {
+/// A big-endian 256-bit integer as little-endian limbs.
+pub(crate) fn be_limbs(be: &[u8; 32]) -> [u64; 4] {
     let mut limbs = [0u64; 4];
     for (limb, chunk) in limbs.iter_mut().zip(be.rchunks_exact(8)) {
         let mut word = [0u8; 8];
@@ -123,7 +124,8 @@ fn be_limbs(be: &[u8; 32]) -> [u64; 4] {
     limbs
 }
 
-fn to_be_bytes(limbs: &[u64; 4]) -> [u8; 32] {
+/// The inverse of [`be_limbs`].
+pub(crate) fn to_be_bytes(limbs: &[u64; 4]) -> [u8; 32] {
     let mut be = [0u8; 32];
     for (chunk, limb) in be.rchunks_exact_mut(8).zip(limbs) {
         chunk.copy_from_slice(&limb.to_be_bytes());
@@ -132,7 +134,7 @@ fn to_be_bytes(limbs: &[u64; 4]) -> [u8; 32] {
 }
 
 /// `a < b`, little-endian limbs.
-fn below(a: &[u64; 4], b: &[u64; 4]) -> bool {
+pub(crate) fn below(a: &[u64; 4], b: &[u64; 4]) -> bool {
     for (x, y) in a.iter().rev().zip(b.iter().rev()) {
         if x != y {
             return x < y;

@@ -102,14 +102,9 @@ const MAX_WINDOWS: usize = 257usize.div_ceil(8);
 fn signed_digits<const W: usize>(k: &Scalar) -> [i32; MAX_WINDOWS] {
     const { assert!(W >= 8, "at most MAX_WINDOWS digits") };
     let half = 1i32 << (W - 1);
-    let be = k.to_repr();
+    let [l0, l1, l2, l3] = crate::p256_point::be_limbs(&k.to_repr().into());
     // Five limbs: the fifth (zero) is read by the last window.
-    let mut limbs = [0u64; 5];
-    for (limb, chunk) in limbs.iter_mut().zip(be.rchunks(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        *limb = u64::from_be_bytes(word);
-    }
+    let limbs = [l0, l1, l2, l3, 0];
     let mask = (1u64 << W) - 1;
     let mut digits = [0i32; MAX_WINDOWS];
     let mut carry = 0i32;

@@ -11,6 +11,8 @@
 //! Bézout coefficients d and e, kept modulo n. Everything is public here (a
 //! signature's s), so variable time is fine.
 
+use crate::p256_point;
+
 /// Bits per limb: five limbs hold a 256-bit number with room for the sign.
 const BITS: u32 = 62;
 const M62: u64 = u64::MAX >> 2;
@@ -20,12 +22,7 @@ const M62: u64 = u64::MAX >> 2;
 type Signed62 = [i64; 5];
 
 /// n in 62-bit limbs.
-const N: Signed62 = limbs62(&[
-    0xf3b9_cac2_fc63_2551,
-    0xbce6_faad_a717_9e84,
-    0xffff_ffff_ffff_ffff,
-    0xffff_ffff_0000_0000,
-]);
+const N: Signed62 = limbs62(&p256_point::N);
 
 /// n⁻¹ mod 2^62 (Newton's iteration doubles the correct low bits each step).
 const N_INV62: u64 = {
@@ -214,15 +211,8 @@ const MAX_ROUNDS: usize = 13;
 
 /// `x⁻¹ mod n` for a big-endian `x` in 1..n; `None` for 0 and for n or above.
 pub(crate) fn invert_mod_n(x: &[u8; 32]) -> Option<[u8; 32]> {
-    let mut x64 = [0u64; 4];
-    for (limb, chunk) in x64.iter_mut().zip(x.rchunks_exact(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        *limb = u64::from_be_bytes(word);
-    }
-    let n64 = limbs64(&N);
-    let below_n = x64.iter().rev().zip(n64.iter().rev()).find(|(a, b)| a != b);
-    if x64 == [0; 4] || !matches!(below_n, Some((a, b)) if a < b) {
+    let x64 = p256_point::be_limbs(x);
+    if x64 == [0; 4] || !p256_point::below(&x64, &p256_point::N) {
         return None;
     }
     let (mut d, mut e) = ([0i64; 5], [1i64, 0, 0, 0, 0]);
@@ -251,12 +241,7 @@ pub(crate) fn invert_mod_n(x: &[u8; 32]) -> Option<[u8; 32]> {
     if abs_f != [1, 0, 0, 0, 0] {
         return None;
     }
-    let inverse = limbs64(&normalize(d, negative));
-    let mut be = [0u8; 32];
-    for (chunk, limb) in be.rchunks_exact_mut(8).zip(inverse) {
-        chunk.copy_from_slice(&limb.to_be_bytes());
-    }
-    Some(be)
+    Some(p256_point::to_be_bytes(&limbs64(&normalize(d, negative))))
 }
 
 #[cfg(test)]
@@ -304,11 +289,7 @@ mod tests {
     #[test]
     fn zero_and_n_or_above_are_refused() {
         assert_eq!(invert_mod_n(&[0; 32]), None);
-        let n = limbs64(&N);
-        let mut be = [0u8; 32];
-        for (chunk, limb) in be.rchunks_exact_mut(8).zip(n) {
-            chunk.copy_from_slice(&limb.to_be_bytes());
-        }
+        let mut be = p256_point::to_be_bytes(&limbs64(&N));
         assert_eq!(invert_mod_n(&be), None, "n");
         assert_eq!(invert_mod_n(&[0xff; 32]), None, "2^256 - 1");
         be[31] -= 1;
